@@ -1,0 +1,20 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "incrcc",
+    products: [
+        .executable(name: "incrcc", targets: ["incrcc"]),
+        .library(name: "IncrccCore", targets: ["IncrccCore"]),
+    ],
+    targets: [
+        .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
+        .systemLibrary(name: "CXXHash", pkgConfig: "libxxhash", providers: [.apt(["libxxhash-dev"])]),
+        /// Function table for libclang, filled by dlopen at run time; libclang is never linked.
+        .target(name: "CLibclang", linkerSettings: [.linkedLibrary("dl")]),
+        .target(name: "IncrccCore", dependencies: ["CZstd", "CXXHash", "CLibclang"]),
+        .executableTarget(name: "incrcc", dependencies: ["IncrccCore"]),
+        .testTarget(name: "IncrccCoreTests", dependencies: ["IncrccCore"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,230 @@
+/// Reads a gcc/clang command line (without the compiler itself) and decides whether it is one cacheable
+/// compile. Anything it is not sure about runs uncached: a miss costs time, a wrong object costs trust.
+public struct ArgumentClassifier {
+    /// Options whose value is the next argument (they also accept a joined value where gcc does).
+    static let optionsWithValue: Set<String> = [
+        "-o", "-x", "-I", "-isystem", "-iquote", "-idirafter", "-include", "-imacros", "-D", "-U", "-MF", "-MT",
+        "-MQ", "-L", "-l", "-Xlinker", "-Xassembler", "-Xpreprocessor", "-target", "-arch", "-aux-info",
+        "-iprefix", "-iwithprefix", "-iwithprefixbefore", "-isysroot", "--sysroot", "-imultilib", "-u", "-T",
+        "-z", "--param", "-mllvm", "-dumpdir", "-dumpbase", "-dumpbase-ext", "-B", "-iframework", "-F",
+        "-Xclang", "-include-pch", "-ivfsoverlay", "--gcc-toolchain",
+    ]
+
+    /// Options with a joined value whose name is a prefix (`-Ifoo`, `-DX=1`).
+    static let joinablePrefixes = ["-I", "-D", "-U", "-o", "-x", "-L", "-l", "-MF", "-MT", "-MQ", "-B", "-F"]
+
+    /// Prefixes of options that read or write files incrcc does not track, or that produce outputs it does
+    /// not store; such a compile runs uncached.
+    static let unsupportedPrefixes = [
+        "-save-temps", "-fdump-", "-fsyntax-only", "-include-pch", "-emit-pch", "-fpch-preprocess",
+        "-fprofile-use", "-fprofile-instr-use", "-fprofile-sample-use", "-fauto-profile", "-fsanitize-blacklist",
+        "-fsanitize-ignorelist", "-specs", "--specs", "-fplugin", "-Xclang", "-fmodules", "-fcxx-modules",
+        "-fmodule-", "-fprebuilt-module", "-Wp,", "-MG", "-ivfsoverlay", "-fcallgraph-info", "-fstack-usage-file",
+        "-ftime-report", "-fmem-report", "-frepo", "-iframework", "-fprofile-remapping-file", "-fdebug-types-section-file",
+        "-fcreate-profile", "-fprofile-list", "-fxray-attr-list", "-fxray-always-instrument", "-fxray-never-instrument",
+        "-fsave-optimization-record", "-foptimization-record-file", "-fopt-info", "-fcoverage-compilation-dir",
+        "--serialize-diagnostics", "-serialize-diagnostics", "-gen-reproducer", "-ftime-trace", "-fdiagnostics-format=sarif",
+        "-fsanitize-coverage-allowlist", "-fsanitize-coverage-ignorelist", "-fembed-bitcode", "-Wl,--",
+    ]
+
+    /// Options that change which built-in include directories the compiler searches.
+    static let builtinAffectingPrefixes = [
+        "-nostdinc", "--sysroot", "-isysroot", "-m32", "-m64", "-mx32", "-target", "--target", "-stdlib=",
+        "--gcc-toolchain", "-B", "-nostdlibinc", "-nobuiltininc", "-imultilib",
+    ]
+
+    public init() {}
+
+    public func classify(_ arguments: [String]) -> Classification {
+        var compileOnly = false
+        var assembly = false
+        var preprocessOnly = false
+        var dependencyOnly = false
+        var explicitLanguage: SourceLanguage?
+        var sources: [(String, SourceLanguage)] = []
+        var output: String?
+        var mdKind: Bool?  // true: -MMD, false: -MD
+        var depFile: String?
+        var explicitTarget = false
+        var keyed: [String] = []
+        var search = IncludeSearchOptions()
+        var debugInfo = false
+        var prefixMapped = false
+        var splitDwarf = false
+        var coverageNotes = false
+        var profileArcs = false
+        var stackUsage = false
+        var explicitColor = false
+        var hostCPU = false
+        var index = 0
+
+        func value(at i: Int) -> String? { i + 1 < arguments.count ? arguments[i + 1] : nil }
+
+        while index < arguments.count {
+            let arg = arguments[index]
+            if arg.hasPrefix("@") { return .uncacheable(.responseFile) }
+            if arg == "-" { return .uncacheable(.stdinInput) }
+            guard arg.hasPrefix("-") else {
+                if let language = explicitLanguage {
+                    sources.append((arg, language))
+                } else if let language = SourceLanguage.forExtension(Path.fileExtension(arg)) {
+                    sources.append((arg, language))
+                } else {
+                    return .uncacheable(.unsupportedSourceLanguage)
+                }
+                index += 1
+                continue
+            }
+            for prefix in Self.unsupportedPrefixes where arg.hasPrefix(prefix) {
+                return .uncacheable(.unsupportedCompilerOption)
+            }
+            if arg.contains("=native") || arg == "-march=native" { hostCPU = true }
+            for prefix in Self.builtinAffectingPrefixes where arg.hasPrefix(prefix) {
+                search.builtinAffectingArguments.append(arg)
+                if Self.optionsWithValue.contains(arg), let v = value(at: index) {
+                    search.builtinAffectingArguments.append(v)
+                }
+                if arg == "-nostdinc" { search.noStandardIncludes = true }
+            }
+
+            // Options taking a value, separate or joined.
+            if let (name, optionValue, width) = splitOption(arg, next: value(at: index)) {
+                switch name {
+                case "-o":
+                    output = optionValue
+                case "-MF":
+                    depFile = optionValue
+                case "-x":
+                    explicitLanguage = optionValue == "none" ? nil : SourceLanguage(rawValue: optionValue)
+                    if optionValue != "none" && explicitLanguage == nil { return .uncacheable(.unsupportedSourceLanguage) }
+                    keyed.append(name)
+                    keyed.append(optionValue)
+                case "-MT", "-MQ":
+                    explicitTarget = true
+                    keyed.append(name)
+                    keyed.append(optionValue)
+                default:
+                    switch name {
+                    case "-I": search.bracketDirectories.append(optionValue)
+                    case "-isystem": search.systemDirectories.append(optionValue)
+                    case "-iquote": search.quoteDirectories.append(optionValue)
+                    case "-idirafter": search.afterDirectories.append(optionValue)
+                    default: break
+                    }
+                    keyed.append(name)
+                    keyed.append(optionValue)
+                }
+                index += width
+                continue
+            }
+            if Self.optionsWithValue.contains(arg) {
+                // A value option at the end of the line: let the compiler report it.
+                return .uncacheable(.badCompilerArguments)
+            }
+
+            switch arg {
+            case "-c": compileOnly = true
+            case "-S": assembly = true
+            case "-E": preprocessOnly = true
+            case "-M", "-MM": dependencyOnly = true
+            case "-MD": mdKind = false
+            case "-MMD": mdKind = true
+            case "-gsplit-dwarf": splitDwarf = true
+            case "--coverage": coverageNotes = true; profileArcs = true
+            case "-ftest-coverage": coverageNotes = true
+            case "-fprofile-arcs", "-fprofile-generate", "-fprofile-instr-generate", "-fcoverage-mapping": profileArcs = true
+            case "-fstack-usage": stackUsage = true
+            default: break
+            }
+            if arg.hasPrefix("-fprofile-generate=") || arg.hasPrefix("-fprofile-instr-generate=") { profileArcs = true }
+            if let enables = Self.debugLevelChange(arg) { debugInfo = enables }
+            if arg.hasPrefix("-fdebug-prefix-map=") || arg.hasPrefix("-ffile-prefix-map=") { prefixMapped = true }
+            if arg.hasPrefix("-fdiagnostics-color") || arg.hasPrefix("-fno-diagnostics-color")
+                || arg == "-fcolor-diagnostics" || arg == "-fno-color-diagnostics" {
+                explicitColor = true
+            }
+            keyed.append(arg)
+            index += 1
+        }
+
+        if preprocessOnly { return .uncacheable(.calledForPreprocessing) }
+        if dependencyOnly && mdKind == nil { return .uncacheable(.calledForPreprocessing) }
+        if !compileOnly && !assembly { return .uncacheable(sources.isEmpty ? .noInputFile : .calledForLink) }
+        if sources.count > 1 { return .uncacheable(.multipleSourceFiles) }
+        guard let (source, language) = sources.first else { return .uncacheable(.noInputFile) }
+        if output == "-" { return .uncacheable(.outputToStdout) }
+        if dependencyOnly { return .uncacheable(.calledForPreprocessing) }
+
+        let objectPath = output ?? Path.replacingExtension(Path.baseName(source), with: assembly ? "s" : "o")
+        var request = CompileRequest(
+            arguments: arguments, source: source, language: language, output: objectPath,
+            producesAssembly: assembly, keyedArguments: keyed, dependencyFile: nil,
+            includeSearch: search,
+            outputDependsOnDirectory: (debugInfo && !prefixMapped) || coverageNotes || profileArcs,
+            outputDependsOnOutputPath: splitDwarf || coverageNotes || profileArcs,
+            hasExplicitColorOption: explicitColor, dependsOnHostCPU: hostCPU)
+        if let omits = mdKind {
+            let path = depFile ?? Path.replacingExtension(output ?? Path.baseName(source), with: "d")
+            request.dependencyFile = DependencyFileRequest(omitsSystemHeaders: omits, path: path,
+                                                           hasExplicitTarget: explicitTarget)
+        } else if depFile != nil {
+            // -MF without -MD/-MMD does nothing for a compile; keep it simple and let the compiler run.
+            return .uncacheable(.unsupportedCompilerOption)
+        }
+        if splitDwarf && !assembly && debugInfo { request.splitDwarfOutput = Path.replacingExtension(objectPath, with: "dwo") }
+        if coverageNotes && !assembly { request.coverageNotesOutput = Path.replacingExtension(objectPath, with: "gcno") }
+        if stackUsage && !assembly { request.stackUsageOutput = Path.replacingExtension(objectPath, with: "su") }
+        return .cacheable(request)
+    }
+
+    /// `true` for options that turn debug info on, `false` for -g0, `nil` for modifiers (-gz, -gno-…,
+    /// -gsplit-dwarf, which alone does not enable debug info).
+    static func debugLevelChange(_ arg: String) -> Bool? {
+        guard arg.hasPrefix("-g") else { return nil }
+        if arg == "-g0" || arg == "-ggdb0" || arg == "-gline-tables-only0" { return false }
+        let enabling = ["-g", "-ggdb", "-gdwarf", "-gstabs", "-gxcoff", "-gvms", "-gbtf", "-gctf", "-gline-tables-only",
+                        "-gline-directives-only", "-gfull", "-gused", "-glldb", "-gsce", "-gcodeview"]
+        if arg.count == 3, let level = arg.last, level.isNumber { return true }
+        for name in enabling where arg == name || (arg.hasPrefix(name) && name != "-g") { return true }
+        return nil
+    }
+
+    /// Splits `-Ifoo` / `-I foo` / `--sysroot=x` into name and value; `nil` for options without a value.
+    func splitOption(_ arg: String, next: String?) -> (String, String, Int)? {
+        if Self.optionsWithValue.contains(arg) {
+            guard let next else { return nil }
+            return (arg, next, 2)
+        }
+        if arg.hasPrefix("--sysroot=") { return ("--sysroot", String(arg.dropFirst(10)), 1) }
+        if arg.hasPrefix("-isystem") && arg.count > 8 { return ("-isystem", String(arg.dropFirst(8)), 1) }
+        if arg.hasPrefix("-iquote") && arg.count > 7 { return ("-iquote", String(arg.dropFirst(7)), 1) }
+        if arg.hasPrefix("-idirafter") && arg.count > 10 { return ("-idirafter", String(arg.dropFirst(10)), 1) }
+        for prefix in Self.joinablePrefixes where arg.hasPrefix(prefix) && arg.count > prefix.count {
+            // -MD/-MMD/-MP are flags, not -M with a value; -I- is obsolete but a flag too.
+            if prefix == "-MF" || prefix == "-MT" || prefix == "-MQ" || !arg.hasPrefix("-M") {
+                return (prefix, String(arg.dropFirst(prefix.count)), 1)
+            }
+        }
+        return nil
+    }
+}
+
+extension CompileRequest {
+    /// The command line for a dependency-only pass (`-M -MF path`): the same preprocessing, no object, no
+    /// user dependency options. Used when the user's `-MMD` file leaves out system headers.
+    public func dependencyScanArguments(writingTo path: String) -> [String] {
+        var out: [String] = []
+        var index = 0
+        let dropWithValue: Set<String> = ["-o", "-MF", "-MT", "-MQ"]
+        while index < arguments.count {
+            let arg = arguments[index]
+            if dropWithValue.contains(arg) { index += 2; continue }
+            let joined = ["-o", "-MF", "-MT", "-MQ"].contains { arg.hasPrefix($0) && arg.count > $0.count }
+                && !["-MD", "-MMD", "-MP"].contains(arg)
+            if joined || ["-c", "-S", "-MD", "-MMD", "-MP"].contains(arg) { index += 1; continue }
+            out.append(arg)
+            index += 1
+        }
+        return out + ["-M", "-MF", path]
+    }
+}

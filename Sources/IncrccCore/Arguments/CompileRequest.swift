@@ -1,0 +1,86 @@
+/// The language a source is compiled as, named as `-x` names it.
+public enum SourceLanguage: String, Sendable {
+    case c = "c"
+    case cxx = "c++"
+    case objc = "objective-c"
+    case objcxx = "objective-c++"
+    case preprocessedC = "cpp-output"
+    case preprocessedCxx = "c++-cpp-output"
+    case assembler = "assembler"
+    case assemblerWithCpp = "assembler-with-cpp"
+
+    /// The language gcc infers from a file's extension; `nil` for headers, objects and unknown files.
+    public static func forExtension(_ ext: String) -> SourceLanguage? {
+        switch ext {
+        case "c": return .c
+        case "i": return .preprocessedC
+        case "cc", "cp", "cxx", "cpp", "CPP", "c++", "C": return .cxx
+        case "ii": return .preprocessedCxx
+        case "m": return .objc
+        case "mm", "M": return .objcxx
+        case "s": return .assembler
+        case "S", "sx": return .assemblerWithCpp
+        default: return nil
+        }
+    }
+
+    /// Whether the preprocessor runs, so headers (and a dependency file) are involved.
+    public var isPreprocessed: Bool {
+        switch self {
+        case .preprocessedC, .preprocessedCxx, .assembler: return false
+        default: return true
+        }
+    }
+}
+
+/// Dependency-file output the user asked for (`-MD`/`-MMD`).
+public struct DependencyFileRequest: Equatable, Sendable {
+    /// `-MMD`: only non-system headers are listed, so the cache needs its own complete list too.
+    public var omitsSystemHeaders: Bool
+    /// Where the file goes (`-MF`, or derived from the output name as the compiler does).
+    public var path: String
+    /// Whether `-MT`/`-MQ` named the target; otherwise it is the object path and is rewritten on a hit.
+    public var hasExplicitTarget: Bool
+}
+
+/// Include search options given on the command line, in the order the compiler searches them.
+public struct IncludeSearchOptions: Equatable, Sendable {
+    public var quoteDirectories: [String] = []
+    public var bracketDirectories: [String] = []
+    public var systemDirectories: [String] = []
+    public var afterDirectories: [String] = []
+    /// Options that change the compiler's built-in directories (-nostdinc, --sysroot, -m32, -target, …).
+    public var builtinAffectingArguments: [String] = []
+    public var noStandardIncludes = false
+}
+
+/// One cacheable compile, as classified from the command line.
+public struct CompileRequest: Sendable {
+    /// The arguments after the compiler name, exactly as given.
+    public var arguments: [String]
+    public var source: String
+    public var language: SourceLanguage
+    public var output: String
+    public var producesAssembly: Bool
+    /// The arguments that decide the output, in order: everything but the output and dependency-file paths.
+    public var keyedArguments: [String]
+    public var dependencyFile: DependencyFileRequest?
+    public var splitDwarfOutput: String?
+    public var coverageNotesOutput: String?
+    public var stackUsageOutput: String?
+    public var includeSearch = IncludeSearchOptions()
+    /// The current directory can reach the output (debug info without a prefix map, coverage notes).
+    public var outputDependsOnDirectory: Bool
+    /// The output path itself is written into the object (`-gsplit-dwarf`, coverage data paths).
+    public var outputDependsOnOutputPath: Bool
+    /// Diagnostics colors were chosen on the command line; otherwise incrcc decides from its stderr.
+    public var hasExplicitColorOption: Bool
+    /// `-march=native` and the like: the host CPU decides the output.
+    public var dependsOnHostCPU: Bool
+}
+
+/// Where a command line lands: one cacheable compile, or the reason it runs uncached.
+public enum Classification: Sendable {
+    case cacheable(CompileRequest)
+    case uncacheable(Counter)
+}

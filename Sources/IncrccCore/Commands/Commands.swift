@@ -1,0 +1,135 @@
+import Glibc
+
+/// The management commands: statistics, cleanup, size limit, configuration, version and help.
+public struct Commands {
+    public var configuration: Configuration
+
+    public init(configuration: Configuration) {
+        self.configuration = configuration
+    }
+
+    var store: CacheStore {
+        CacheStore(directory: configuration.cacheDirectory, compressionLevel: configuration.compressionLevel)
+    }
+
+    public static let version = "0.1.0"
+
+    public func run(_ arguments: [String]) -> Int32 {
+        guard let first = arguments.first else {
+            Console.write(Array(Self.usage.utf8), to: 2)
+            return 1
+        }
+        switch first {
+        case "-s", "--show-stats":
+            print(report().table(), terminator: "")
+        case "--print-stats":
+            let format = arguments.count == 3 ? arguments[2]
+                : arguments.count == 2 ? String(arguments[1].dropFirst("--format=".count)) : "tsv"
+            switch format {
+            case "tsv": print(report().tabSeparated(), terminator: "")
+            case "json": print(report().json(), terminator: "")
+            default:
+                Console.error("unknown stats format '\(format)' (tsv or json)")
+                return 1
+            }
+        case "-z", "--zero-stats":
+            let now = UInt64(Clock.nowNanoseconds() / 1_000_000_000)
+            for shard in 0..<StatsFiles.shardCount {
+                do {
+                    try store.stats.overwrite(shard: shard) { values in
+                        for counter in Counter.allCases where counter != .filesInCache && counter != .cacheSizeBytes {
+                            values[counter] = 0
+                        }
+                        values[.statsZeroedTimestamp] = now
+                    }
+                } catch {
+                    Console.error("cannot zero statistics: \(error)")
+                    return 1
+                }
+            }
+            print("Statistics zeroed")
+        case "-C", "--clear":
+            Cleanup(store: store, maxSize: 0).cleanAll(limit: 0, now: Clock.nowNanoseconds())
+            FileSystem.removeTree(configuration.cacheDirectory + "/tmp")
+            print("Cache cleared")
+        case "-c", "--cleanup":
+            Cleanup(store: store, maxSize: configuration.maxSize)
+                .cleanAll(limit: configuration.maxSize == 0 ? UInt64.max : configuration.maxSize, now: Clock.nowNanoseconds())
+            print("Cleaned up cache")
+        case "-M", "--max-size":
+            return setMaxSize(arguments[1])
+        case "-p", "--show-config":
+            for (name, _) in Configuration.settings {
+                let origin = configuration.origins[name] ?? .defaultValue
+                print("(\(origin)) \(name) = \(configuration.value(of: name))")
+            }
+        case "--version", "-V":
+            print("incrcc version \(Self.version)")
+        case "-h", "--help":
+            print(Self.usage, terminator: "")
+        default:
+            if first.hasPrefix("--max-size=") { return setMaxSize(String(first.dropFirst("--max-size=".count))) }
+            Console.error("unknown option '\(first)'")
+            Console.write(Array(Self.usage.utf8), to: 2)
+            return 1
+        }
+        return 0
+    }
+
+    func report() -> StatsReport {
+        StatsReport(values: store.stats.readAll(), maxSize: configuration.maxSize,
+                    cacheDirectory: configuration.cacheDirectory)
+    }
+
+    /// Rewrites `max_size` in the cache directory's configuration file, keeping its other lines.
+    func setMaxSize(_ text: String) -> Int32 {
+        guard let size = SizeText.parse(text) else {
+            Console.error("'\(text)' is not a size (examples: 500M, 5G, 2GiB, 0 for no limit)")
+            return 1
+        }
+        let path = configuration.configurationFilePath
+        let existing = (try? FileSystem.readFileIfExists(path)) ?? nil
+        var lines = existing.map { String(decoding: $0, as: UTF8.self).split(separator: "\n").map(String.init) } ?? []
+        lines.removeAll { line in
+            let trimmed = line.trimmingSpaces()
+            return trimmed.hasPrefix("max_size") && trimmed.dropFirst(8).trimmingSpaces().hasPrefix("=")
+        }
+        lines.append("max_size = \(text)")
+        do {
+            try FileSystem.makeDirectories(configuration.cacheDirectory)
+            try FileSystem.writeAtomically(path, Array((lines.joined(separator: "\n") + "\n").utf8))
+        } catch {
+            Console.error("cannot write \(path): \(error)")
+            return 1
+        }
+        if size > 0 {
+            Cleanup(store: store, maxSize: size).cleanAll(limit: size, now: Clock.nowNanoseconds())
+            print("Set cache size limit to \(SizeText.format(size))")
+        } else {
+            print("Set cache size limit to unlimited")
+        }
+        return 0
+    }
+
+    public static let usage = """
+        Usage:
+            incrcc COMPILER [COMPILER OPTIONS]   compile through the cache (incrcc gcc -c foo.c)
+            incrcc [COMPILER OPTIONS]            the same with cc (incrcc++: c++), as CC=incrcc
+            incrcc OPTION                        manage the cache
+
+        Options:
+            -s, --show-stats         show statistics
+                --print-stats        statistics as key<TAB>value lines (--format json for JSON)
+            -z, --zero-stats         zero statistics (cache size and file count are kept)
+            -C, --clear              remove every cached entry
+            -c, --cleanup            shrink the cache to its size limit
+            -M, --max-size SIZE      set the size limit in the cache's incrcc.conf (0: no limit)
+            -p, --show-config        show the effective configuration and where each value came from
+            -V, --version            print the version
+            -h, --help               print this help
+
+        Environment: INCRCC_DIR, INCRCC_CC, INCRCC_CXX, INCRCC_DISABLE, INCRCC_RECACHE, INCRCC_MAXSIZE,
+        INCRCC_COMPRESSLEVEL, INCRCC_LOGFILE, INCRCC_NODIRECT, INCRCC_UMASK. See incrcc(1).
+
+        """
+}

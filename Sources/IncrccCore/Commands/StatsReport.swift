@@ -1,0 +1,63 @@
+/// The three renderings of the counters: the human table of `-s`, `--print-stats` as tab-separated
+/// `key<TAB>value` lines (ccache's keys), and the same as JSON.
+public struct StatsReport {
+    public var values: CounterValues
+    public var maxSize: UInt64
+    public var cacheDirectory: String
+
+    public init(values: CounterValues, maxSize: UInt64, cacheDirectory: String) {
+        self.values = values
+        self.maxSize = maxSize
+        self.cacheDirectory = cacheDirectory
+    }
+
+    /// Pairs in print order; the size is reported in KiB like ccache's `cache_size_kibibyte`.
+    public var pairs: [(String, UInt64)] {
+        Counter.allCases.map { counter in
+            counter == .cacheSizeBytes ? (counter.key, values[counter] / 1024) : (counter.key, values[counter])
+        }
+    }
+
+    public func tabSeparated() -> String {
+        pairs.map { $0.0 + "\t" + String($0.1) + "\n" }.joined()
+    }
+
+    public func json() -> String {
+        "{\n" + pairs.map { "  \"" + $0.0 + "\": " + String($0.1) }.joined(separator: ",\n") + "\n}\n"
+    }
+
+    public func table() -> String {
+        let hits = values[.directHit] + values[.scanHit]
+        let cacheable = hits + values[.miss]
+        var lines: [(String, String)] = [
+            ("Cache directory", cacheDirectory),
+            ("Cacheable calls", String(cacheable)),
+            ("  Hits", String(hits) + percent(hits, of: cacheable)),
+            ("    Direct", String(values[.directHit])),
+            ("    Scan", String(values[.scanHit])),
+            ("  Misses", String(values[.miss]) + percent(values[.miss], of: cacheable)),
+        ]
+        let uncacheable = Counter.uncacheableReasons.filter { values[$0] > 0 }
+        let uncacheableTotal = uncacheable.reduce(UInt64(0)) { $0 + values[$1] }
+        lines.append(("Uncacheable calls", String(uncacheableTotal + values[.compileFailed])))
+        if values[.compileFailed] > 0 { lines.append(("  " + Counter.compileFailed.label, String(values[.compileFailed]))) }
+        for counter in uncacheable { lines.append(("  " + counter.label, String(values[counter]))) }
+        for counter in [Counter.recache, .missingCacheFile, .corruptEntryRemoved, .cleanupsPerformed] where values[counter] > 0 {
+            lines.append((counter.label.prefix(1).uppercased() + counter.label.dropFirst(), String(values[counter])))
+        }
+        let limit = maxSize == 0 ? "unlimited" : SizeText.format(maxSize)
+        let used = maxSize == 0 ? "" : percent(values[.cacheSizeBytes], of: maxSize)
+        lines.append(("Cache size", SizeText.format(values[.cacheSizeBytes]) + " / " + limit + used))
+        lines.append(("Files in cache", String(values[.filesInCache])))
+        let width = lines.map { $0.0.count }.max() ?? 0
+        return lines.map { label, value in
+            label + String(repeating: " ", count: width - label.count + 2) + value + "\n"
+        }.joined()
+    }
+
+    func percent(_ part: UInt64, of whole: UInt64) -> String {
+        guard whole > 0 else { return "" }
+        let tenths = (part * 1000 + whole / 2) / whole
+        return " (" + String(tenths / 10) + "." + String(tenths % 10) + "%)"
+    }
+}

@@ -1,0 +1,76 @@
+/// Turns the compiler's dependency list into a manifest entry's facts: each file's digest and stat, and
+/// the absent include candidates that would shadow them.
+struct DependencyRecorder {
+    var request: CompileRequest
+    var compilerPath: String
+    var compiler: CompilerIdentity
+    var store: CacheStore
+    var temporaryDirectory: String
+    var lookup: (String) -> String?
+
+    struct Recording {
+        var files: [RecordedFile]
+        var absentPaths: [String]
+    }
+
+    /// Runs the preprocessor once more for a complete list (the user's `-MMD` file lacks system headers).
+    func runDependencyPass(writingTo path: String) -> [UInt8]? {
+        let arguments = request.dependencyScanArguments(writingTo: path)
+        let sink = FileSystem.temporaryName(beside: temporaryDirectory + "/scan")
+        defer { FileSystem.remove(sink) }
+        guard let status = try? ChildProcess.run(compilerPath, [compilerPath] + arguments, stdoutPath: sink,
+                                                 stderrPath: sink), status.succeeded else { return nil }
+        return try? FileSystem.readFile(path)
+    }
+
+    static let timeMacros = ["__DATE__", "__TIME__", "__TIMESTAMP__"]
+
+    func record(dependencyText: [UInt8]?, source: [UInt8], compileStart: Int64) -> Result<Recording, Counter> {
+        let checksTimeMacros = lookup("SOURCE_DATE_EPOCH") == nil
+        if checksTimeMacros && Self.mentionsTimeMacro(source) { return .failure(.unsupportedCodeDirective) }
+        guard request.language.isPreprocessed else { return .success(Recording(files: [], absentPaths: [])) }
+        guard let dependencyText else { return .failure(.internalError) }
+        var seen: Set<String> = [request.source]
+        var files: [RecordedFile] = []
+        var directives: [(path: String, directives: [IncludeDirective])] = [
+            (request.source, IncludeDirectiveScanner.scan(source)),
+        ]
+        let now = Clock.nowNanoseconds()
+        for path in DependencyFile.prerequisites(dependencyText) where seen.insert(path).inserted {
+            guard let bytes = try? FileSystem.readFile(path), let status = try? FileSystem.status(path) else {
+                return .failure(.internalError)
+            }
+            // Changed while the compiler ran: what it read may not be what was hashed.
+            if status.modifiedNanoseconds >= compileStart || status.changedNanoseconds >= compileStart {
+                return .failure(.tooNewDependency)
+            }
+            if checksTimeMacros && Self.mentionsTimeMacro(bytes) { return .failure(.unsupportedCodeDirective) }
+            let settled = max(status.modifiedNanoseconds, status.changedNanoseconds) < now - StatTrust.settleNanoseconds
+            files.append(RecordedFile(path: path, digest: Digest.of(bytes), status: status, statTrusted: settled))
+            directives.append((path, IncludeDirectiveScanner.scan(bytes)))
+        }
+        let builtin = BuiltinIncludeDirectories.lookup(
+            compiler: compiler, language: request.language, affecting: request.includeSearch.builtinAffectingArguments,
+            cacheDirectory: store.directory, temporaryDirectory: temporaryDirectory)
+        let finder = NegativeProbeFinder(
+            options: request.includeSearch, builtin: builtin,
+            environmentDirectories: OutputAffectingEnvironment.includeDirectories(for: request.language, lookup: lookup))
+        let absent = finder.probes(files: directives, dependencies: seen) { FileSystem.exists($0) }
+        return .success(Recording(files: files, absentPaths: absent))
+    }
+
+    static func mentionsTimeMacro(_ bytes: [UInt8]) -> Bool {
+        // Every macro starts with "__" followed by D or T; scan for that before comparing whole names.
+        let count = bytes.count
+        var i = 0
+        while i + 8 <= count {
+            if bytes[i] == 0x5f, bytes[i + 1] == 0x5f, bytes[i + 2] == 0x44 || bytes[i + 2] == 0x54 {
+                for name in timeMacros where i + name.utf8.count <= count {
+                    if bytes[i..<(i + name.utf8.count)].elementsEqual(name.utf8) { return true }
+                }
+            }
+            i += 1
+        }
+        return false
+    }
+}

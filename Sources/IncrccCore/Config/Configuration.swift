@@ -1,0 +1,191 @@
+/// Where a setting's effective value came from, shown by `incrcc -p`.
+public enum SettingOrigin: Equatable, Sendable, CustomStringConvertible {
+    case defaultValue
+    case file(String)
+    case environment(String)
+
+    public var description: String {
+        switch self {
+        case .defaultValue: return "default"
+        case .file(let path): return path
+        case .environment(let name): return "environment " + name
+        }
+    }
+}
+
+/// A configuration problem: the message names the file or variable and the bad value.
+public struct ConfigurationError: Error, Sendable, CustomStringConvertible {
+    public var message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
+}
+
+/// Every setting incrcc reads, with its effective value and origin. Layering: defaults, then
+/// `/etc/incrcc.conf`, then `<cache dir>/incrcc.conf`, then `INCRCC_*` variables.
+public struct Configuration: Sendable {
+    public var cacheDirectory: String
+    public var maxSize: UInt64 = 5_000_000_000
+    /// zstd level 1: the store's write cost stays far below a compile's, and objects still shrink about 3×.
+    public var compressionLevel: Int32 = 1
+    public var cCompiler: String = "cc"
+    public var cxxCompiler: String = "c++"
+    public var disable = false
+    public var recache = false
+    public var logFile: String = ""
+    public var directMode = true
+    public var umask: UInt32? = nil
+    public var origins: [String: SettingOrigin] = [:]
+
+    /// Setting names in the order `-p` prints them, with their environment variable.
+    public static let settings: [(name: String, variable: String)] = [
+        ("cache_dir", "INCRCC_DIR"), ("max_size", "INCRCC_MAXSIZE"),
+        ("compression_level", "INCRCC_COMPRESSLEVEL"), ("cc", "INCRCC_CC"), ("cxx", "INCRCC_CXX"),
+        ("disable", "INCRCC_DISABLE"), ("recache", "INCRCC_RECACHE"), ("log_file", "INCRCC_LOGFILE"),
+        ("direct_mode", "INCRCC_DIRECT"), ("umask", "INCRCC_UMASK"),
+    ]
+
+    public static let systemConfigurationPath = "/etc/incrcc.conf"
+
+    public init(cacheDirectory: String) {
+        self.cacheDirectory = cacheDirectory
+    }
+
+    public var configurationFilePath: String { cacheDirectory + "/incrcc.conf" }
+
+    /// Reads the whole layered configuration. `lookup` reads a variable, `readFile` a file (nil when absent),
+    /// so tests can drive it without touching the process.
+    public static func load(
+        lookup: (String) -> String? = Environment.value,
+        readFile: (String) -> [UInt8]? = { try? FileSystem.readFileIfExists($0) },
+        systemPath: String = systemConfigurationPath
+    ) throws(ConfigurationError) -> Configuration {
+        var config = Configuration(cacheDirectory: defaultCacheDirectory(lookup: lookup))
+        config.origins["cache_dir"] = .defaultValue
+        if let bytes = readFile(systemPath) {
+            try config.apply(file: bytes, path: systemPath)
+        }
+        if let dir = lookup("INCRCC_DIR"), !dir.isEmpty {
+            try config.set("cache_dir", dir, origin: .environment("INCRCC_DIR"))
+        }
+        if let bytes = readFile(config.configurationFilePath) {
+            let path = config.configurationFilePath
+            try config.apply(file: bytes, path: path)
+            if config.origins["cache_dir"] == .file(path) {
+                throw ConfigurationError("\(path): cache_dir cannot be set in the cache directory's own file")
+            }
+        }
+        for (name, variable) in settings where name != "cache_dir" {
+            if let value = lookup(variable) {
+                try config.set(name, value, origin: .environment(variable))
+            }
+        }
+        if let value = lookup("INCRCC_NODIRECT"), isTrue(value) {
+            config.directMode = false
+            config.origins["direct_mode"] = .environment("INCRCC_NODIRECT")
+        }
+        return config
+    }
+
+    static func defaultCacheDirectory(lookup: (String) -> String?) -> String {
+        if let xdg = lookup("XDG_CACHE_HOME"), xdg.hasPrefix("/") { return xdg + "/incrcc" }
+        if let home = lookup("HOME"), !home.isEmpty { return home + "/.cache/incrcc" }
+        return "/tmp/incrcc-cache"
+    }
+
+    /// Applies `key = value` lines; `#` starts a comment line.
+    mutating func apply(file bytes: [UInt8], path: String) throws(ConfigurationError) {
+        var lineNumber = 0
+        for rawLine in String(decoding: bytes, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false) {
+            lineNumber += 1
+            let line = rawLine.trimmingSpaces()
+            if line.isEmpty || line.hasPrefix("#") { continue }
+            guard let eq = line.firstIndex(of: "=") else {
+                throw ConfigurationError("\(path):\(lineNumber): expected 'key = value', got '\(line)'")
+            }
+            let key = line[..<eq].trimmingSpaces()
+            let value = line[line.index(after: eq)...].trimmingSpaces()
+            do {
+                try set(key, value, origin: .file(path))
+            } catch {
+                throw ConfigurationError("\(path):\(lineNumber): \(error.message)")
+            }
+        }
+    }
+
+    /// Sets one named setting from text.
+    public mutating func set(_ name: String, _ value: String, origin: SettingOrigin) throws(ConfigurationError) {
+        switch name {
+        case "cache_dir":
+            guard value.hasPrefix("/") else { throw ConfigurationError("cache_dir must be an absolute path, got '\(value)'") }
+            cacheDirectory = value
+        case "max_size":
+            guard let size = SizeText.parse(value) else {
+                throw ConfigurationError("max_size: '\(value)' is not a size (examples: 500M, 5G, 2GiB, 0 for no limit)")
+            }
+            maxSize = size
+        case "compression_level":
+            guard let level = Int32(value), (-5...19).contains(level) else {
+                throw ConfigurationError("compression_level: '\(value)' is not a zstd level from -5 to 19")
+            }
+            compressionLevel = level
+        case "cc":
+            guard !value.isEmpty else { throw ConfigurationError("cc: empty compiler name") }
+            cCompiler = value
+        case "cxx":
+            guard !value.isEmpty else { throw ConfigurationError("cxx: empty compiler name") }
+            cxxCompiler = value
+        case "disable": disable = try Self.boolean(name, value, origin: origin)
+        case "recache": recache = try Self.boolean(name, value, origin: origin)
+        case "direct_mode": directMode = try Self.boolean(name, value, origin: origin)
+        case "log_file": logFile = value
+        case "umask":
+            guard let mask = UInt32(value, radix: 8), mask <= 0o777 else {
+                throw ConfigurationError("umask: '\(value)' is not an octal mask such as 002")
+            }
+            umask = mask
+        default:
+            throw ConfigurationError("unknown setting '\(name)'")
+        }
+        origins[name] = origin
+    }
+
+    /// Files take true/false; a variable that is set counts as true unless it says 0, false, no or off.
+    static func boolean(_ name: String, _ value: String, origin: SettingOrigin) throws(ConfigurationError) -> Bool {
+        if case .environment = origin { return isTrue(value) }
+        switch value.lowercased() {
+        case "true", "yes", "1", "on": return true
+        case "false", "no", "0", "off": return false
+        default: throw ConfigurationError("\(name): '\(value)' is not true or false")
+        }
+    }
+
+    static func isTrue(_ value: String) -> Bool {
+        !["0", "false", "no", "off"].contains(value.lowercased())
+    }
+
+    /// The effective value of a setting, as text.
+    public func value(of name: String) -> String {
+        switch name {
+        case "cache_dir": return cacheDirectory
+        case "max_size": return SizeText.format(maxSize)
+        case "compression_level": return String(compressionLevel)
+        case "cc": return cCompiler
+        case "cxx": return cxxCompiler
+        case "disable": return String(disable)
+        case "recache": return String(recache)
+        case "log_file": return logFile
+        case "direct_mode": return String(directMode)
+        case "umask": return umask.map { "0" + String($0, radix: 8) } ?? ""
+        default: return ""
+        }
+    }
+}
+
+extension StringProtocol {
+    func trimmingSpaces() -> String {
+        var scalars = Substring(self)
+        while let first = scalars.first, first == " " || first == "\t" || first == "\r" { scalars.removeFirst() }
+        while let last = scalars.last, last == " " || last == "\t" || last == "\r" { scalars.removeLast() }
+        return String(scalars)
+    }
+}

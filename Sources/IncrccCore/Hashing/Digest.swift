@@ -1,0 +1,78 @@
+import CXXHash
+
+/// A 128-bit XXH3 digest: content keys, result keys and file digests.
+public struct Digest: Hashable, Sendable, Comparable {
+    public var high: UInt64
+    public var low: UInt64
+
+    public init(high: UInt64, low: UInt64) {
+        self.high = high
+        self.low = low
+    }
+
+    public static func < (a: Digest, b: Digest) -> Bool { (a.high, a.low) < (b.high, b.low) }
+
+    public static func of(_ bytes: [UInt8]) -> Digest {
+        bytes.withUnsafeBytes { buffer in
+            let value = XXH3_128bits(buffer.baseAddress, buffer.count)
+            return Digest(high: value.high64, low: value.low64)
+        }
+    }
+
+    private static let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
+
+    /// 32 lowercase hex digits.
+    public var hex: String {
+        var out = [UInt8](repeating: 0, count: 32)
+        for i in 0..<16 {
+            let shift = UInt64(60 - 4 * i)
+            out[i] = Self.hexDigits[Int((high >> shift) & 0xf)]
+            out[16 + i] = Self.hexDigits[Int((low >> shift) & 0xf)]
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+}
+
+/// Feeds values into an XXH3-128 digest. Every variable-length value is length-prefixed so that two
+/// different sequences of values can never hash the same bytes.
+public struct StreamingHasher: ~Copyable {
+    private let state: OpaquePointer
+
+    public init() {
+        state = XXH3_createState()
+        XXH3_128bits_reset(state)
+    }
+
+    deinit { XXH3_freeState(state) }
+
+    public mutating func update(raw buffer: UnsafeRawBufferPointer) {
+        XXH3_128bits_update(state, buffer.baseAddress, buffer.count)
+    }
+
+    public mutating func update(_ value: UInt64) {
+        withUnsafeBytes(of: value.littleEndian) { update(raw: $0) }
+    }
+
+    public mutating func update(_ bytes: [UInt8]) {
+        update(UInt64(bytes.count))
+        bytes.withUnsafeBytes { update(raw: $0) }
+    }
+
+    public mutating func update(_ text: String) {
+        var text = text
+        text.withUTF8 { utf8 in
+            update(UInt64(utf8.count))
+            update(raw: UnsafeRawBufferPointer(utf8))
+        }
+    }
+
+    public mutating func update(_ digest: Digest) {
+        update(digest.high)
+        update(digest.low)
+    }
+
+    public func finalize() -> Digest {
+        let value = XXH3_128bits_digest(state)
+        return Digest(high: value.high64, low: value.low64)
+    }
+}

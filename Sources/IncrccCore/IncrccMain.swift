@@ -1,0 +1,125 @@
+import Glibc
+
+/// The whole program behind the executable: decide what was asked, then either manage the cache or compile.
+public enum IncrccMain {
+    public static func run(arguments argv: [String]) -> Int32 {
+        let selfPath = FileSystem.realPath("/proc/self/exe")
+        let pathVariable = Environment.value("PATH")
+        let locator = CompilerLocator(pathVariable: pathVariable, selfPath: selfPath)
+        let invocation = Invocation.decide(argv) { name in
+            if SourceLanguage.forExtension(Path.fileExtension(name)) != nil { return false }
+            return locator.locate(name) != nil
+        }
+
+        var configurationProblem: ConfigurationError?
+        let configuration: Configuration
+        do {
+            configuration = try Configuration.load()
+        } catch {
+            configurationProblem = error
+            configuration = Configuration(cacheDirectory: Configuration.defaultCacheDirectory(lookup: Environment.value))
+        }
+
+        switch invocation {
+        case .command(let arguments):
+            if let configurationProblem {
+                Console.error("error: \(configurationProblem.message)")
+                return 1
+            }
+            return Commands(configuration: configuration).run(arguments)
+        case .compile(let choice, let arguments):
+            let name: String
+            switch choice {
+            case .defaultC: name = configuration.cCompiler
+            case .defaultCXX: name = configuration.cxxCompiler
+            case .masquerade(let own), .explicit(let own): name = own
+            }
+            guard let compilerPath = locator.locate(name) else {
+                Console.error("error: cannot find compiler '\(name)' in PATH")
+                return 127
+            }
+            let session = CompileSession(
+                compilerPath: compilerPath, arguments: arguments, configuration: configuration,
+                configurationProblem: configurationProblem)
+            return session.run()
+        }
+    }
+}
+
+/// One compiler call: classify, run through the cache when that is safe, otherwise hand over to the compiler.
+struct CompileSession {
+    var compilerPath: String
+    var arguments: [String]
+    var configuration: Configuration
+    var configurationProblem: ConfigurationError?
+
+    func run() -> Int32 {
+        if let configurationProblem {
+            Console.error("error: \(configurationProblem.message); compiling without the cache")
+            return handOver()
+        }
+        if let mask = configuration.umask { _ = umask(mode_t(mask)) }
+        let log = LogFile(path: configuration.logFile)
+        let store = CacheStore(directory: configuration.cacheDirectory, compressionLevel: configuration.compressionLevel)
+        if configuration.disable {
+            count(.disabled, store: store, shard: nil)
+            return handOver()
+        }
+        let request: CompileRequest
+        switch ArgumentClassifier().classify(arguments) {
+        case .uncacheable(let reason):
+            log.write("uncacheable (\(reason.key)): \(arguments.joined(separator: " "))")
+            count(reason, store: store, shard: nil)
+            return handOver()
+        case .cacheable(let value):
+            request = value
+        }
+        if OutputAffectingEnvironment.uncacheableNames.contains(where: { Environment.value($0) != nil }) {
+            count(.unsupportedCompilerOption, store: store, shard: nil)
+            return handOver()
+        }
+        do {
+            try FileSystem.makeDirectories(configuration.cacheDirectory)
+            guard access(configuration.cacheDirectory, W_OK) == 0 else {
+                throw SystemError("access", configuration.cacheDirectory)
+            }
+        } catch {
+            Console.error("error: cache directory unusable (\(error)); compiling without the cache")
+            return handOver()
+        }
+        guard let cwd = FileSystem.currentDirectory() else {
+            count(.internalError, store: store, shard: nil)
+            return handOver()
+        }
+        let compile = CachedCompile(request: request, compilerPath: compilerPath, configuration: configuration,
+                                    store: store, log: log, currentDirectory: cwd)
+        switch compile.run() {
+        case .hit(let status):
+            count(.directHit, store: store, shard: nil)
+            return status.shellStatus
+        case .miss(let status, _):
+            count(configuration.recache ? .recache : .miss, store: store, shard: nil)
+            if configuration.recache { count(.miss, store: store, shard: nil) }
+            return status.shellStatus
+        case .failed(let status):
+            count(.compileFailed, store: store, shard: nil)
+            return status.shellStatus
+        case .uncached(let reason):
+            count(reason, store: store, shard: nil)
+            return handOver()
+        }
+    }
+
+    /// Stats go to a shard picked by process id, so parallel calls rarely share a lock.
+    func count(_ counter: Counter, store: CacheStore, shard: Int?) {
+        let chosen = shard ?? Int(getpid()) % StatsFiles.shardCount
+        try? store.stats.update(shard: chosen, [(counter, 1)])
+    }
+
+    /// Replaces this process with the real compiler, arguments untouched.
+    func handOver() -> Int32 {
+        let failure = ChildProcess.replaceProcess(compilerPath, [compilerPath] + arguments)
+        Console.error("error: \(failure)")
+        return 127
+    }
+}

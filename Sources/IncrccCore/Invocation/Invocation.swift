@@ -1,0 +1,81 @@
+/// How incrcc was called, decided from argv[0] and the first argument.
+public enum Invocation: Equatable, Sendable {
+    /// `incrcc -s`, `incrcc --help`, …
+    case command([String])
+    /// A compile: the compiler to find and the arguments after it. `defaultCompiler` is set when incrcc
+    /// stands in for the compiler itself (`CC=incrcc`, `incrcc++`), `name` when called through a link
+    /// named like the compiler, `explicit` when the compiler was given first (`incrcc gcc …`).
+    case compile(CompilerChoice, [String])
+
+    public enum CompilerChoice: Equatable, Sendable {
+        case defaultC
+        case defaultCXX
+        case masquerade(String)
+        case explicit(String)
+    }
+
+    /// Commands are recognised only in the forms they take, so that `CC=incrcc` compiles such as
+    /// `incrcc -c foo.c` still reach the compiler.
+    public static func decide(_ argv: [String], isCompilerName: (String) -> Bool) -> Invocation {
+        let name = Path.baseName(argv.first ?? "incrcc")
+        let rest = Array(argv.dropFirst())
+        let isOwnName = name.hasPrefix("incrcc")
+        guard isOwnName else { return .compile(.masquerade(name), rest) }
+        let isCXX = name.hasSuffix("++")
+        if !isCXX {
+            if rest.isEmpty || isCommand(rest) { return .command(rest) }
+        }
+        if let first = rest.first, !first.hasPrefix("-"), isCompilerName(first) {
+            return .compile(.explicit(first), Array(rest.dropFirst()))
+        }
+        return .compile(isCXX ? .defaultCXX : .defaultC, rest)
+    }
+
+    static let singleCommands: Set<String> = [
+        "-s", "--show-stats", "-z", "--zero-stats", "-C", "--clear", "-c", "--cleanup", "-p", "--show-config",
+        "--version", "-V", "-h", "--help", "--print-stats",
+    ]
+
+    static func isCommand(_ rest: [String]) -> Bool {
+        if rest.count == 1 { return singleCommands.contains(rest[0]) || rest[0].hasPrefix("--max-size=") }
+        if rest.count == 2 {
+            if rest[0] == "-M" || rest[0] == "--max-size" { return SizeText.parse(rest[1]) != nil }
+            if rest[0] == "--print-stats" { return rest[1].hasPrefix("--format=") }
+            if rest[0] == "-s" || rest[0] == "--show-stats" { return rest[1] == "-v" || rest[1] == "--verbose" }
+        }
+        if rest.count == 3 { return rest[0] == "--print-stats" && rest[1] == "--format" }
+        return false
+    }
+}
+
+/// Finds the real compiler in PATH, skipping anything that is incrcc itself (a masquerade link), so that
+/// a link named `gcc` first in PATH runs the next `gcc`.
+public struct CompilerLocator {
+    public var path: [String]
+    public var selfPath: String?
+
+    public init(pathVariable: String?, selfPath: String?) {
+        self.path = (pathVariable ?? "/usr/local/bin:/usr/bin:/bin").split(separator: ":").map {
+            $0.isEmpty ? "." : String($0)
+        }
+        self.selfPath = selfPath
+    }
+
+    /// A name with a slash is used as it is; otherwise the first executable in PATH that is not incrcc.
+    public func locate(_ name: String) -> String? {
+        if name.contains("/") {
+            guard FileSystem.isExecutableFile(name), !isSelf(name) else { return nil }
+            return name
+        }
+        for directory in path {
+            let candidate = directory + "/" + name
+            if FileSystem.isExecutableFile(candidate) && !isSelf(candidate) { return candidate }
+        }
+        return nil
+    }
+
+    func isSelf(_ candidate: String) -> Bool {
+        guard let selfPath else { return false }
+        return FileSystem.realPath(candidate) == selfPath
+    }
+}

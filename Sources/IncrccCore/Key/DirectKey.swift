@@ -1,0 +1,110 @@
+import Glibc
+
+/// The variables that can change what the compiler writes. Values go into the key as they are.
+public enum OutputAffectingEnvironment {
+    public static let names = [
+        "CPATH", "C_INCLUDE_PATH", "CPLUS_INCLUDE_PATH", "OBJC_INCLUDE_PATH", "OBJCPLUS_INCLUDE_PATH",
+        "SOURCE_DATE_EPOCH", "GCC_COLORS", "GCC_URLS", "TERM_URLS", "LANG", "LC_ALL", "LC_MESSAGES", "LC_CTYPE",
+        "LANGUAGE", "COMPILER_PATH", "GCC_EXEC_PREFIX", "GCC_COMPARE_DEBUG", "CCC_OVERRIDE_OPTIONS",
+        "QA_OVERRIDE_GCC3_OPTIONS", "NIX_CFLAGS_COMPILE", "NIX_CFLAGS_COMPILE_BEFORE", "NIX_HARDENING_ENABLE",
+        "NIX_ENFORCE_NO_NATIVE", "NIX_CC_WRAPPER_TARGET_HOST", "COLUMNS",
+    ]
+
+    /// Variables that make the compiler write files incrcc does not know about.
+    public static let uncacheableNames = ["DEPENDENCIES_OUTPUT", "SUNPRO_DEPENDENCIES"]
+
+    /// Directories CPATH and friends add to the search, for negative probes.
+    public static func includeDirectories(for language: SourceLanguage, lookup: (String) -> String?) -> [String] {
+        var names = ["CPATH"]
+        switch language {
+        case .c, .assemblerWithCpp: names.append("C_INCLUDE_PATH")
+        case .cxx: names.append("CPLUS_INCLUDE_PATH")
+        case .objc: names.append("OBJC_INCLUDE_PATH")
+        case .objcxx: names.append("OBJCPLUS_INCLUDE_PATH")
+        default: break
+        }
+        return names.flatMap { name in
+            (lookup(name) ?? "").split(separator: ":").map { $0.isEmpty ? "." : String($0) }
+        }
+    }
+}
+
+/// Everything besides headers that decides a compile's result, hashed into the key under which its
+/// manifest is stored.
+public struct DirectKeyInput {
+    public var compiler: Digest
+    public var request: CompileRequest
+    public var sourceDigest: Digest
+    public var currentDirectory: String
+    public var colorDiagnostics: Bool
+    public var lookup: (String) -> String?
+
+    public func digest() -> Digest {
+        var hasher = StreamingHasher()
+        hasher.update("incrcc direct key 1")
+        hasher.update(compiler)
+        hasher.update(request.language.rawValue)
+        hasher.update(UInt64(request.keyedArguments.count))
+        for argument in request.keyedArguments { hasher.update(argument) }
+        hasher.update(request.source)
+        hasher.update(sourceDigest)
+        hasher.update(request.producesAssembly ? 1 : 0)
+        hasher.update(colorDiagnostics ? 1 : 0)
+        if let dep = request.dependencyFile {
+            hasher.update(dep.omitsSystemHeaders ? 2 : 1)
+            hasher.update(dep.hasExplicitTarget ? 1 : 0)
+        } else {
+            hasher.update(0)
+        }
+        hasher.update(request.splitDwarfOutput != nil ? 1 : 0)
+        hasher.update(request.coverageNotesOutput != nil ? 1 : 0)
+        hasher.update(request.stackUsageOutput != nil ? 1 : 0)
+        if request.outputDependsOnDirectory {
+            hasher.update("cwd")
+            hasher.update(currentDirectory)
+        }
+        if request.outputDependsOnOutputPath {
+            hasher.update("output")
+            hasher.update(Path.absolute(request.output, cwd: currentDirectory))
+        }
+        for name in OutputAffectingEnvironment.names {
+            if let value = lookup(name) {
+                hasher.update(name)
+                hasher.update(value)
+            }
+        }
+        if request.dependsOnHostCPU {
+            hasher.update("cpu")
+            hasher.update(Self.hostCPUDescription())
+        }
+        return hasher.finalize()
+    }
+
+    /// The model name and feature flags of the first CPU: what `-march=native` resolves from.
+    static func hostCPUDescription() -> [UInt8] {
+        guard let info = try? FileSystem.readFile("/proc/cpuinfo") else { return [] }
+        var kept: [UInt8] = []
+        for line in info.split(separator: UInt8(ascii: "\n")) {
+            if line.starts(with: "model name".utf8) || line.starts(with: "flags".utf8) || line.starts(with: "vendor_id".utf8) {
+                kept.append(contentsOf: line)
+                kept.append(UInt8(ascii: "\n"))
+            }
+            if line.isEmpty { break }
+        }
+        return kept
+    }
+}
+
+/// The key of a result: the direct key plus the content of every file the compiler read.
+public enum ResultKey {
+    public static func digest(directKey: Digest, dependencies: [(path: String, digest: Digest)]) -> Digest {
+        var hasher = StreamingHasher()
+        hasher.update("incrcc result key 1")
+        hasher.update(directKey)
+        for dependency in dependencies {
+            hasher.update(dependency.path)
+            hasher.update(dependency.digest)
+        }
+        return hasher.finalize()
+    }
+}

@@ -1,0 +1,143 @@
+/// A header the compiler read, with its digest and the stat that was seen when it was hashed.
+public struct RecordedFile: Equatable, Sendable {
+    public var path: String
+    public var digest: Digest
+    public var status: FileStatus
+    /// The stat was old enough to stand for the content; otherwise a lookup hashes the file.
+    public var statTrusted: Bool
+}
+
+/// One way a compile under this direct key went: the files it read, the paths that did not exist and
+/// would have been picked had they existed, and the result it produced.
+public struct ManifestEntry: Equatable, Sendable {
+    public var files: [RecordedFile]
+    public var absentPaths: [String]
+    public var result: Digest
+}
+
+/// Everything seen under one direct key, newest entry first. Stored like a result, so it can be shared
+/// the same way later.
+public struct Manifest: Equatable, Sendable {
+    public var entries: [ManifestEntry] = []
+
+    /// Older entries beyond this are dropped: each costs stats on every lookup.
+    public static let maximumEntries = 32
+    static let formatVersion: UInt8 = 1
+
+    public init(entries: [ManifestEntry] = []) {
+        self.entries = entries
+    }
+
+    /// Puts `entry` first, dropping an older entry for the same result and the oldest beyond the limit.
+    public mutating func add(_ entry: ManifestEntry) {
+        entries.removeAll { $0.result == entry.result && $0.files.map(\.path) == entry.files.map(\.path) }
+        entries.insert(entry, at: 0)
+        if entries.count > Self.maximumEntries { entries.removeLast(entries.count - Self.maximumEntries) }
+    }
+
+    /// Files and absent paths shared between entries are written once and referred to by index.
+    public func encode() -> [UInt8] {
+        var fileIndex: [String: Int] = [:]
+        var files: [RecordedFile] = []
+        var pathIndex: [String: Int] = [:]
+        var paths: [String] = []
+        var writer = ByteWriter()
+        writer.write(Self.formatVersion)
+        var entryIndices: [([Int], [Int])] = []
+        for entry in entries {
+            var fileRefs: [Int] = []
+            for file in entry.files {
+                let identity = file.path + "\u{0}" + file.digest.hex
+                if let known = fileIndex[identity] {
+                    fileRefs.append(known)
+                } else {
+                    fileIndex[identity] = files.count
+                    fileRefs.append(files.count)
+                    files.append(file)
+                }
+            }
+            var pathRefs: [Int] = []
+            for path in entry.absentPaths {
+                if let known = pathIndex[path] {
+                    pathRefs.append(known)
+                } else {
+                    pathIndex[path] = paths.count
+                    pathRefs.append(paths.count)
+                    paths.append(path)
+                }
+            }
+            entryIndices.append((fileRefs, pathRefs))
+        }
+        writer.write(UInt64(files.count))
+        for file in files {
+            writer.write(file.path)
+            writer.write(file.digest)
+            writer.write(file.status.device)
+            writer.write(file.status.inode)
+            writer.write(file.status.size)
+            writer.write(file.status.modifiedNanoseconds)
+            writer.write(file.status.changedNanoseconds)
+            writer.write(file.statTrusted ? 1 as UInt8 : 0)
+        }
+        writer.write(UInt64(paths.count))
+        for path in paths { writer.write(path) }
+        writer.write(UInt64(entries.count))
+        for (entry, (fileRefs, pathRefs)) in zip(entries, entryIndices) {
+            writer.write(entry.result)
+            writer.write(UInt64(fileRefs.count))
+            for ref in fileRefs { writer.write(UInt32(ref)) }
+            writer.write(UInt64(pathRefs.count))
+            for ref in pathRefs { writer.write(UInt32(ref)) }
+        }
+        return writer.bytes
+    }
+
+    public static func decode(_ bytes: [UInt8]) throws(MalformedEntry) -> Manifest {
+        var reader = ByteReader(bytes)
+        guard try reader.readUInt8() == formatVersion else { throw MalformedEntry("manifest version") }
+        let fileCount = try reader.readCount(minimumItemSize: 8 + 16 + 40 + 1)
+        var files: [RecordedFile] = []
+        files.reserveCapacity(fileCount)
+        for _ in 0..<fileCount {
+            let path = try reader.readString()
+            let digest = try reader.readDigest()
+            let device = try reader.readUInt64()
+            let inode = try reader.readUInt64()
+            let size = try reader.readInt64()
+            let mtime = try reader.readInt64()
+            let ctime = try reader.readInt64()
+            let trusted = try reader.readUInt8() == 1
+            files.append(RecordedFile(
+                path: path, digest: digest,
+                status: FileStatus(device: device, inode: inode, size: size, modifiedNanoseconds: mtime,
+                                   changedNanoseconds: ctime, mode: 0),
+                statTrusted: trusted))
+        }
+        let pathCount = try reader.readCount(minimumItemSize: 8)
+        var paths: [String] = []
+        paths.reserveCapacity(pathCount)
+        for _ in 0..<pathCount { paths.append(try reader.readString()) }
+        let entryCount = try reader.readCount(minimumItemSize: 32)
+        var entries: [ManifestEntry] = []
+        for _ in 0..<entryCount {
+            let result = try reader.readDigest()
+            let refCount = try reader.readCount(minimumItemSize: 4)
+            var entryFiles: [RecordedFile] = []
+            for _ in 0..<refCount {
+                let ref = Int(try reader.readUInt32())
+                guard ref < files.count else { throw MalformedEntry("file index out of range") }
+                entryFiles.append(files[ref])
+            }
+            let absentCount = try reader.readCount(minimumItemSize: 4)
+            var absent: [String] = []
+            for _ in 0..<absentCount {
+                let ref = Int(try reader.readUInt32())
+                guard ref < paths.count else { throw MalformedEntry("path index out of range") }
+                absent.append(paths[ref])
+            }
+            entries.append(ManifestEntry(files: entryFiles, absentPaths: absent, result: result))
+        }
+        guard reader.isAtEnd else { throw MalformedEntry("trailing bytes") }
+        return Manifest(entries: entries)
+    }
+}

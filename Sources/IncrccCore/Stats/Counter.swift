@@ -1,0 +1,124 @@
+/// Every statistic incrcc keeps. The raw value is the slot in a stats file, so existing cases never move;
+/// new ones are added at the end. Names follow ccache's `--print-stats` keys where the meaning is the same.
+public enum Counter: Int, CaseIterable, Sendable, Error {
+    case directHit = 0
+    case scanHit
+    case miss
+    case compileFailed
+    case calledForLink
+    case calledForPreprocessing
+    case multipleSourceFiles
+    case noInputFile
+    case unsupportedSourceLanguage
+    case unsupportedCompilerOption
+    case outputToStdout
+    case stdinInput
+    case unsupportedCodeDirective
+    case badCompilerArguments
+    case couldNotFindCompiler
+    case internalError
+    case missingCacheFile
+    case corruptEntryRemoved
+    case recache
+    case cleanupsPerformed
+    case filesInCache
+    case cacheSizeBytes
+    case statsZeroedTimestamp
+    case responseFile
+    case compilerProducedNoOutput
+    case disabled
+    case tooNewDependency
+
+    /// The key printed by `--print-stats`.
+    public var key: String {
+        switch self {
+        case .directHit: return "direct_cache_hit"
+        case .scanHit: return "preprocessed_cache_hit"
+        case .miss: return "cache_miss"
+        case .compileFailed: return "compile_failed"
+        case .calledForLink: return "called_for_link"
+        case .calledForPreprocessing: return "called_for_preprocessing"
+        case .multipleSourceFiles: return "multiple_source_files"
+        case .noInputFile: return "no_input_file"
+        case .unsupportedSourceLanguage: return "unsupported_source_language"
+        case .unsupportedCompilerOption: return "unsupported_compiler_option"
+        case .outputToStdout: return "output_to_stdout"
+        case .stdinInput: return "stdin_input"
+        case .unsupportedCodeDirective: return "unsupported_code_directive"
+        case .badCompilerArguments: return "bad_compiler_arguments"
+        case .couldNotFindCompiler: return "could_not_find_compiler"
+        case .internalError: return "internal_error"
+        case .missingCacheFile: return "missing_cache_file"
+        case .corruptEntryRemoved: return "corrupt_entry_removed"
+        case .recache: return "recache"
+        case .cleanupsPerformed: return "cleanups_performed"
+        case .filesInCache: return "files_in_cache"
+        case .cacheSizeBytes: return "cache_size_kibibyte"
+        case .statsZeroedTimestamp: return "stats_zeroed_timestamp"
+        case .responseFile: return "response_file"
+        case .compilerProducedNoOutput: return "compiler_produced_no_output"
+        case .disabled: return "disabled"
+        case .tooNewDependency: return "dependency_too_new"
+        }
+    }
+
+    /// The line `incrcc -s` shows; `nil` for counters shown elsewhere in the table.
+    public var label: String {
+        switch self {
+        case .directHit: return "direct"
+        case .scanHit: return "scan"
+        case .miss: return "misses"
+        case .compileFailed: return "compile failed"
+        case .calledForLink: return "called for link"
+        case .calledForPreprocessing: return "called for preprocessing (-E)"
+        case .multipleSourceFiles: return "multiple source files"
+        case .noInputFile: return "no input file"
+        case .unsupportedSourceLanguage: return "unsupported source language"
+        case .unsupportedCompilerOption: return "unsupported compiler option"
+        case .outputToStdout: return "output to stdout"
+        case .stdinInput: return "source from stdin"
+        case .unsupportedCodeDirective: return "__DATE__/__TIME__ without SOURCE_DATE_EPOCH"
+        case .badCompilerArguments: return "bad compiler arguments"
+        case .couldNotFindCompiler: return "could not find compiler"
+        case .internalError: return "cache error (ran uncached)"
+        case .missingCacheFile: return "missing cache file"
+        case .corruptEntryRemoved: return "corrupt entries removed"
+        case .recache: return "recached (INCRCC_RECACHE)"
+        case .cleanupsPerformed: return "cleanups performed"
+        case .filesInCache: return "files in cache"
+        case .cacheSizeBytes: return "cache size"
+        case .statsZeroedTimestamp: return "stats zeroed"
+        case .responseFile: return "response file (@file)"
+        case .compilerProducedNoOutput: return "compiler produced no output"
+        case .disabled: return "disabled (INCRCC_DISABLE)"
+        case .tooNewDependency: return "dependency modified during compile"
+        }
+    }
+
+    /// Calls that ran the real compiler without the cache, each for its reason.
+    public static let uncacheableReasons: [Counter] = [
+        .calledForLink, .calledForPreprocessing, .multipleSourceFiles, .noInputFile, .unsupportedSourceLanguage,
+        .unsupportedCompilerOption, .outputToStdout, .stdinInput, .responseFile, .badCompilerArguments,
+        .unsupportedCodeDirective, .compilerProducedNoOutput, .tooNewDependency, .couldNotFindCompiler,
+        .internalError, .disabled,
+    ]
+}
+
+/// A full set of counter values.
+public struct CounterValues: Sendable, Equatable {
+    public var values: [UInt64]
+
+    public init() { values = Array(repeating: 0, count: Counter.allCases.count) }
+
+    public subscript(counter: Counter) -> UInt64 {
+        get { values[counter.rawValue] }
+        set { values[counter.rawValue] = newValue }
+    }
+
+    public mutating func add(_ other: CounterValues) {
+        for counter in Counter.allCases where counter != .statsZeroedTimestamp {
+            self[counter] &+= other[counter]
+        }
+        self[.statsZeroedTimestamp] = max(self[.statsZeroedTimestamp], other[.statsZeroedTimestamp])
+    }
+}

@@ -1,0 +1,75 @@
+import Glibc
+
+/// Counters live in one small file per top-level shard of the cache (16 of them), each updated under its own
+/// `flock`, so parallel compiles rarely wait on each other. A file is an array of little-endian UInt64 slots
+/// indexed by `Counter.rawValue`; a shorter file (older version) reads as zeros for the missing slots.
+public struct StatsFiles: Sendable {
+    public static let shardCount = 16
+    public let cacheDirectory: String
+
+    public init(cacheDirectory: String) {
+        self.cacheDirectory = cacheDirectory
+    }
+
+    func path(shard: Int) -> String {
+        cacheDirectory + "/" + String(shard, radix: 16) + "/stats"
+    }
+
+    /// Adds `deltas` (which may be negative) to shard `shard`'s counters.
+    public func update(shard: Int, _ deltas: [(Counter, Int64)]) throws(SystemError) {
+        try overwrite(shard: shard) { values in
+            for (counter, delta) in deltas {
+                let current = Int64(bitPattern: values[counter])
+                values[counter] = UInt64(max(0, current &+ delta))
+            }
+        }
+    }
+
+    public func read(shard: Int) -> CounterValues {
+        Self.decode((try? FileSystem.readFile(path(shard: shard))) ?? [])
+    }
+
+    public func readAll() -> CounterValues {
+        var total = CounterValues()
+        for shard in 0..<Self.shardCount { total.add(read(shard: shard)) }
+        return total
+    }
+
+    /// Replaces a shard's counters wholesale (zeroing, recounting after cleanup).
+    public func overwrite(shard: Int, with mutate: (inout CounterValues) -> Void) throws(SystemError) {
+        let file = path(shard: shard)
+        let fd: Int32
+        do {
+            fd = try FileSystem.open(file, O_RDWR | O_CREAT)
+        } catch {
+            guard error.isNotFound else { throw error }
+            try FileSystem.makeDirectories(Path.directory(of: file))
+            fd = try FileSystem.open(file, O_RDWR | O_CREAT)
+        }
+        defer { close(fd) }
+        while flock(fd, LOCK_EX) != 0 {
+            if errno != EINTR { throw SystemError("flock", file) }
+        }
+        var values = Self.decode(try FileSystem.readAll(fd, path: file))
+        mutate(&values)
+        let bytes = Self.encode(values)
+        let written = bytes.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, 0) }
+        if written != bytes.count { throw SystemError("write", file) }
+    }
+
+    static func decode(_ bytes: [UInt8]) -> CounterValues {
+        var values = CounterValues()
+        var reader = ByteReader(bytes)
+        for counter in Counter.allCases {
+            guard let value = try? reader.readUInt64() else { break }
+            values[counter] = value
+        }
+        return values
+    }
+
+    static func encode(_ values: CounterValues) -> [UInt8] {
+        var writer = ByteWriter()
+        for value in values.values { writer.write(value) }
+        return writer.bytes
+    }
+}

@@ -1,0 +1,64 @@
+import Glibc
+
+/// Keeps the cache under its size limit. Each of the 16 top-level shards gets a sixteenth of the limit and
+/// is cleaned on its own, oldest-used files first (a hit refreshes a result's mtime), down to 90% of its
+/// share, so cleanups are rare and never lock the whole cache.
+public struct Cleanup {
+    public let store: CacheStore
+    public let maxSize: UInt64
+
+    public init(store: CacheStore, maxSize: UInt64) {
+        self.store = store
+        self.maxSize = maxSize
+    }
+
+    /// Temporary files older than this were left by a killed process.
+    static let staleTemporaryNanoseconds: Int64 = 3600 * 1_000_000_000
+
+    /// Cleans `shard` if its counted size is over its share.
+    public func cleanIfNeeded(shard: Int, now: Int64) {
+        guard maxSize > 0 else { return }
+        let share = maxSize / UInt64(StatsFiles.shardCount)
+        guard store.stats.read(shard: shard)[.cacheSizeBytes] > share else { return }
+        clean(shard: shard, target: share / 10 * 9, now: now)
+    }
+
+    /// Cleans every shard to `limit` (0 removes every entry); used by `-c`, `-C` and `-M`.
+    public func cleanAll(limit: UInt64, now: Int64) {
+        let share = limit / UInt64(StatsFiles.shardCount)
+        for shard in 0..<StatsFiles.shardCount { clean(shard: shard, target: share, now: now) }
+    }
+
+    func clean(shard: Int, target: UInt64, now: Int64) {
+        let shardDirectory = store.directory + "/" + String(shard, radix: 16)
+        var entries: [(path: String, size: Int64, used: Int64)] = []
+        for sub in (try? FileSystem.listDirectory(shardDirectory)) ?? [] where sub.count == 1 {
+            let subDirectory = shardDirectory + "/" + sub
+            for name in (try? FileSystem.listDirectory(subDirectory)) ?? [] {
+                let file = subDirectory + "/" + name
+                guard let status = try? FileSystem.status(file), status.isRegularFile else { continue }
+                if name.contains(FileSystem.temporaryMarker) {
+                    if status.modifiedNanoseconds < now - Self.staleTemporaryNanoseconds { FileSystem.remove(file) }
+                    continue
+                }
+                guard name.hasSuffix(".M") || name.hasSuffix(".R") else { continue }
+                entries.append((file, status.size, status.modifiedNanoseconds))
+            }
+        }
+        entries.sort { $0.used < $1.used }
+        var total = entries.reduce(Int64(0)) { $0 + $1.size }
+        var count = entries.count
+        var removed = false
+        for entry in entries where total > Int64(target) {
+            FileSystem.remove(entry.path)
+            total -= entry.size
+            count -= 1
+            removed = true
+        }
+        try? store.stats.overwrite(shard: shard) { values in
+            values[.filesInCache] = UInt64(count)
+            values[.cacheSizeBytes] = UInt64(max(total, 0))
+            if removed { values[.cleanupsPerformed] += 1 }
+        }
+    }
+}

@@ -1,0 +1,63 @@
+import CXXHash
+import CZstd
+
+/// The on-disk frame of every cache entry: magic, kind, payload size, XXH3-64 checksum of the payload, then
+/// the zstd-compressed payload. Anything that does not check out is `MalformedEntry`.
+public enum EntryCodec {
+    static let magic: [UInt8] = Array("incrcc\u{0}\u{1}".utf8)
+    static let headerSize = 8 + 1 + 8 + 8
+    /// No entry may claim to expand beyond this, so a damaged size cannot exhaust memory.
+    static let maximumPayload = 1 << 32
+
+    public enum Kind: UInt8, Sendable {
+        case manifest = 1
+        case result = 2
+    }
+
+    public static func encode(_ payload: [UInt8], kind: Kind, level: Int32) -> [UInt8] {
+        var out = magic
+        out.append(kind.rawValue)
+        var writer = ByteWriter()
+        writer.write(UInt64(payload.count))
+        writer.write(checksum(payload))
+        out.append(contentsOf: writer.bytes)
+        let bound = ZSTD_compressBound(payload.count)
+        let start = out.count
+        out.append(contentsOf: repeatElement(0, count: bound))
+        let written = out.withUnsafeMutableBytes { buffer in
+            payload.withUnsafeBytes { source in
+                ZSTD_compress(buffer.baseAddress! + start, bound, source.baseAddress, source.count, level)
+            }
+        }
+        if ZSTD_isError(written) != 0 {
+            // Compression of a valid buffer into its bound cannot fail; keep the frame valid regardless.
+            out.removeSubrange(start...)
+            return out
+        }
+        out.removeSubrange((start + written)...)
+        return out
+    }
+
+    public static func decode(_ data: [UInt8], kind: Kind) throws(MalformedEntry) -> [UInt8] {
+        guard data.count >= headerSize, Array(data[0..<8]) == magic else { throw MalformedEntry("not an incrcc entry") }
+        guard data[8] == kind.rawValue else { throw MalformedEntry("wrong entry kind") }
+        var reader = ByteReader(data, offset: 9)
+        let size = try reader.readUInt64()
+        let expected = try reader.readUInt64()
+        guard size <= UInt64(maximumPayload) else { throw MalformedEntry("size out of range") }
+        var payload = [UInt8](repeating: 0, count: Int(size))
+        let produced = payload.withUnsafeMutableBytes { target in
+            data.withUnsafeBytes { source in
+                ZSTD_decompress(target.baseAddress, target.count, source.baseAddress! + headerSize,
+                                source.count - headerSize)
+            }
+        }
+        guard ZSTD_isError(produced) == 0, produced == Int(size) else { throw MalformedEntry("bad compressed data") }
+        guard checksum(payload) == expected else { throw MalformedEntry("checksum mismatch") }
+        return payload
+    }
+
+    static func checksum(_ bytes: [UInt8]) -> UInt64 {
+        bytes.withUnsafeBytes { XXH3_64bits($0.baseAddress, $0.count) }
+    }
+}

@@ -1,0 +1,86 @@
+import Glibc
+
+/// How a child process ended.
+public enum ExitStatus: Equatable, Sendable {
+    case exited(Int32)
+    case signaled(Int32)
+
+    /// The status this process should exit with to report the same outcome to its caller.
+    public var shellStatus: Int32 {
+        switch self {
+        case .exited(let code): return code
+        case .signaled(let signal): return 128 + signal
+        }
+    }
+
+    public var succeeded: Bool { self == .exited(0) }
+}
+
+/// Starting the real compiler: either replacing this process, or as a child whose output goes to files.
+public enum ChildProcess {
+    /// Runs `executable` with `arguments` (argv[0] included), stdout and stderr sent to the given files.
+    public static func run(_ executable: String, _ arguments: [String], stdoutPath: String,
+                           stderrPath: String) throws(SystemError) -> ExitStatus {
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 1, stdoutPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        posix_spawn_file_actions_addopen(&actions, 2, stderrPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        var pid: pid_t = 0
+        let result = withCStrings(arguments) { argv in
+            posix_spawn(&pid, executable, &actions, nil, argv, environ)
+        }
+        if result != 0 { throw SystemError("posix_spawn", executable, code: result) }
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 {
+            if errno != EINTR { throw SystemError("waitpid", executable) }
+        }
+        let low = status & 0x7f
+        if low == 0 { return .exited((status >> 8) & 0xff) }
+        return .signaled(low)
+    }
+
+    /// Replaces this process with `executable`; returns only on failure.
+    public static func replaceProcess(_ executable: String, _ arguments: [String]) -> SystemError {
+        _ = withCStrings(arguments) { argv in execv(executable, argv) }
+        return SystemError("exec", executable)
+    }
+
+    static func withCStrings<R>(_ strings: [String], _ body: ([UnsafeMutablePointer<CChar>?]) -> R) -> R {
+        var pointers: [UnsafeMutablePointer<CChar>?] = strings.map { strdup($0) }
+        pointers.append(nil)
+        defer { for pointer in pointers { free(pointer) } }
+        return body(pointers)
+    }
+}
+
+/// Reads the process environment without Foundation.
+public enum Environment {
+    public static func value(_ name: String) -> String? {
+        guard let raw = getenv(name) else { return nil }
+        return String(cString: raw)
+    }
+
+    /// Every `NAME=value` pair, in the order the process received them.
+    public static func all() -> [(String, String)] {
+        var pairs: [(String, String)] = []
+        var cursor = environ
+        while let entry = cursor.pointee {
+            let text = String(cString: entry)
+            if let eq = text.firstIndex(of: "=") {
+                pairs.append((String(text[..<eq]), String(text[text.index(after: eq)...])))
+            }
+            cursor += 1
+        }
+        return pairs
+    }
+}
+
+/// Wall-clock time in nanoseconds.
+public enum Clock {
+    public static func nowNanoseconds() -> Int64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        return Int64(ts.tv_sec) * 1_000_000_000 + Int64(ts.tv_nsec)
+    }
+}

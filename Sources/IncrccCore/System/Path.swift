@@ -1,0 +1,40 @@
+/// String path arithmetic, without touching the file system.
+public enum Path {
+    public static func directory(of path: String) -> String {
+        guard let slash = path.lastIndex(of: "/") else { return "." }
+        if slash == path.startIndex { return "/" }
+        return String(path[..<slash])
+    }
+
+    public static func baseName(_ path: String) -> String {
+        guard let slash = path.lastIndex(of: "/") else { return path }
+        return String(path[path.index(after: slash)...])
+    }
+
+    /// The extension without its dot, or "" when there is none.
+    public static func fileExtension(_ path: String) -> String {
+        let base = baseName(path)
+        guard let dot = base.lastIndex(of: "."), dot != base.startIndex else { return "" }
+        return String(base[base.index(after: dot)...])
+    }
+
+    /// `path` with its extension replaced by `newExtension` (given without a dot).
+    public static func replacingExtension(_ path: String, with newExtension: String) -> String {
+        let base = baseName(path)
+        if let dot = base.lastIndex(of: "."), dot != base.startIndex {
+            let kept = path.count - (base.distance(from: dot, to: base.endIndex))
+            return String(path.prefix(kept)) + "." + newExtension
+        }
+        return path + "." + newExtension
+    }
+
+    public static func join(_ directory: String, _ name: String) -> String {
+        if name.hasPrefix("/") { return name }
+        if directory.isEmpty || directory == "." { return name }
+        return directory.hasSuffix("/") ? directory + name : directory + "/" + name
+    }
+
+    public static func absolute(_ path: String, cwd: String) -> String {
+        path.hasPrefix("/") ? path : join(cwd, path)
+    }
+}
