@@ -2,13 +2,19 @@
 /// compile. Anything it is not sure about runs uncached: a miss costs time, a wrong object costs trust.
 public struct ArgumentClassifier {
     /// Options whose value is the next argument (they also accept a joined value where gcc does).
-    static let optionsWithValue: Set<String> = [
-        "-o", "-x", "-I", "-isystem", "-iquote", "-idirafter", "-include", "-imacros", "-D", "-U", "-MF", "-MT",
-        "-MQ", "-L", "-l", "-Xlinker", "-Xassembler", "-Xpreprocessor", "-target", "-arch", "-aux-info",
-        "-iprefix", "-iwithprefix", "-iwithprefixbefore", "-isysroot", "--sysroot", "-imultilib", "-u", "-T",
-        "-z", "--param", "-mllvm", "-dumpdir", "-dumpbase", "-dumpbase-ext", "-B", "-iframework", "-F",
-        "-Xclang", "-include-pch", "-ivfsoverlay", "--gcc-toolchain",
-    ]
+    /// A switch rather than a Set: building a Set of strings costs more than this compare on a hit.
+    static func takesValue(_ option: String) -> Bool {
+        switch option {
+        case "-o", "-x", "-I", "-isystem", "-iquote", "-idirafter", "-include", "-imacros", "-D", "-U", "-MF", "-MT",
+             "-MQ", "-L", "-l", "-Xlinker", "-Xassembler", "-Xpreprocessor", "-target", "-arch", "-aux-info",
+             "-iprefix", "-iwithprefix", "-iwithprefixbefore", "-isysroot", "--sysroot", "-imultilib", "-u", "-T",
+             "-z", "--param", "-mllvm", "-dumpdir", "-dumpbase", "-dumpbase-ext", "-B", "-iframework", "-F",
+             "-Xclang", "-include-pch", "-ivfsoverlay", "--gcc-toolchain":
+            return true
+        default:
+            return false
+        }
+    }
 
     /// Options with a joined value whose name is a prefix (`-Ifoo`, `-DX=1`).
     static let joinablePrefixes = ["-I", "-D", "-U", "-o", "-x", "-L", "-l", "-MF", "-MT", "-MQ", "-B", "-F"]
@@ -41,7 +47,8 @@ public struct ArgumentClassifier {
         var preprocessOnly = false
         var dependencyOnly = false
         var explicitLanguage: SourceLanguage?
-        var sources: [(String, SourceLanguage)] = []
+        var sources: [String] = []
+        var languages: [SourceLanguage] = []
         var output: String?
         var mdKind: Bool?  // true: -MMD, false: -MD
         var depFile: String?
@@ -65,10 +72,9 @@ public struct ArgumentClassifier {
             if arg.hasPrefix("@") { return .uncacheable(.responseFile) }
             if arg == "-" { return .uncacheable(.stdinInput) }
             guard arg.hasPrefix("-") else {
-                if let language = explicitLanguage {
-                    sources.append((arg, language))
-                } else if let language = SourceLanguage.forExtension(Path.fileExtension(arg)) {
-                    sources.append((arg, language))
+                if let language = explicitLanguage ?? SourceLanguage.forExtension(Path.fileExtension(arg)) {
+                    sources.append(arg)
+                    languages.append(language)
                 } else {
                     return .uncacheable(.unsupportedSourceLanguage)
                 }
@@ -78,10 +84,10 @@ public struct ArgumentClassifier {
             for prefix in Self.unsupportedPrefixes where arg.hasPrefix(prefix) {
                 return .uncacheable(.unsupportedCompilerOption)
             }
-            if arg.contains("=native") || arg == "-march=native" { hostCPU = true }
+            if arg.hasSuffix("=native") { hostCPU = true }
             for prefix in Self.builtinAffectingPrefixes where arg.hasPrefix(prefix) {
                 search.builtinAffectingArguments.append(arg)
-                if Self.optionsWithValue.contains(arg), let v = value(at: index) {
+                if Self.takesValue(arg), let v = value(at: index) {
                     search.builtinAffectingArguments.append(v)
                 }
                 if arg == "-nostdinc" { search.noStandardIncludes = true }
@@ -117,7 +123,7 @@ public struct ArgumentClassifier {
                 index += width
                 continue
             }
-            if Self.optionsWithValue.contains(arg) {
+            if Self.takesValue(arg) {
                 // A value option at the end of the line: let the compiler report it.
                 return .uncacheable(.badCompilerArguments)
             }
@@ -151,7 +157,7 @@ public struct ArgumentClassifier {
         if dependencyOnly && mdKind == nil { return .uncacheable(.calledForPreprocessing) }
         if !compileOnly && !assembly { return .uncacheable(sources.isEmpty ? .noInputFile : .calledForLink) }
         if sources.count > 1 { return .uncacheable(.multipleSourceFiles) }
-        guard let (source, language) = sources.first else { return .uncacheable(.noInputFile) }
+        guard let source = sources.first, let language = languages.first else { return .uncacheable(.noInputFile) }
         if output == "-" { return .uncacheable(.outputToStdout) }
         if dependencyOnly { return .uncacheable(.calledForPreprocessing) }
 
@@ -191,7 +197,7 @@ public struct ArgumentClassifier {
 
     /// Splits `-Ifoo` / `-I foo` / `--sysroot=x` into name and value; `nil` for options without a value.
     func splitOption(_ arg: String, next: String?) -> (String, String, Int)? {
-        if Self.optionsWithValue.contains(arg) {
+        if Self.takesValue(arg) {
             guard let next else { return nil }
             return (arg, next, 2)
         }

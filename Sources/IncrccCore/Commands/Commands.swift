@@ -60,7 +60,7 @@ public struct Commands {
             return setMaxSize(arguments[1])
         case "-p", "--show-config":
             for (name, _) in Configuration.settings {
-                let origin = configuration.origins[name] ?? .defaultValue
+                let origin = configuration.origin(of: name)
                 print("(\(origin)) \(name) = \(configuration.value(of: name))")
             }
         case "--version", "-V":

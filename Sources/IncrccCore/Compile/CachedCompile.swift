@@ -59,8 +59,7 @@ public struct CachedCompile {
     func lookupAndServe(_ directKey: Digest) -> ExitStatus? {
         guard let payload = store.read(directKey, kind: .manifest),
               let manifest = try? Manifest.decode(payload) else { return nil }
-        var matcher = ManifestMatcher()
-        guard let entry = matcher.match(manifest) else {
+        guard let entry = ManifestMatcher().match(manifest) else {
             log.write("no manifest entry matches")
             return nil
         }
@@ -156,17 +155,17 @@ public struct CachedCompile {
 
     /// Reads what the compiler wrote; nil when an output the options promise is missing or unusable.
     func collectOutputs(stdout: [UInt8], stderr: [UInt8]) -> CachedResult? {
-        var files: [(kind: OutputKind, bytes: [UInt8])] = []
+        var files: [OutputFile] = []
         guard let object = try? FileSystem.readFile(request.output) else { return nil }
-        files.append((.object, object))
+        files.append(OutputFile(.object, object))
         if let dependency = request.dependencyFile {
             guard let text = try? FileSystem.readFile(dependency.path) else { return nil }
             if dependency.hasExplicitTarget {
-                files.append((.dependencyVerbatim, text))
+                files.append(OutputFile(.dependencyVerbatim, text))
             } else {
                 guard let rest = DependencyFile.splitTarget(text, target: DependencyFile.escapeTarget(request.output))
                 else { return nil }
-                files.append((.dependencyWithoutTarget, Array(rest)))
+                files.append(OutputFile(.dependencyWithoutTarget, Array(rest)))
             }
         }
         let extras: [(OutputKind, String?)] = [
@@ -175,7 +174,7 @@ public struct CachedCompile {
         ]
         for case let (kind, path?) in extras {
             guard let bytes = try? FileSystem.readFile(path) else { return nil }
-            files.append((kind, bytes))
+            files.append(OutputFile(kind, bytes))
         }
         return CachedResult(stdout: stdout, stderr: stderr, files: files)
     }
@@ -186,8 +185,9 @@ struct ResultWriter {
     var request: CompileRequest
 
     func write(_ result: CachedResult) throws(SystemError) {
-        for (kind, bytes) in result.files {
-            switch kind {
+        for file in result.files {
+            let bytes = file.bytes
+            switch file.kind {
             case .object: try FileSystem.writeAtomically(request.output, bytes)
             case .dependencyWithoutTarget:
                 guard let dependency = request.dependencyFile else { continue }

@@ -34,7 +34,18 @@ public struct Configuration: Sendable {
     public var logFile: String = ""
     public var directMode = true
     public var umask: UInt32? = nil
-    public var origins: [String: SettingOrigin] = [:]
+    /// Origins in the order of `settings`; an array, not a dictionary: this runs on every compile, and
+    /// a dictionary's first use costs more instructions here than the rest of the lookup.
+    var originList: [SettingOrigin] = Array(repeating: .defaultValue, count: Configuration.settings.count)
+
+    public func origin(of name: String) -> SettingOrigin {
+        guard let index = Self.settings.firstIndex(where: { $0.name == name }) else { return .defaultValue }
+        return originList[index]
+    }
+
+    mutating func setOrigin(_ name: String, _ origin: SettingOrigin) {
+        if let index = Self.settings.firstIndex(where: { $0.name == name }) { originList[index] = origin }
+    }
 
     /// Setting names in the order `-p` prints them, with their environment variable.
     public static let settings: [(name: String, variable: String)] = [
@@ -60,7 +71,6 @@ public struct Configuration: Sendable {
         systemPath: String = systemConfigurationPath
     ) throws(ConfigurationError) -> Configuration {
         var config = Configuration(cacheDirectory: defaultCacheDirectory(lookup: lookup))
-        config.origins["cache_dir"] = .defaultValue
         if let bytes = readFile(systemPath) {
             try config.apply(file: bytes, path: systemPath)
         }
@@ -70,7 +80,7 @@ public struct Configuration: Sendable {
         if let bytes = readFile(config.configurationFilePath) {
             let path = config.configurationFilePath
             try config.apply(file: bytes, path: path)
-            if config.origins["cache_dir"] == .file(path) {
+            if config.origin(of: "cache_dir") == .file(path) {
                 throw ConfigurationError("\(path): cache_dir cannot be set in the cache directory's own file")
             }
         }
@@ -81,7 +91,7 @@ public struct Configuration: Sendable {
         }
         if let value = lookup("INCRCC_NODIRECT"), isTrue(value) {
             config.directMode = false
-            config.origins["direct_mode"] = .environment("INCRCC_NODIRECT")
+            config.setOrigin("direct_mode", .environment("INCRCC_NODIRECT"))
         }
         return config
     }
@@ -146,7 +156,7 @@ public struct Configuration: Sendable {
         default:
             throw ConfigurationError("unknown setting '\(name)'")
         }
-        origins[name] = origin
+        setOrigin(name, origin)
     }
 
     /// Files take true/false; a variable that is set counts as true unless it says 0, false, no or off.

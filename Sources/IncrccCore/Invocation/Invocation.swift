@@ -55,9 +55,18 @@ public struct CompilerLocator {
     public var selfPath: String?
 
     public init(pathVariable: String?, selfPath: String?) {
-        self.path = (pathVariable ?? "/usr/local/bin:/usr/bin:/bin").split(separator: ":").map {
-            $0.isEmpty ? "." : String($0)
+        var directories: [String] = []
+        var current: [UInt8] = []
+        for byte in (pathVariable ?? "/usr/local/bin:/usr/bin:/bin").utf8 {
+            if byte == UInt8(ascii: ":") {
+                directories.append(current.isEmpty ? "." : String(decoding: current, as: UTF8.self))
+                current.removeAll(keepingCapacity: true)
+            } else {
+                current.append(byte)
+            }
         }
+        directories.append(current.isEmpty ? "." : String(decoding: current, as: UTF8.self))
+        self.path = directories
         self.selfPath = selfPath
     }
 

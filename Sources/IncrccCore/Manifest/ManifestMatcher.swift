@@ -1,51 +1,32 @@
-/// Finds the newest manifest entry that still describes the files on disk. Each path is stat'ed at most
-/// once per lookup and hashed only when its stat cannot stand for its content.
+/// Finds the newest manifest entry that still describes the files on disk; a file is hashed only when its
+/// stat cannot stand for its content. No memo tables: a manifest rarely has more than one entry that gets
+/// as far as a second file, and a dictionary's set-up costs more than the stats it would save.
 public struct ManifestMatcher {
-    private var statuses: [String: FileStatus?] = [:]
-    private var digests: [String: Digest?] = [:]
-
     public init() {}
 
-    public mutating func match(_ manifest: Manifest) -> ManifestEntry? {
+    public func match(_ manifest: Manifest) -> ManifestEntry? {
         for entry in manifest.entries where matches(entry) { return entry }
         return nil
     }
 
-    mutating func matches(_ entry: ManifestEntry) -> Bool {
+    func matches(_ entry: ManifestEntry) -> Bool {
         for path in entry.absentPaths where !isAbsent(path) { return false }
         for file in entry.files {
-            guard let current = status(file.path) else { return false }
+            // A path that cannot be stat'ed for another reason (permissions) counts as changed.
+            guard let current = (try? FileSystem.statusIfExists(file.path)) ?? nil else { return false }
             if current.size != file.status.size { return false }
             if file.statTrusted && current.sameContentAs(file.status) { continue }
-            guard let digest = digest(file.path), digest == file.digest else { return false }
+            guard let bytes = try? FileSystem.readFile(file.path), Digest.of(bytes) == file.digest else { return false }
         }
         return true
     }
 
-    mutating func status(_ path: String) -> FileStatus? {
-        if let known = statuses[path] { return known }
-        // A path that cannot be stat'ed for another reason (permissions) counts as changed: never a hit on doubt.
-        let current = (try? FileSystem.statusIfExists(path)) ?? nil
-        statuses[path] = current
-        return current
-    }
-
     /// True only when the path certainly does not exist; a stat failing for another reason is a doubt.
-    mutating func isAbsent(_ path: String) -> Bool {
+    func isAbsent(_ path: String) -> Bool {
         do {
-            if let known = statuses[path] { return known == nil }
-            let current = try FileSystem.statusIfExists(path)
-            statuses[path] = current
-            return current == nil
+            return try FileSystem.statusIfExists(path) == nil
         } catch {
             return false
         }
-    }
-
-    mutating func digest(_ path: String) -> Digest? {
-        if let known = digests[path] { return known }
-        let value = (try? FileSystem.readFile(path)).map(Digest.of)
-        digests[path] = value
-        return value
     }
 }

@@ -56,17 +56,19 @@ public struct ByteReader {
     }
 
     public mutating func readUInt64() throws(MalformedEntry) -> UInt64 {
-        var value: UInt64 = 0
-        for (i, byte) in try take(8).enumerated() { value |= UInt64(byte) << (8 * UInt64(i)) }
-        return value
+        guard bytes.count - offset >= 8 else { throw MalformedEntry("truncated") }
+        let value = bytes.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: offset, as: UInt64.self) }
+        offset += 8
+        return UInt64(littleEndian: value)
     }
 
     public mutating func readInt64() throws(MalformedEntry) -> Int64 { Int64(bitPattern: try readUInt64()) }
 
     public mutating func readUInt32() throws(MalformedEntry) -> UInt32 {
-        var value: UInt32 = 0
-        for (i, byte) in try take(4).enumerated() { value |= UInt32(byte) << (8 * UInt32(i)) }
-        return value
+        guard bytes.count - offset >= 4 else { throw MalformedEntry("truncated") }
+        let value = bytes.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: offset, as: UInt32.self) }
+        offset += 4
+        return UInt32(littleEndian: value)
     }
 
     public mutating func readUInt8() throws(MalformedEntry) -> UInt8 { try take(1).first! }
@@ -79,7 +81,11 @@ public struct ByteReader {
     }
 
     public mutating func readString() throws(MalformedEntry) -> String {
-        String(decoding: try readBytes(limit: 1 << 20), as: UTF8.self)
+        let count = try readUInt64()
+        guard count <= 1 << 20, Int(count) <= bytes.count - offset else { throw MalformedEntry("length out of range") }
+        let start = offset
+        offset += Int(count)
+        return bytes.withUnsafeBufferPointer { String(decoding: $0[start..<start + Int(count)], as: UTF8.self) }
     }
 
     public mutating func readDigest() throws(MalformedEntry) -> Digest {

@@ -9,21 +9,27 @@ public enum OutputKind: UInt8, Sendable, CaseIterable {
     case stackUsage = 6
 }
 
+/// One stored output file.
+public struct OutputFile: Equatable, Sendable {
+    public var kind: OutputKind
+    public var bytes: [UInt8]
+
+    public init(_ kind: OutputKind, _ bytes: [UInt8]) {
+        self.kind = kind
+        self.bytes = bytes
+    }
+}
+
 /// A successful compile's outputs, as stored.
 public struct CachedResult: Equatable, Sendable {
     public var stdout: [UInt8]
     public var stderr: [UInt8]
-    public var files: [(kind: OutputKind, bytes: [UInt8])]
+    public var files: [OutputFile]
 
-    public init(stdout: [UInt8], stderr: [UInt8], files: [(kind: OutputKind, bytes: [UInt8])]) {
+    public init(stdout: [UInt8], stderr: [UInt8], files: [OutputFile]) {
         self.stdout = stdout
         self.stderr = stderr
         self.files = files
-    }
-
-    public static func == (a: CachedResult, b: CachedResult) -> Bool {
-        a.stdout == b.stdout && a.stderr == b.stderr && a.files.count == b.files.count
-            && zip(a.files, b.files).allSatisfy { $0.kind == $1.kind && $0.bytes == $1.bytes }
     }
 
     public func file(_ kind: OutputKind) -> [UInt8]? {
@@ -51,10 +57,10 @@ public struct CachedResult: Equatable, Sendable {
         let stdout = try reader.readBytes()
         let stderr = try reader.readBytes()
         let count = try reader.readCount(minimumItemSize: 9)
-        var files: [(kind: OutputKind, bytes: [UInt8])] = []
+        var files: [OutputFile] = []
         for _ in 0..<count {
             guard let kind = OutputKind(rawValue: try reader.readUInt8()) else { throw MalformedEntry("output kind") }
-            files.append((kind, try reader.readBytes()))
+            files.append(OutputFile(kind, try reader.readBytes()))
         }
         guard reader.isAtEnd else { throw MalformedEntry("trailing bytes") }
         return CachedResult(stdout: stdout, stderr: stderr, files: files)

@@ -45,14 +45,16 @@ public enum EntryCodec {
         let size = try reader.readUInt64()
         let expected = try reader.readUInt64()
         guard size <= UInt64(maximumPayload) else { throw MalformedEntry("size out of range") }
-        var payload = [UInt8](repeating: 0, count: Int(size))
-        let produced = payload.withUnsafeMutableBytes { target in
-            data.withUnsafeBytes { source in
+        var produced = 0
+        let payload = [UInt8](unsafeUninitializedCapacity: Int(size)) { target, initialized in
+            produced = data.withUnsafeBytes { source in
                 ZSTD_decompress(target.baseAddress, target.count, source.baseAddress! + headerSize,
                                 source.count - headerSize)
             }
+            // Bytes past what zstd wrote are never read: the size check below rejects a short result.
+            initialized = ZSTD_isError(produced) == 0 ? min(produced, Int(size)) : 0
         }
-        guard ZSTD_isError(produced) == 0, produced == Int(size) else { throw MalformedEntry("bad compressed data") }
+        guard ZSTD_isError(produced) == 0, produced == Int(size), payload.count == Int(size) else { throw MalformedEntry("bad compressed data") }
         guard checksum(payload) == expected else { throw MalformedEntry("checksum mismatch") }
         return payload
     }

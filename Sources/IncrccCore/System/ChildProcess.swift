@@ -54,25 +54,52 @@ public enum ChildProcess {
     }
 }
 
-/// Reads the process environment without Foundation.
+/// Reads the process environment without Foundation. The variables incrcc reads on every call are taken in
+/// one pass over `environ` (a `getenv` per name walks the whole environment each time, which measured as a
+/// noticeable share of a hit); any other name falls back to `getenv`.
 public enum Environment {
-    public static func value(_ name: String) -> String? {
-        guard let raw = getenv(name) else { return nil }
-        return String(cString: raw)
+    struct Snapshot: Sendable {
+        var pairs: [Variable] = []
     }
 
-    /// Every `NAME=value` pair, in the order the process received them.
-    public static func all() -> [(String, String)] {
-        var pairs: [(String, String)] = []
+    struct Variable: Sendable {
+        var name: String
+        var value: String
+    }
+
+    /// Names are captured when they start with one of these; everything incrcc asks for on a hit does.
+    static let capturedPrefixes: [String] = [
+        "INCRCC_", "NIX_", "LC_", "GCC_", "CPATH", "C_INCLUDE_PATH", "CPLUS_INCLUDE_PATH", "OBJC", "SOURCE_DATE_EPOCH",
+        "LANG", "TERM", "COMPILER_PATH", "CCC_", "QA_", "DEPENDENCIES_OUTPUT", "SUNPRO_", "PATH", "HOME",
+        "XDG_CACHE_HOME", "COLUMNS",
+    ]
+
+    static let snapshot: Snapshot = {
+        var snapshot = Snapshot()
         var cursor = environ
         while let entry = cursor.pointee {
-            let text = String(cString: entry)
-            if let eq = text.firstIndex(of: "=") {
-                pairs.append((String(text[..<eq]), String(text[text.index(after: eq)...])))
-            }
             cursor += 1
+            let first = entry.pointee
+            // Cheap filter on the first byte before building any String.
+            guard first == 0x43 || first == 0x44 || first == 0x47 || first == 0x48 || first == 0x49
+                || first == 0x4c || first == 0x4e || first == 0x4f || first == 0x50 || first == 0x51
+                || first == 0x53 || first == 0x54 || first == 0x58 else { continue }
+            let text = String(cString: entry)
+            guard let eq = text.utf8.firstIndex(of: UInt8(ascii: "=")) else { continue }
+            let name = String(text[..<eq])
+            guard capturedPrefixes.contains(where: { name.hasPrefix($0) }) else { continue }
+            snapshot.pairs.append(Variable(name: name, value: String(text[text.index(after: eq)...])))
         }
-        return pairs
+        return snapshot
+    }()
+
+    public static func value(_ name: String) -> String? {
+        if capturedPrefixes.contains(where: { name.hasPrefix($0) }) {
+            for variable in snapshot.pairs where variable.name == name { return variable.value }
+            return nil
+        }
+        guard let raw = getenv(name) else { return nil }
+        return String(cString: raw)
     }
 }
 
