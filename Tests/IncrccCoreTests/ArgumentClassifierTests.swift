@@ -1,0 +1,113 @@
+import Testing
+@testable import IncrccCore
+
+@Suite struct ArgumentClassifierTests {
+    func request(_ args: [String]) -> CompileRequest? {
+        if case .cacheable(let request) = ArgumentClassifier().classify(args) { return request }
+        return nil
+    }
+
+    func reason(_ args: [String]) -> Counter? {
+        if case .uncacheable(let reason) = ArgumentClassifier().classify(args) { return reason }
+        return nil
+    }
+
+    @Test func simpleCompile() throws {
+        let r = try #require(request(["-O2", "-c", "src/foo.c", "-o", "obj/foo.o", "-Iinclude", "-DX=1"]))
+        #expect(r.source == "src/foo.c")
+        #expect(r.output == "obj/foo.o")
+        #expect(r.language == .c)
+        #expect(r.keyedArguments == ["-O2", "-c", "-I", "include", "-D", "X=1"])
+        #expect(r.includeSearch.bracketDirectories == ["include"])
+        #expect(r.dependencyFile == nil)
+        #expect(!r.outputDependsOnDirectory)
+    }
+
+    @Test func defaultOutputNames() throws {
+        #expect(request(["-c", "dir/a.cpp"])?.output == "a.o")
+        #expect(request(["-S", "dir/a.cc"])?.output == "a.s")
+        #expect(request(["-c", "a.c", "-ofoo.o"])?.output == "foo.o")
+    }
+
+    @Test func joinedAndSeparateFormsKeyTheSame() {
+        #expect(request(["-c", "a.c", "-Iinc"])?.keyedArguments == request(["-c", "a.c", "-I", "inc"])?.keyedArguments)
+        #expect(request(["-c", "a.c", "-isysteminc"])?.includeSearch.systemDirectories == ["inc"])
+    }
+
+    @Test func outputPathIsNotInTheKey() {
+        #expect(request(["-c", "a.c", "-o", "x.o"])?.keyedArguments == request(["-c", "a.c", "-o", "y.o"])?.keyedArguments)
+    }
+
+    @Test func uncacheableReasons() {
+        #expect(reason(["a.c", "-o", "a"]) == .calledForLink)
+        #expect(reason(["-E", "a.c"]) == .calledForPreprocessing)
+        #expect(reason(["-M", "a.c"]) == .calledForPreprocessing)
+        #expect(reason(["-c", "a.c", "b.c"]) == .multipleSourceFiles)
+        #expect(reason(["-c", "-x", "c", "-"]) == .stdinInput)
+        #expect(reason(["-c", "a.c", "-o", "-"]) == .outputToStdout)
+        #expect(reason(["@args.rsp"]) == .responseFile)
+        #expect(reason(["-c", "a.c", "-save-temps"]) == .unsupportedCompilerOption)
+        #expect(reason(["-c", "a.c", "-fprofile-use=x.profdata"]) == .unsupportedCompilerOption)
+        #expect(reason(["-c", "a.h"]) == .unsupportedSourceLanguage)
+        #expect(reason(["-c", "a.c", "-Wp,-MD,a.d"]) == .unsupportedCompilerOption)
+        #expect(reason(["-c"]) == .noInputFile)
+        #expect(reason(["-c", "a.c", "-o"]) == .badCompilerArguments)
+    }
+
+    @Test func dependencyFileNames() throws {
+        let md = try #require(request(["-c", "src/a.c", "-o", "obj/a.o", "-MD"]).flatMap(\.dependencyFile))
+        #expect(md.path == "obj/a.d")
+        #expect(!md.omitsSystemHeaders && !md.hasExplicitTarget)
+        let mmd = try #require(request(["-c", "a.c", "-MMD", "-MF", "deps/a.dep", "-MT", "t"]).flatMap(\.dependencyFile))
+        #expect(mmd.path == "deps/a.dep")
+        #expect(mmd.omitsSystemHeaders && mmd.hasExplicitTarget)
+        #expect(request(["-c", "src/a.c", "-MD"])?.dependencyFile?.path == "a.d")
+    }
+
+    @Test func languageFromDashX() {
+        #expect(request(["-x", "c++", "-c", "a.c"])?.language == .cxx)
+        #expect(request(["-x", "c++", "-x", "none", "-c", "a.c"])?.language == .c)
+        #expect(request(["-c", "a.S"])?.language == .assemblerWithCpp)
+    }
+
+    @Test func debugInfoAndCoverageKeyTheDirectory() {
+        #expect(request(["-c", "a.c", "-g"])?.outputDependsOnDirectory == true)
+        #expect(request(["-c", "a.c", "-g", "-g0"])?.outputDependsOnDirectory == false)
+        #expect(request(["-c", "a.c", "-g", "-fdebug-prefix-map=/x=."])?.outputDependsOnDirectory == false)
+        #expect(request(["-c", "a.c", "-gz"])?.outputDependsOnDirectory == false)
+        #expect(request(["-c", "a.c", "--coverage"])?.outputDependsOnOutputPath == true)
+        #expect(request(["-c", "a.c", "-o", "o/a.o", "--coverage"])?.coverageNotesOutput == "o/a.gcno")
+        #expect(request(["-c", "a.c", "-o", "o/a.o", "-g", "-gsplit-dwarf"])?.splitDwarfOutput == "o/a.dwo")
+        #expect(request(["-c", "a.c", "-fstack-usage"])?.stackUsageOutput == "a.su")
+    }
+
+    @Test func nativeTuningIsNoticed() {
+        #expect(request(["-c", "a.c", "-march=native"])?.dependsOnHostCPU == true)
+        #expect(request(["-c", "a.c", "-march=x86-64"])?.dependsOnHostCPU == false)
+    }
+
+    @Test func dependencyPassDropsOutputsAndDependencyOptions() throws {
+        let r = try #require(request(["-c", "a.c", "-o", "a.o", "-MMD", "-MF", "a.d", "-MT", "t", "-MP", "-Iinc"]))
+        #expect(r.dependencyScanArguments(writingTo: "/tmp/x.d") == ["a.c", "-Iinc", "-M", "-MF", "/tmp/x.d"])
+    }
+}
+
+@Suite struct InvocationTests {
+    func decide(_ argv: [String]) -> Invocation {
+        Invocation.decide(argv) { $0 == "gcc" || $0 == "/usr/bin/clang" }
+    }
+
+    @Test func forms() {
+        #expect(decide(["incrcc", "-s"]) == .command(["-s"]))
+        #expect(decide(["incrcc", "-c"]) == .command(["-c"]))
+        #expect(decide(["incrcc", "-M", "5G"]) == .command(["-M", "5G"]))
+        #expect(decide(["incrcc", "--print-stats", "--format", "json"]) == .command(["--print-stats", "--format", "json"]))
+        #expect(decide(["incrcc", "-c", "a.c"]) == .compile(.defaultC, ["-c", "a.c"]))
+        #expect(decide(["/x/incrcc++", "-c", "a.cc"]) == .compile(.defaultCXX, ["-c", "a.cc"]))
+        #expect(decide(["incrcc", "gcc", "-c", "a.c"]) == .compile(.explicit("gcc"), ["-c", "a.c"]))
+        #expect(decide(["incrcc", "/usr/bin/clang", "-c", "a.c"]) == .compile(.explicit("/usr/bin/clang"), ["-c", "a.c"]))
+        #expect(decide(["/bin/g++", "-c", "a.cc"]) == .compile(.masquerade("g++"), ["-c", "a.cc"]))
+        #expect(decide(["incrcc", "a.c", "-o", "a"]) == .compile(.defaultC, ["a.c", "-o", "a"]))
+        #expect(decide(["incrcc", "-M", "a.c"]) == .compile(.defaultC, ["-M", "a.c"]))
+    }
+}

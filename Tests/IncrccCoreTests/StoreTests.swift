@@ -1,0 +1,150 @@
+import Testing
+@testable import IncrccCore
+
+@Suite struct StoreTests {
+    func sampleManifest() -> Manifest {
+        let status = FileStatus(device: 1, inode: 2, size: 3, modifiedNanoseconds: 4, changedNanoseconds: 5, mode: 0)
+        let shared = RecordedFile(path: "/usr/include/stdio.h", digest: Digest(high: 1, low: 2), status: status, statTrusted: true)
+        let other = RecordedFile(path: "a.h", digest: Digest(high: 3, low: 4), status: status, statTrusted: false)
+        var manifest = Manifest()
+        manifest.add(ManifestEntry(files: [shared], absentPaths: ["x.h"], result: Digest(high: 9, low: 9)))
+        manifest.add(ManifestEntry(files: [shared, other], absentPaths: ["x.h", "y.h"], result: Digest(high: 8, low: 8)))
+        return manifest
+    }
+
+    @Test func manifestRoundTripsNewestFirst() throws {
+        let manifest = sampleManifest()
+        let decoded = try Manifest.decode(manifest.encode())
+        #expect(decoded == manifest)
+        #expect(decoded.entries.first?.result == Digest(high: 8, low: 8))
+    }
+
+    @Test func manifestKeepsAtMostItsLimit() {
+        var manifest = Manifest()
+        for i in 0..<(Manifest.maximumEntries + 5) {
+            manifest.add(ManifestEntry(files: [], absentPaths: [], result: Digest(high: UInt64(i), low: 0)))
+        }
+        #expect(manifest.entries.count == Manifest.maximumEntries)
+        #expect(manifest.entries.first?.result.high == UInt64(Manifest.maximumEntries + 4))
+    }
+
+    @Test func truncatedManifestIsRejected() {
+        let bytes = sampleManifest().encode()
+        for cut in [1, 10, bytes.count / 2, bytes.count - 1] {
+            #expect(throws: MalformedEntry.self) { try Manifest.decode(Array(bytes.prefix(cut))) }
+        }
+    }
+
+    @Test func entryFrameDetectsDamage() throws {
+        let payload = Array(repeating: UInt8(7), count: 10_000) + Array("tail".utf8)
+        var frame = EntryCodec.encode(payload, kind: .result, level: 3)
+        #expect(frame.count < payload.count)
+        #expect(try EntryCodec.decode(frame, kind: .result) == payload)
+        #expect(throws: MalformedEntry.self) { try EntryCodec.decode(frame, kind: .manifest) }
+        #expect(throws: MalformedEntry.self) { try EntryCodec.decode(Array(frame.prefix(frame.count - 3)), kind: .result) }
+        frame[frame.count - 2] ^= 0xff
+        #expect(throws: MalformedEntry.self) { try EntryCodec.decode(frame, kind: .result) }
+        #expect(throws: MalformedEntry.self) { try EntryCodec.decode(Array("garbage".utf8), kind: .result) }
+    }
+
+    @Test func resultRoundTrip() throws {
+        let result = CachedResult(stdout: [1], stderr: Array("warning".utf8),
+                                  files: [OutputFile(.object, [0, 1, 2]), OutputFile(.dependencyWithoutTarget, [58])])
+        #expect(try CachedResult.decode(result.encode()) == result)
+    }
+
+    @Test func digestsDiffer() {
+        #expect(Digest.of(Array("a".utf8)) != Digest.of(Array("b".utf8)))
+        #expect(Digest.of([]).hex.count == 32)
+        var one = StreamingHasher()
+        one.update("ab")
+        one.update("c")
+        var two = StreamingHasher()
+        two.update("a")
+        two.update("bc")
+        #expect(one.finalize() != two.finalize())
+    }
+}
+
+@Suite struct ConfigurationTests {
+    @Test func layersAndOrigins() throws {
+        let files = ["/etc/incrcc.conf": "max_size = 2G\ncompression_level = 5\n",
+                     "/c/incrcc.conf": "# comment\ncompression_level = 3\n"]
+        let env = ["INCRCC_DIR": "/c", "INCRCC_CC": "clang", "HOME": "/home/u"]
+        let config = try Configuration.load(lookup: { env[$0] }, readFile: { files[$0].map { Array($0.utf8) } })
+        #expect(config.cacheDirectory == "/c")
+        #expect(config.maxSize == 2_000_000_000)
+        #expect(config.compressionLevel == 3)
+        #expect(config.cCompiler == "clang")
+        #expect(config.origin(of: "compression_level") == .file("/c/incrcc.conf"))
+        #expect(config.origin(of: "cc") == .environment("INCRCC_CC"))
+        #expect(config.origin(of: "max_size") == .file("/etc/incrcc.conf"))
+    }
+
+    @Test func badValuesAreReportedWithTheirPlace() {
+        let files = ["/home/u/.cache/incrcc/incrcc.conf": "max_size = lots\n"]
+        #expect(throws: ConfigurationError.self) {
+            try Configuration.load(lookup: { $0 == "HOME" ? "/home/u" : nil }, readFile: { files[$0].map { Array($0.utf8) } })
+        }
+        do {
+            _ = try Configuration.load(lookup: { ["HOME": "/h", "INCRCC_COMPRESSLEVEL": "99"][$0] }, readFile: { _ in nil })
+            Issue.record("expected an error")
+        } catch {
+            #expect(error.message.contains("compression_level"))
+        }
+    }
+
+    @Test func defaultCacheDirectory() {
+        #expect(Configuration.defaultCacheDirectory(lookup: { ["XDG_CACHE_HOME": "/x", "HOME": "/h"][$0] }) == "/x/incrcc")
+        #expect(Configuration.defaultCacheDirectory(lookup: { ["HOME": "/h"][$0] }) == "/h/.cache/incrcc")
+    }
+
+    @Test func sizes() {
+        #expect(SizeText.parse("5G") == 5_000_000_000)
+        #expect(SizeText.parse("500M") == 500_000_000)
+        #expect(SizeText.parse("2GiB") == 2 * 1024 * 1024 * 1024)
+        #expect(SizeText.parse("1.5") == 1_500_000_000)
+        #expect(SizeText.parse("0") == 0)
+        #expect(SizeText.parse("12X") == nil)
+        #expect(SizeText.parse("") == nil)
+        #expect(SizeText.format(5_000_000_000) == "5.0 GB")
+    }
+}
+
+@Suite struct StatsTests {
+    @Test func reportUsesCcacheKeys() {
+        var values = CounterValues()
+        values[.directHit] = 3
+        values[.miss] = 1
+        values[.cacheSizeBytes] = 4096
+        let report = StatsReport(values: values, maxSize: 0, cacheDirectory: "/c")
+        #expect(report.tabSeparated().contains("direct_cache_hit\t3\n"))
+        #expect(report.tabSeparated().contains("cache_size_kibibyte\t4\n"))
+        #expect(report.json().contains("\"cache_miss\": 1"))
+        #expect(report.table().contains("75.0%"))
+    }
+}
+
+@Suite struct LibclangLoaderTests {
+    @Test func explicitPathWins() {
+        #expect(LibclangLoader.candidates(lookup: { $0 == "INCRCC_LIBCLANG" ? "/x/libclang.so" : nil }) == ["/x/libclang.so"])
+        let defaults = LibclangLoader.candidates(lookup: { _ in nil })
+        #expect(defaults.first == "libclang.so.1")
+        #expect(defaults.contains("/usr/lib/llvm-14/lib/libclang.so.1"))
+    }
+
+    @Test func missingLibraryIsAClearError() {
+        do {
+            _ = try LibclangLoader.load(lookup: { $0 == "INCRCC_LIBCLANG" ? "/nonexistent/libclang.so" : nil })
+            Issue.record("expected a failure")
+        } catch {
+            #expect(error.description.contains("/nonexistent/libclang.so"))
+        }
+    }
+
+    @Test(.enabled(if: FileSystem.exists("/usr/lib/llvm-14/lib/libclang.so.1")))
+    func loadsDebianLibclang() throws {
+        let clang = try LibclangLoader.load(lookup: { $0 == "INCRCC_LIBCLANG" ? "/usr/lib/llvm-14/lib/libclang.so.1" : nil })
+        #expect(clang.version.contains("clang version"))
+    }
+}
