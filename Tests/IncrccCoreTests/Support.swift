@@ -68,10 +68,37 @@ enum Tools {
     static let hasIncrcc = FileManager.default.isExecutableFile(atPath: incrcc)
 }
 
+/// A started child whose output goes to files in the scratch directory.
+struct StartedProcess {
+    var process: Process
+    var outPath: String
+    var errPath: String
+    var out: FileHandle
+    var err: FileHandle
+
+    func finish() throws -> RunResult {
+        process.waitUntilExit()
+        try out.close()
+        try err.close()
+        let result = RunResult(
+            status: process.terminationStatus,
+            stdout: String(decoding: FileManager.default.contents(atPath: outPath) ?? Data(), as: UTF8.self),
+            stderr: String(decoding: FileManager.default.contents(atPath: errPath) ?? Data(), as: UTF8.self))
+        try? FileManager.default.removeItem(atPath: outPath)
+        try? FileManager.default.removeItem(atPath: errPath)
+        return result
+    }
+}
+
 /// Runs a program with a cwd and environment of its own (the test process never changes either).
 @discardableResult
-func run(_ arguments: [String], in scratch: Scratch, cwd: String? = nil, env: [String: String] = [:],
-         stdin: String? = nil) throws -> RunResult {
+func run(_ arguments: [String], in scratch: Scratch, cwd: String? = nil, env: [String: String] = [:]) throws -> RunResult {
+    try start(arguments, in: scratch, cwd: cwd, env: env).finish()
+}
+
+/// Starts a program without waiting for it. Background jobs are started this way, never with a shell's
+/// `&` and `wait`: children of the test process may not get SIGCHLD, and such a `wait` can hang.
+func start(_ arguments: [String], in scratch: Scratch, cwd: String? = nil, env: [String: String] = [:]) throws -> StartedProcess {
     let process = Process()
     let executable = arguments[0].contains("/") ? arguments[0] : (Tools.which(arguments[0]) ?? arguments[0])
     process.executableURL = URL(fileURLWithPath: executable)
@@ -93,16 +120,7 @@ func run(_ arguments: [String], in scratch: Scratch, cwd: String? = nil, env: [S
     process.standardError = err
     process.standardInput = FileHandle.nullDevice
     try process.run()
-    process.waitUntilExit()
-    try out.close()
-    try err.close()
-    let result = RunResult(
-        status: process.terminationStatus,
-        stdout: String(decoding: FileManager.default.contents(atPath: outPath) ?? Data(), as: UTF8.self),
-        stderr: String(decoding: FileManager.default.contents(atPath: errPath) ?? Data(), as: UTF8.self))
-    try? FileManager.default.removeItem(atPath: outPath)
-    try? FileManager.default.removeItem(atPath: errPath)
-    return result
+    return StartedProcess(process: process, outPath: outPath, errPath: errPath, out: out, err: err)
 }
 
 /// Runs incrcc with the given arguments in the scratch directory.
