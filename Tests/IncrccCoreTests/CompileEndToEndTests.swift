@@ -253,7 +253,7 @@ struct CompileEndToEndTests {
         for delay: UInt32 in [10_000, 30_000, 60_000, 100_000] {
             let child = try start([Tools.incrcc, "gcc", "-c", "src/main.c", "-Iinclude", "-O2", "-o", "k.o"], in: s)
             usleep(delay)
-            kill(child.process.processIdentifier, SIGKILL)
+            kill(child.pid, SIGKILL)
             _ = try child.finish()
         }
         try run(["gcc", "-c", "src/main.c", "-Iinclude", "-O2", "-o", "plain.o"], in: s)

@@ -70,18 +70,16 @@ enum Tools {
 
 /// A started child whose output goes to files in the scratch directory.
 struct StartedProcess {
-    var process: Process
+    var pid: pid_t
     var outPath: String
     var errPath: String
-    var out: FileHandle
-    var err: FileHandle
 
     func finish() throws -> RunResult {
-        process.waitUntilExit()
-        try out.close()
-        try err.close()
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        let code = (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
         let result = RunResult(
-            status: process.terminationStatus,
+            status: code,
             stdout: String(decoding: FileManager.default.contents(atPath: outPath) ?? Data(), as: UTF8.self),
             stderr: String(decoding: FileManager.default.contents(atPath: errPath) ?? Data(), as: UTF8.self))
         try? FileManager.default.removeItem(atPath: outPath)
@@ -90,37 +88,56 @@ struct StartedProcess {
     }
 }
 
+struct SpawnFailure: Error { var code: Int32 }
+
 /// Runs a program with a cwd and environment of its own (the test process never changes either).
 @discardableResult
 func run(_ arguments: [String], in scratch: Scratch, cwd: String? = nil, env: [String: String] = [:]) throws -> RunResult {
     try start(arguments, in: scratch, cwd: cwd, env: env).finish()
 }
 
-/// Starts a program without waiting for it. Background jobs are started this way, never with a shell's
-/// `&` and `wait`: children of the test process may not get SIGCHLD, and such a `wait` can hang.
+/// Starts a program without waiting for it, with posix_spawn rather than Foundation's Process: the child
+/// gets an empty signal mask and default handlers, so build tools that wait for their own children on
+/// SIGCHLD (cmake, make, shells) work as they do from a terminal.
 func start(_ arguments: [String], in scratch: Scratch, cwd: String? = nil, env: [String: String] = [:]) throws -> StartedProcess {
-    let process = Process()
     let executable = arguments[0].contains("/") ? arguments[0] : (Tools.which(arguments[0]) ?? arguments[0])
-    process.executableURL = URL(fileURLWithPath: executable)
-    process.arguments = Array(arguments.dropFirst())
-    process.currentDirectoryURL = URL(fileURLWithPath: cwd ?? scratch.path)
     var environment = ProcessInfo.processInfo.environment
     for key in environment.keys where key.hasPrefix("INCRCC_") || key.hasPrefix("CCACHE_") { environment[key] = nil }
     environment["INCRCC_DIR"] = scratch.file("cache")
     for (key, value) in env { environment[key] = value }
-    process.environment = environment
     let id = UUID().uuidString
     let outPath = scratch.file(".out-\(id)")
     let errPath = scratch.file(".err-\(id)")
-    FileManager.default.createFile(atPath: outPath, contents: nil)
-    FileManager.default.createFile(atPath: errPath, contents: nil)
-    let out = try FileHandle(forWritingTo: URL(fileURLWithPath: outPath))
-    let err = try FileHandle(forWritingTo: URL(fileURLWithPath: errPath))
-    process.standardOutput = out
-    process.standardError = err
-    process.standardInput = FileHandle.nullDevice
-    try process.run()
-    return StartedProcess(process: process, outPath: outPath, errPath: errPath, out: out, err: err)
+
+    var actions = posix_spawn_file_actions_t()
+    posix_spawn_file_actions_init(&actions)
+    defer { posix_spawn_file_actions_destroy(&actions) }
+    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+    posix_spawn_file_actions_addopen(&actions, 1, outPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+    posix_spawn_file_actions_addopen(&actions, 2, errPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+    var attributes = posix_spawnattr_t()
+    posix_spawnattr_init(&attributes)
+    defer { posix_spawnattr_destroy(&attributes) }
+    var empty = sigset_t()
+    sigemptyset(&empty)
+    var defaults = sigset_t()
+    sigemptyset(&defaults)
+    for signal in [SIGCHLD, SIGPIPE, SIGINT, SIGTERM] { sigaddset(&defaults, signal) }
+    posix_spawnattr_setsigmask(&attributes, &empty)
+    posix_spawnattr_setsigdefault(&attributes, &defaults)
+    posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+
+    // `env -C` sets the child's directory: the Glibc overlay does not export posix_spawn's chdir action.
+    let argv = (["/usr/bin/env", "-C", cwd ?? scratch.path, executable] + arguments.dropFirst()).map { strdup($0) } + [nil]
+    let envp = environment.map { strdup($0.key + "=" + $0.value) } + [nil]
+    defer {
+        for pointer in argv { free(pointer) }
+        for pointer in envp { free(pointer) }
+    }
+    var pid: pid_t = 0
+    let code = posix_spawn(&pid, "/usr/bin/env", &actions, &attributes, argv, envp)
+    guard code == 0 else { throw SpawnFailure(code: code) }
+    return StartedProcess(pid: pid, outPath: outPath, errPath: errPath)
 }
 
 /// Runs incrcc with the given arguments in the scratch directory.

@@ -63,6 +63,7 @@ public struct ArgumentClassifier {
         var stackUsage = false
         var explicitColor = false
         var hostCPU = false
+        var otherInputs = 0
         var index = 0
 
         func value(at i: Int) -> String? { i + 1 < arguments.count ? arguments[i + 1] : nil }
@@ -76,7 +77,7 @@ public struct ArgumentClassifier {
                     sources.append(arg)
                     languages.append(language)
                 } else {
-                    return .uncacheable(.unsupportedSourceLanguage)
+                    otherInputs += 1
                 }
                 index += 1
                 continue
@@ -155,7 +156,11 @@ public struct ArgumentClassifier {
 
         if preprocessOnly { return .uncacheable(.calledForPreprocessing) }
         if dependencyOnly && mdKind == nil { return .uncacheable(.calledForPreprocessing) }
-        if !compileOnly && !assembly { return .uncacheable(sources.isEmpty ? .noInputFile : .calledForLink) }
+        if !compileOnly && !assembly {
+            return .uncacheable(sources.isEmpty && otherInputs == 0 ? .noInputFile : .calledForLink)
+        }
+        // Objects, libraries, headers or unknown files handed to a compile.
+        if otherInputs > 0 { return .uncacheable(.unsupportedSourceLanguage) }
         if sources.count > 1 { return .uncacheable(.multipleSourceFiles) }
         guard let source = sources.first, let language = languages.first else { return .uncacheable(.noInputFile) }
         if output == "-" { return .uncacheable(.outputToStdout) }

@@ -1,0 +1,128 @@
+import Foundation
+import Testing
+
+@Suite(.enabled(if: Tools.hasIncrcc && Tools.hasGCC), .timeLimit(.minutes(3)))
+struct CommandTests {
+    func compileTwice(_ s: Scratch) throws {
+        s.write("a.c", "int a(void) { return 1; }\n")
+        try incrcc(["gcc", "-c", "a.c"], in: s)
+        try incrcc(["gcc", "-c", "a.c"], in: s)
+    }
+
+    @Test func statsInEveryFormat() throws {
+        let s = Scratch()
+        try compileTwice(s)
+        let table = try incrcc(["-s"], in: s)
+        #expect(table.status == 0)
+        #expect(table.stdout.contains("Hits") && table.stdout.contains("50.0%"))
+        let values = try stats(s)
+        #expect(values["direct_cache_hit"] == 1 && values["cache_miss"] == 1)
+        #expect(values["files_in_cache"] == 2)
+        #expect((values["cache_size_kibibyte"] ?? -1) >= 0)
+        let json = try incrcc(["--print-stats", "--format", "json"], in: s)
+        let decoded = try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Int]
+        #expect(decoded?["direct_cache_hit"] == 1)
+        #expect(try incrcc(["--print-stats", "--format=xml"], in: s).status != 0)
+    }
+
+    @Test func zeroKeepsSizeAndClearEmpties() throws {
+        let s = Scratch()
+        try compileTwice(s)
+        #expect(try incrcc(["-z"], in: s).status == 0)
+        var values = try stats(s)
+        #expect(values["direct_cache_hit"] == 0)
+        #expect(values["files_in_cache"] == 2)
+        #expect((values["stats_zeroed_timestamp"] ?? 0) > 0)
+        #expect(try incrcc(["-C"], in: s).status == 0)
+        values = try stats(s)
+        #expect(values["files_in_cache"] == 0)
+        try incrcc(["gcc", "-c", "a.c"], in: s)
+        #expect(try stats(s)["cache_miss"] == 1)
+    }
+
+    @Test func sizeLimitIsKept() throws {
+        let s = Scratch()
+        #expect(try incrcc(["-M", "160k"], in: s).status == 0)
+        #expect(s.text("cache/incrcc.conf").contains("max_size = 160k"))
+        var seed: UInt64 = 12345
+        for i in 0..<60 {
+            // Hex noise, so that compression cannot make the entries small.
+            var pad = ""
+            for _ in 0..<6000 {
+                seed = seed &* 6364136223846793005 &+ 1442695040888963407
+                pad.append(String(seed >> 60, radix: 16))
+            }
+            s.write("f\(i).c", "int f\(i)(void) { return \(i); }\nstatic const char pad[] = \"\(pad)\";\nconst char *g\(i)(void) { return pad; }\n")
+            try incrcc(["gcc", "-c", "f\(i).c"], in: s)
+        }
+        let values = try stats(s)
+        #expect((values["cache_size_kibibyte"] ?? 0) <= 160_000 / 1024)
+        #expect((values["cleanups_performed"] ?? 0) >= 1)
+        // What remains still serves hits.
+        try incrcc(["gcc", "-c", "f59.c"], in: s)
+        #expect(try stats(s)["direct_cache_hit"] == 1)
+        #expect(try incrcc(["-M", "lots"], in: s).status != 0)
+    }
+
+    @Test func showConfigNamesOrigins() throws {
+        let s = Scratch()
+        let r = try incrcc(["-p"], in: s, env: ["INCRCC_COMPRESSLEVEL": "7"])
+        #expect(r.stdout.contains("(environment INCRCC_COMPRESSLEVEL) compression_level = 7"))
+        #expect(r.stdout.contains("(environment INCRCC_DIR) cache_dir = \(s.file("cache"))"))
+        #expect(r.stdout.contains("(default) max_size = 5.0 GB"))
+    }
+
+    @Test func versionAndHelp() throws {
+        let s = Scratch()
+        #expect(try incrcc(["--version"], in: s).stdout.hasPrefix("incrcc version"))
+        #expect(try incrcc(["--help"], in: s).stdout.contains("--print-stats"))
+        let none = try incrcc([], in: s)
+        #expect(none.status != 0 && none.stderr.contains("Usage"))
+    }
+
+    @Test func badConfigurationStillCompilesCorrectly() throws {
+        let s = Scratch()
+        s.write("cache/incrcc.conf", "max_size = a lot\n")
+        s.write("a.c", "int a(void) { return 1; }\n")
+        let r = try incrcc(["gcc", "-c", "a.c", "-o", "a.o"], in: s)
+        #expect(r.status == 0)
+        #expect(r.stderr.contains("incrcc.conf:1") && r.stderr.contains("max_size"))
+        try run(["gcc", "-c", "a.c", "-o", "plain.o"], in: s)
+        #expect(s.read("a.o") == s.read("plain.o"))
+        try FileManager.default.removeItem(atPath: s.file("cache/incrcc.conf"))
+        let bad = try incrcc(["gcc", "-c", "a.c", "-o", "a.o"], in: s, env: ["INCRCC_COMPRESSLEVEL": "x"])
+        #expect(bad.status == 0 && bad.stderr.contains("compression_level"))
+    }
+
+    @Test func unusableCacheDirectoryStillCompiles() throws {
+        let s = Scratch()
+        s.write("blocker", "a file where a directory should be\n")
+        s.write("a.c", "int a(void) { return 1; }\n")
+        let r = try incrcc(["gcc", "-c", "a.c", "-o", "a.o"], in: s, env: ["INCRCC_DIR": s.file("blocker/cache")])
+        #expect(r.status == 0)
+        #expect(r.stderr.contains("cache directory unusable"))
+        #expect(s.exists("a.o"))
+    }
+
+    @Test func disableAndRecache() throws {
+        let s = Scratch()
+        try compileTwice(s)
+        try incrcc(["gcc", "-c", "a.c"], in: s, env: ["INCRCC_DISABLE": "1"])
+        try incrcc(["gcc", "-c", "a.c"], in: s, env: ["INCRCC_RECACHE": "1"])
+        let values = try stats(s)
+        #expect(values["disabled"] == 1)
+        #expect(values["recache"] == 1)
+        #expect(values["direct_cache_hit"] == 1)
+    }
+
+    @Test func logFileRecordsDecisions() throws {
+        let s = Scratch()
+        s.write("a.c", "int a(void) { return 1; }\n")
+        let env = ["INCRCC_LOGFILE": s.file("log.txt")]
+        try incrcc(["gcc", "-c", "a.c"], in: s, env: env)
+        try incrcc(["gcc", "-c", "a.c"], in: s, env: env)
+        let log = s.text("log.txt")
+        #expect(log.contains("stored result"))
+        #expect(log.contains("direct hit"))
+    }
+}
