@@ -73,7 +73,12 @@ import Testing
     @Test func debugInfoAndCoverageKeyTheDirectory() {
         #expect(request(["-c", "a.c", "-g"])?.outputDependsOnDirectory == true)
         #expect(request(["-c", "a.c", "-g", "-g0"])?.outputDependsOnDirectory == false)
-        #expect(request(["-c", "a.c", "-g", "-fdebug-prefix-map=/x=."])?.outputDependsOnDirectory == false)
+        let mapped = request(["-c", "a.c", "-g", "-fdebug-prefix-map=/home/u=/src"])
+        #expect(mapped?.directoryAsWritten("/home/u/proj") == "/src/proj")
+        #expect(mapped?.directoryAsWritten("/home/other") == "/home/other")
+        #expect(request(["-c", "a.c", "-g", "-fdebug-prefix-map=/a=/b", "-ffile-prefix-map=/a/c=/d"])?
+            .directoryAsWritten("/a/c/e") == "/a/c/e")
+        #expect(request(["-c", "a.c", "--coverage", "-fdebug-prefix-map=/a=/b"])?.directoryAsWritten("/a/x") == "/a/x")
         #expect(request(["-c", "a.c", "-gz"])?.outputDependsOnDirectory == false)
         #expect(request(["-c", "a.c", "--coverage"])?.outputDependsOnOutputPath == true)
         #expect(request(["-c", "a.c", "-o", "o/a.o", "--coverage"])?.coverageNotesOutput == "o/a.gcno")

@@ -56,7 +56,7 @@ public struct ArgumentClassifier {
         var keyed: [String] = []
         var search = IncludeSearchOptions()
         var debugInfo = false
-        var prefixMapped = false
+        var prefixMaps: [PrefixMap] = []
         var splitDwarf = false
         var coverageNotes = false
         var profileArcs = false
@@ -145,7 +145,12 @@ public struct ArgumentClassifier {
             }
             if arg.hasPrefix("-fprofile-generate=") || arg.hasPrefix("-fprofile-instr-generate=") { profileArcs = true }
             if let enables = Self.debugLevelChange(arg) { debugInfo = enables }
-            if arg.hasPrefix("-fdebug-prefix-map=") || arg.hasPrefix("-ffile-prefix-map=") { prefixMapped = true }
+            for option in ["-fdebug-prefix-map=", "-ffile-prefix-map="] where arg.hasPrefix(option) {
+                let mapping = arg.dropFirst(option.count)
+                if let eq = mapping.firstIndex(of: "=") {
+                    prefixMaps.append(PrefixMap(old: String(mapping[..<eq]), new: String(mapping[mapping.index(after: eq)...])))
+                }
+            }
             if arg.hasPrefix("-fdiagnostics-color") || arg.hasPrefix("-fno-diagnostics-color")
                 || arg == "-fcolor-diagnostics" || arg == "-fno-color-diagnostics" {
                 explicitColor = true
@@ -171,7 +176,8 @@ public struct ArgumentClassifier {
             arguments: arguments, source: source, language: language, output: objectPath,
             producesAssembly: assembly, keyedArguments: keyed, dependencyFile: nil,
             includeSearch: search,
-            outputDependsOnDirectory: (debugInfo && !prefixMapped) || coverageNotes || profileArcs,
+            outputDependsOnDirectory: debugInfo || coverageNotes || profileArcs,
+            directoryIsOnlyInDebugInfo: debugInfo && !coverageNotes && !profileArcs, prefixMaps: prefixMaps,
             outputDependsOnOutputPath: splitDwarf || coverageNotes || profileArcs,
             hasExplicitColorOption: explicitColor, dependsOnHostCPU: hostCPU)
         if let omits = mdKind {

@@ -54,6 +54,23 @@ public struct IncludeSearchOptions: Equatable, Sendable {
     public var noStandardIncludes = false
 }
 
+/// One `old=new` path prefix rewrite for debug info.
+public struct PrefixMap: Equatable, Sendable {
+    public var old: String
+    public var new: String
+}
+
+extension CompileRequest {
+    /// The current directory as it ends up in the output: rewritten by the one prefix map that matches it;
+    /// as it is when none or several match (which one wins differs between compilers: keep the raw path).
+    public func directoryAsWritten(_ cwd: String) -> String {
+        guard directoryIsOnlyInDebugInfo else { return cwd }
+        let matching = prefixMaps.filter { cwd == $0.old || cwd.hasPrefix($0.old.hasSuffix("/") ? $0.old : $0.old + "/") }
+        guard matching.count == 1, let map = matching.first else { return cwd }
+        return map.new + cwd.dropFirst(map.old.count)
+    }
+}
+
 /// One cacheable compile, as classified from the command line.
 public struct CompileRequest: Sendable {
     /// The arguments after the compiler name, exactly as given.
@@ -69,8 +86,12 @@ public struct CompileRequest: Sendable {
     public var coverageNotesOutput: String?
     public var stackUsageOutput: String?
     public var includeSearch = IncludeSearchOptions()
-    /// The current directory can reach the output (debug info without a prefix map, coverage notes).
+    /// The current directory can reach the output (debug info, coverage notes, profile data paths).
     public var outputDependsOnDirectory: Bool
+    /// Only debug info carries it, so a prefix map rewrites it there.
+    public var directoryIsOnlyInDebugInfo: Bool
+    /// `-fdebug-prefix-map=` / `-ffile-prefix-map=` in command-line order.
+    public var prefixMaps: [PrefixMap]
     /// The output path itself is written into the object (`-gsplit-dwarf`, coverage data paths).
     public var outputDependsOnOutputPath: Bool
     /// Diagnostics colors were chosen on the command line; otherwise incrcc decides from its stderr.

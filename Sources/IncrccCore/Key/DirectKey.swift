@@ -61,7 +61,7 @@ public struct DirectKeyInput {
         hasher.update(request.stackUsageOutput != nil ? 1 : 0)
         if request.outputDependsOnDirectory {
             hasher.update("cwd")
-            hasher.update(currentDirectory)
+            hasher.update(request.directoryAsWritten(currentDirectory))
         }
         if request.outputDependsOnOutputPath {
             hasher.update("output")
