@@ -263,4 +263,16 @@ struct CompileEndToEndTests {
         #expect(s.read("k2.o") == s.read("plain.o"))
         #expect(try stats(s)["corrupt_entry_removed"] == 0)
     }
+
+    @Test func outputToADeviceIsNeverReplaced() throws {
+        let s = Scratch()
+        s.write("a.c", "int a(void) { return 1; }\n")
+        for _ in 0..<2 {
+            #expect(try incrcc(["gcc", "-c", "a.c", "-o", "/dev/null"], in: s).status == 0)
+        }
+        var info = stat()
+        #expect(stat("/dev/null", &info) == 0)
+        #expect(info.st_mode & S_IFMT == S_IFCHR)
+        #expect(try stats(s)["bad_output_file"] == 2)
+    }
 }

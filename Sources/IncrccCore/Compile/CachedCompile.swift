@@ -34,8 +34,21 @@ public struct CachedCompile {
         return lookup("TERM").map { $0 != "dumb" } ?? false
     }
 
+    /// Every path incrcc would write on a hit. Writing one means renaming a new file over it, so each must be
+    /// a regular file or absent: `-o /dev/null` must never turn /dev/null into a file.
+    var outputPaths: [String] {
+        [request.output, request.dependencyFile?.path, request.splitDwarfOutput, request.coverageNotesOutput,
+         request.stackUsageOutput].compactMap { $0 }
+    }
+
     public func run() -> Outcome {
         let now = Clock.nowNanoseconds()
+        for path in outputPaths {
+            guard let status = try? FileSystem.statusIfExists(path) else { continue }
+            if !status.isRegularFile { return .uncached(.badOutputFile) }
+        }
+        guard let sourceStatus = try? FileSystem.status(request.source) else { return .uncached(.noInputFile) }
+        guard sourceStatus.isRegularFile else { return .uncached(.badOutputFile) }
         guard let source = try? FileSystem.readFile(request.source) else { return .uncached(.noInputFile) }
         let compiler: CompilerIdentity
         do {
@@ -75,6 +88,7 @@ public struct CachedCompile {
             return nil
         }
         store.markUsed(entry.result, kind: .result)
+        store.markUsed(directKey, kind: .manifest)
         log.write("direct hit \(entry.result.hex)")
         return .exited(0)
     }

@@ -28,6 +28,7 @@ public enum Counter: Int, CaseIterable, Sendable, Error {
     case compilerProducedNoOutput
     case disabled
     case tooNewDependency
+    case badOutputFile
 
     /// The key printed by `--print-stats`.
     public var key: String {
@@ -59,6 +60,7 @@ public enum Counter: Int, CaseIterable, Sendable, Error {
         case .compilerProducedNoOutput: return "compiler_produced_no_output"
         case .disabled: return "disabled"
         case .tooNewDependency: return "dependency_too_new"
+        case .badOutputFile: return "bad_output_file"
         }
     }
 
@@ -92,6 +94,7 @@ public enum Counter: Int, CaseIterable, Sendable, Error {
         case .compilerProducedNoOutput: return "compiler produced no output"
         case .disabled: return "disabled (INCRCC_DISABLE)"
         case .tooNewDependency: return "dependency modified during compile"
+        case .badOutputFile: return "output or source is not a regular file"
         }
     }
 
@@ -99,7 +102,7 @@ public enum Counter: Int, CaseIterable, Sendable, Error {
     public static let uncacheableReasons: [Counter] = [
         .calledForLink, .calledForPreprocessing, .multipleSourceFiles, .noInputFile, .unsupportedSourceLanguage,
         .unsupportedCompilerOption, .outputToStdout, .stdinInput, .responseFile, .badCompilerArguments,
-        .unsupportedCodeDirective, .compilerProducedNoOutput, .tooNewDependency, .couldNotFindCompiler,
+        .unsupportedCodeDirective, .compilerProducedNoOutput, .tooNewDependency, .badOutputFile, .couldNotFindCompiler,
         .internalError, .disabled,
     ]
 }

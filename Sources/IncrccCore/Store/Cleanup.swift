@@ -30,6 +30,7 @@ public struct Cleanup {
     }
 
     func clean(shard: Int, target: UInt64, now: Int64) {
+        if shard == 0 { removeStaleTemporaries(in: store.directory + "/tmp", now: now) }
         let shardDirectory = store.directory + "/" + String(shard, radix: 16)
         var entries: [(path: String, size: Int64, used: Int64)] = []
         for sub in (try? FileSystem.listDirectory(shardDirectory)) ?? [] where sub.count == 1 {
@@ -59,6 +60,16 @@ public struct Cleanup {
             values[.filesInCache] = UInt64(count)
             values[.cacheSizeBytes] = UInt64(max(total, 0))
             if removed { values[.cleanupsPerformed] += 1 }
+        }
+    }
+
+    /// The compiler's captured output and dependency files of processes that were killed.
+    func removeStaleTemporaries(in directory: String, now: Int64) {
+        for name in (try? FileSystem.listDirectory(directory)) ?? [] where name.contains(FileSystem.temporaryMarker) {
+            let file = directory + "/" + name
+            if let status = try? FileSystem.status(file), status.modifiedNanoseconds < now - Self.staleTemporaryNanoseconds {
+                FileSystem.remove(file)
+            }
         }
     }
 }
