@@ -24,11 +24,7 @@ public struct CompilerIdentity: Sendable {
         // Only remember a stat that is old enough that a later change must show in it.
         if max(status.modifiedNanoseconds, status.changedNanoseconds) < now - StatTrust.settleNanoseconds {
             var writer = ByteWriter()
-            writer.write(status.device)
-            writer.write(status.inode)
-            writer.write(status.size)
-            writer.write(status.modifiedNanoseconds)
-            writer.write(status.changedNanoseconds)
+            writer.write(status)
             writer.write(digest)
             try? FileSystem.makeDirectories(Path.directory(of: record))
             try? FileSystem.writeAtomically(record, writer.bytes)
@@ -37,14 +33,8 @@ public struct CompilerIdentity: Sendable {
     }
 
     static func decode(_ reader: inout ByteReader) throws(MalformedEntry) -> (status: FileStatus, digest: Digest) {
-        let device = try reader.readUInt64()
-        let inode = try reader.readUInt64()
-        let size = try reader.readInt64()
-        let mtime = try reader.readInt64()
-        let ctime = try reader.readInt64()
-        let digest = try reader.readDigest()
-        return (FileStatus(device: device, inode: inode, size: size, modifiedNanoseconds: mtime,
-                           changedNanoseconds: ctime, mode: 0), digest)
+        let status = try reader.readFileStatus()
+        return (status, try reader.readDigest())
     }
 }
 

@@ -37,50 +37,25 @@ public struct Manifest: Equatable, Sendable {
 
     /// Files and absent paths shared between entries are written once and referred to by index.
     public func encode() -> [UInt8] {
-        var fileIndex: [String: Int] = [:]
-        var files: [RecordedFile] = []
-        var pathIndex: [String: Int] = [:]
-        var paths: [String] = []
+        var files = Interner<String, RecordedFile>()
+        var paths = Interner<String, String>()
         var writer = ByteWriter()
         writer.write(Self.formatVersion)
         var entryIndices: [([Int], [Int])] = []
         for entry in entries {
-            var fileRefs: [Int] = []
-            for file in entry.files {
-                let identity = file.path + "\u{0}" + file.digest.hex
-                if let known = fileIndex[identity] {
-                    fileRefs.append(known)
-                } else {
-                    fileIndex[identity] = files.count
-                    fileRefs.append(files.count)
-                    files.append(file)
-                }
-            }
-            var pathRefs: [Int] = []
-            for path in entry.absentPaths {
-                if let known = pathIndex[path] {
-                    pathRefs.append(known)
-                } else {
-                    pathIndex[path] = paths.count
-                    pathRefs.append(paths.count)
-                    paths.append(path)
-                }
-            }
+            let fileRefs = entry.files.map { files.index(of: $0, key: $0.path + "\u{0}" + $0.digest.hex) }
+            let pathRefs = entry.absentPaths.map { paths.index(of: $0, key: $0) }
             entryIndices.append((fileRefs, pathRefs))
         }
-        writer.write(UInt64(files.count))
-        for file in files {
+        writer.write(UInt64(files.values.count))
+        for file in files.values {
             writer.write(file.path)
             writer.write(file.digest)
-            writer.write(file.status.device)
-            writer.write(file.status.inode)
-            writer.write(file.status.size)
-            writer.write(file.status.modifiedNanoseconds)
-            writer.write(file.status.changedNanoseconds)
+            writer.write(file.status)
             writer.write(file.statTrusted ? 1 as UInt8 : 0)
         }
-        writer.write(UInt64(paths.count))
-        for path in paths { writer.write(path) }
+        writer.write(UInt64(paths.values.count))
+        for path in paths.values { writer.write(path) }
         writer.write(UInt64(entries.count))
         for (entry, (fileRefs, pathRefs)) in zip(entries, entryIndices) {
             writer.write(entry.result)
@@ -101,17 +76,9 @@ public struct Manifest: Equatable, Sendable {
         for _ in 0..<fileCount {
             let path = try reader.readString()
             let digest = try reader.readDigest()
-            let device = try reader.readUInt64()
-            let inode = try reader.readUInt64()
-            let size = try reader.readInt64()
-            let mtime = try reader.readInt64()
-            let ctime = try reader.readInt64()
+            let status = try reader.readFileStatus()
             let trusted = try reader.readUInt8() == 1
-            files.append(RecordedFile(
-                path: path, digest: digest,
-                status: FileStatus(device: device, inode: inode, size: size, modifiedNanoseconds: mtime,
-                                   changedNanoseconds: ctime, mode: 0),
-                statTrusted: trusted))
+            files.append(RecordedFile(path: path, digest: digest, status: status, statTrusted: trusted))
         }
         let pathCount = try reader.readCount(minimumItemSize: 8)
         var paths: [String] = []
@@ -139,5 +106,18 @@ public struct Manifest: Equatable, Sendable {
         }
         guard reader.isAtEnd else { throw MalformedEntry("trailing bytes") }
         return Manifest(entries: entries)
+    }
+}
+
+/// Gives each distinct value an index in first-seen order, so shared values are written once.
+struct Interner<Key: Hashable, Value> {
+    private var indices: [Key: Int] = [:]
+    private(set) var values: [Value] = []
+
+    mutating func index(of value: Value, key: Key) -> Int {
+        if let known = indices[key] { return known }
+        indices[key] = values.count
+        values.append(value)
+        return values.count - 1
     }
 }

@@ -28,6 +28,15 @@ public struct ByteWriter {
         write(digest.low)
     }
 
+    /// The parts of a stat that say whether a file changed: device, inode, size, mtime, ctime.
+    public mutating func write(_ status: FileStatus) {
+        write(status.device)
+        write(status.inode)
+        write(status.size)
+        write(status.modifiedNanoseconds)
+        write(status.changedNanoseconds)
+    }
+
     public mutating func appendRaw(_ data: [UInt8]) { bytes.append(contentsOf: data) }
 }
 
@@ -91,6 +100,16 @@ public struct ByteReader {
     public mutating func readDigest() throws(MalformedEntry) -> Digest {
         let high = try readUInt64()
         return Digest(high: high, low: try readUInt64())
+    }
+
+    public mutating func readFileStatus() throws(MalformedEntry) -> FileStatus {
+        let device = try readUInt64()
+        let inode = try readUInt64()
+        let size = try readInt64()
+        let mtime = try readInt64()
+        let ctime = try readInt64()
+        return FileStatus(device: device, inode: inode, size: size, modifiedNanoseconds: mtime,
+                          changedNanoseconds: ctime, mode: 0)
     }
 
     /// A count of items that each need at least `minimumItemSize` bytes, so a damaged count cannot make a
