@@ -169,14 +169,15 @@ struct CompileEndToEndTests {
         #expect(try stats(s)["direct_cache_hit"] == 1)
     }
 
-    @Test func dependencyFileTargetFollowsTheOutput() throws {
+    @Test(arguments: ["gcc", "clang"])
+    func dependencyFileTargetFollowsTheOutput(compiler: String) throws {
+        try #require(Tools.which(compiler) != nil, "\(compiler) not installed")
         let s = project()
-        try incrcc(["gcc", "-c", "src/main.c", "-Iinclude", "-MD", "-o", "one/main.o"], in: s, cwd: nil)
         try FileManager.default.createDirectory(atPath: s.file("two"), withIntermediateDirectories: true)
         try FileManager.default.createDirectory(atPath: s.file("one"), withIntermediateDirectories: true)
-        try incrcc(["gcc", "-c", "src/main.c", "-Iinclude", "-MD", "-o", "one/main.o"], in: s)
-        try incrcc(["gcc", "-c", "src/main.c", "-Iinclude", "-MD", "-o", "two/main.o"], in: s)
-        try run(["gcc", "-c", "src/main.c", "-Iinclude", "-MD", "-o", "plain.o"], in: s)
+        try incrcc([compiler, "-c", "src/main.c", "-Iinclude", "-MD", "-o", "one/main.o"], in: s)
+        try incrcc([compiler, "-c", "src/main.c", "-Iinclude", "-MD", "-o", "two/main.o"], in: s)
+        try run([compiler, "-c", "src/main.c", "-Iinclude", "-MD", "-o", "plain.o"], in: s)
         #expect(try stats(s)["direct_cache_hit"] == 1)
         #expect(s.text("two/main.d").hasPrefix("two/main.o:"))
         #expect(s.text("two/main.d").dropFirst("two/main.o".count) == s.text("plain.d").dropFirst("plain.o".count))
@@ -262,6 +263,18 @@ struct CompileEndToEndTests {
         #expect(s.read("k.o") == s.read("plain.o"))
         #expect(s.read("k2.o") == s.read("plain.o"))
         #expect(try stats(s)["corrupt_entry_removed"] == 0)
+    }
+
+    @Test func assemblyOutputIsCached() throws {
+        let s = project()
+        try incrcc(["gcc", "-S", "src/main.c", "-Iinclude"], in: s)
+        let first = s.read("main.s")
+        try FileManager.default.removeItem(atPath: s.file("main.s"))
+        try incrcc(["gcc", "-S", "src/main.c", "-Iinclude"], in: s)
+        try run(["gcc", "-S", "src/main.c", "-Iinclude", "-o", "plain.s"], in: s)
+        #expect(first != nil && s.read("main.s") == first)
+        #expect(s.read("plain.s") == first)
+        #expect(try stats(s)["direct_cache_hit"] == 1)
     }
 
     @Test func outputToADeviceIsNeverReplaced() throws {
