@@ -1,0 +1,114 @@
+"""What bench/run measures with: process helpers, tool installs, and the sources it compiles."""
+import datetime
+import os
+import re
+import shutil
+import subprocess
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+
+C_SOURCE = """#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+int main(int argc, char **argv) { char b[64]; strcpy(b, argc > 1 ? argv[1] : "x"); printf("%s\\n", b); return EXIT_SUCCESS; }
+"""
+NIX_DEPENDENCY = """{ salt ? "1" }:
+derivation {
+  name = "libdemo-1.0";
+  system = builtins.currentSystem;
+  builder = "/bin/sh";
+  PATH = "/usr/bin:/bin";
+  inherit salt;
+  # Nix 2.8 may kill a builder right after its log closes; the background sleep avoids it.
+  args = [ "-c" "mkdir -p $out/include && printf '#define DEMO_VALUE 42\\\\n' > $out/include/demo.h; sleep 0.3 &" ];
+}
+"""
+NIX_SHELL = """{ salt ? "1" }:
+let dep = import ./dep.nix { inherit salt; };
+in derivation {
+  name = "app-shell";
+  system = builtins.currentSystem;
+  builder = "/bin/sh";
+  PATH = "/usr/bin:/bin";
+  NIX_CFLAGS_COMPILE = "-isystem ${dep}/include";
+  args = [ "-c" "echo shell > $out" ];
+}
+"""
+CXX_SOURCE = """#include <iostream>
+#include <vector>
+#include <map>
+#include <string>
+#include <algorithm>
+int main() { std::map<std::string, int> m; std::vector<int> v{3, 1, 2}; std::sort(v.begin(), v.end());
+  m["a"] = v[0]; std::cout << m["a"] << "\\n"; return 0; }
+"""
+
+
+def sh(cmd, cwd=None, env=None, check=True):
+    return subprocess.run(cmd, cwd=cwd, env=env, check=check, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def callgrind_instructions(cmd, cwd, env):
+    out = os.path.join(cwd, "callgrind.out")
+    r = sh(["valgrind", "--tool=callgrind", "--callgrind-out-file=" + out] + cmd, cwd=cwd, env=env)
+    m = re.search(r"Collected : (\d+)", r.stderr)
+    os.remove(out)
+    return int(m.group(1)) if m else None
+
+
+def peak_rss_kib(cmd, cwd, env):
+    """GNU time's maximum resident set size. (Measuring from Python would count the forked interpreter's
+    pages in the child's high-water mark, about 14 MiB whatever runs.)"""
+    if not os.access("/usr/bin/time", os.X_OK):
+        return None
+    r = sh(["/usr/bin/time", "-f", "%M"] + cmd, cwd=cwd, env=env)
+    return int(r.stderr.strip().splitlines()[-1])
+
+
+def timed(cmd, cwd, env):
+    start = datetime.datetime.now()
+    sh(cmd, cwd=cwd, env=env)
+    return (datetime.datetime.now() - start).total_seconds()
+
+
+VENV = os.path.join(HERE, ".build", "venv")
+
+
+def helper_venv():
+    """bench/.build/venv with uv and matplotlib from PyPI; None when it cannot be made."""
+    python = os.path.join(VENV, "bin", "python")
+    if not os.path.exists(os.path.join(VENV, "bin", "uv")) or not os.path.exists(python):
+        print("installing uv and matplotlib from PyPI into bench/.build/venv", flush=True)
+        r = subprocess.run([sys.executable, "-m", "venv", VENV], capture_output=True, text=True)
+        if r.returncode == 0:
+            r = subprocess.run([python, "-m", "pip", "install", "-q", "uv", "matplotlib"], capture_output=True, text=True)
+        if r.returncode != 0:
+            print("could not install uv/matplotlib: " + r.stderr.strip()[-300:], flush=True)
+            return None
+    return VENV
+
+
+def apt_install(packages, why):
+    """Installs Debian packages when running as root; says so. False when they cannot be had."""
+    missing = [p for p in packages if subprocess.run(["dpkg", "-s", p], capture_output=True).returncode != 0]
+    if not missing:
+        return True
+    if os.geteuid() != 0 or not shutil.which("apt-get"):
+        return False
+    print(f"installing {' '.join(missing)} with apt-get ({why})", flush=True)
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    return subprocess.run(["apt-get", "install", "-y", "-qq"] + missing, env=env, capture_output=True).returncode == 0
+
+
+def cache_counts(tool, binary, cache_env):
+    """(hits, misses) from the tool's --print-stats."""
+    out = sh([binary, "--print-stats"], env=cache_env).stdout
+    values = {}
+    for line in out.splitlines():
+        parts = line.split("\t")
+        if len(parts) == 2 and parts[1].strip().isdigit():
+            values[parts[0]] = int(parts[1])
+    hits = values.get("direct_cache_hit", 0) + values.get("preprocessed_cache_hit", 0)
+    return hits, values.get("cache_miss", 0)
