@@ -1,3 +1,5 @@
+import Glibc
+
 /// Turns the compiler's dependency list into a manifest entry's facts: each file's digest and stat, and
 /// the absent include candidates that would shadow them.
 struct DependencyRecorder {
@@ -59,18 +61,22 @@ struct DependencyRecorder {
         return .success(Recording(files: files, absentPaths: absent))
     }
 
+    /// Jumps from underscore to underscore with memchr instead of testing every byte: a miss scans every
+    /// header the compiler read, and the byte loop was a quarter of a small miss's instructions.
     static func mentionsTimeMacro(_ bytes: [UInt8]) -> Bool {
-        // Every macro starts with "__" followed by D or T; scan for that before comparing whole names.
-        let count = bytes.count
-        var i = 0
-        while i + 8 <= count {
-            if bytes[i] == 0x5f, bytes[i + 1] == 0x5f, bytes[i + 2] == 0x44 || bytes[i + 2] == 0x54 {
-                for name in timeMacros where i + name.utf8.count <= count {
-                    if bytes[i..<(i + name.utf8.count)].elementsEqual(name.utf8) { return true }
+        bytes.withUnsafeBufferPointer { buffer in
+            guard let base = buffer.baseAddress else { return false }
+            let n = buffer.count
+            var i = 0
+            while i + 8 <= n, let hit = memchr(base + i, 0x5f, n - i - 7) {
+                i = base.distance(to: hit.assumingMemoryBound(to: UInt8.self))
+                if base[i + 1] == 0x5f, base[i + 2] == 0x44 || base[i + 2] == 0x54 {
+                    let rest = UnsafeBufferPointer(start: base + i, count: n - i)
+                    for name in timeMacros where rest.starts(with: name.utf8) { return true }
                 }
+                i += 1
             }
-            i += 1
+            return false
         }
-        return false
     }
 }

@@ -1,3 +1,5 @@
+import Glibc
+
 /// One `#include`-like directive found in a file's text.
 public struct IncludeDirective: Equatable, Sendable {
     public var name: String
@@ -9,41 +11,44 @@ public struct IncludeDirective: Equatable, Sendable {
 /// conditionals or skip comments: it over-reports, which only adds negative probes (more misses, never a
 /// wrong hit).
 public enum IncludeDirectiveScanner {
+    /// Lines are skipped with memchr and only lines whose first non-blank byte is `#` are looked at: a miss
+    /// scans every header the compiler read.
     public static func scan(_ text: [UInt8]) -> [IncludeDirective] {
-        var directives: [IncludeDirective] = []
-        var i = 0
-        let n = text.count
-        @inline(__always) func skipBlanks() { while i < n, text[i] == 0x20 || text[i] == 0x09 { i += 1 } }
-        while i < n {
-            // At the start of a line.
-            skipBlanks()
-            if i < n, text[i] == UInt8(ascii: "#") {
-                i += 1
-                skipBlanks()
-                let wordStart = i
-                while i < n, (text[i] >= 0x61 && text[i] <= 0x7a) || text[i] == UInt8(ascii: "_") { i += 1 }
-                let word = text[wordStart..<i]
-                let isNext = word.elementsEqual("include_next".utf8)
-                if isNext || word.elementsEqual("include".utf8) || word.elementsEqual("import".utf8) {
-                    skipBlanks()
-                    if i < n, text[i] == UInt8(ascii: "\"") || text[i] == UInt8(ascii: "<") {
-                        let close = text[i] == UInt8(ascii: "\"") ? UInt8(ascii: "\"") : UInt8(ascii: ">")
-                        let quoted = close == UInt8(ascii: "\"")
-                        i += 1
-                        let nameStart = i
-                        while i < n, text[i] != close, text[i] != 0x0a { i += 1 }
-                        if i < n, text[i] == close, i > nameStart {
-                            directives.append(IncludeDirective(
-                                name: String(decoding: text[nameStart..<i], as: UTF8.self), isQuoted: quoted,
-                                isNext: isNext))
-                        }
-                    }
+        text.withUnsafeBufferPointer { buffer in
+            var directives: [IncludeDirective] = []
+            guard let base = buffer.baseAddress else { return directives }
+            let n = buffer.count
+            var i = 0
+            while i < n {
+                while i < n, base[i] == 0x20 || base[i] == 0x09 { i += 1 }
+                if i < n, base[i] == UInt8(ascii: "#") {
+                    i += 1
+                    if let directive = directive(base, n, &i) { directives.append(directive) }
                 }
+                guard i < n, let newline = memchr(base + i, 0x0a, n - i) else { break }
+                i = base.distance(to: newline.assumingMemoryBound(to: UInt8.self)) + 1
             }
-            while i < n, text[i] != 0x0a { i += 1 }
-            i += 1
+            return directives
         }
-        return directives
+    }
+
+    /// Reads what follows a `#` at `i`: an include-like directive with a literal name, or nil.
+    static func directive(_ base: UnsafePointer<UInt8>, _ n: Int, _ i: inout Int) -> IncludeDirective? {
+        while i < n, base[i] == 0x20 || base[i] == 0x09 { i += 1 }
+        let wordStart = i
+        while i < n, (base[i] >= 0x61 && base[i] <= 0x7a) || base[i] == UInt8(ascii: "_") { i += 1 }
+        let word = UnsafeBufferPointer(start: base + wordStart, count: i - wordStart)
+        let isNext = word.elementsEqual("include_next".utf8)
+        guard isNext || word.elementsEqual("include".utf8) || word.elementsEqual("import".utf8) else { return nil }
+        while i < n, base[i] == 0x20 || base[i] == 0x09 { i += 1 }
+        guard i < n, base[i] == UInt8(ascii: "\"") || base[i] == UInt8(ascii: "<") else { return nil }
+        let close = base[i] == UInt8(ascii: "\"") ? UInt8(ascii: "\"") : UInt8(ascii: ">")
+        i += 1
+        let nameStart = i
+        while i < n, base[i] != close, base[i] != 0x0a { i += 1 }
+        guard i < n, base[i] == close, i > nameStart else { return nil }
+        return IncludeDirective(name: String(decoding: UnsafeBufferPointer(start: base + nameStart, count: i - nameStart), as: UTF8.self),
+                                isQuoted: close == UInt8(ascii: "\""), isNext: isNext)
     }
 }
 

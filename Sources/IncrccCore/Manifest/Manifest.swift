@@ -37,13 +37,13 @@ public struct Manifest: Equatable, Sendable {
 
     /// Files and absent paths shared between entries are written once and referred to by index.
     public func encode() -> [UInt8] {
-        var files = Interner<String, RecordedFile>()
+        var files = Interner<FileIdentity, RecordedFile>()
         var paths = Interner<String, String>()
         var writer = ByteWriter()
         writer.write(Self.formatVersion)
         var entryIndices: [([Int], [Int])] = []
         for entry in entries {
-            let fileRefs = entry.files.map { files.index(of: $0, key: $0.path + "\u{0}" + $0.digest.hex) }
+            let fileRefs = entry.files.map { files.index(of: $0, key: FileIdentity(path: $0.path, digest: $0.digest)) }
             let pathRefs = entry.absentPaths.map { paths.index(of: $0, key: $0) }
             entryIndices.append((fileRefs, pathRefs))
         }
@@ -107,6 +107,12 @@ public struct Manifest: Equatable, Sendable {
         guard reader.isAtEnd else { throw MalformedEntry("trailing bytes") }
         return Manifest(entries: entries)
     }
+}
+
+/// A file version: the same path with the same content is written once however many entries share it.
+struct FileIdentity: Hashable {
+    var path: String
+    var digest: Digest
 }
 
 /// Gives each distinct value an index in first-seen order, so shared values are written once.
