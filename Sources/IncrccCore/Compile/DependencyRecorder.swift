@@ -25,7 +25,7 @@ struct DependencyRecorder {
         return try? FileSystem.readFile(path)
     }
 
-    static let timeMacros = ["__DATE__", "__TIME__", "__TIMESTAMP__"]
+    static let timeMacros: [StaticString] = ["__DATE__", "__TIME__", "__TIMESTAMP__"]
 
     func record(dependencyText: [UInt8]?, source: [UInt8], compileStart: Int64) -> Result<Recording, Counter> {
         let checksTimeMacros = lookup("SOURCE_DATE_EPOCH") == nil
@@ -71,8 +71,9 @@ struct DependencyRecorder {
             while i + 8 <= n, let hit = memchr(base + i, 0x5f, n - i - 7) {
                 i = base.distance(to: hit.assumingMemoryBound(to: UInt8.self))
                 if base[i + 1] == 0x5f, base[i + 2] == 0x44 || base[i + 2] == 0x54 {
-                    let rest = UnsafeBufferPointer(start: base + i, count: n - i)
-                    for name in timeMacros where rest.starts(with: name.utf8) { return true }
+                    for name in timeMacros where n - i >= name.utf8CodeUnitCount {
+                        if memcmp(base + i, name.utf8Start, name.utf8CodeUnitCount) == 0 { return true }
+                    }
                 }
                 i += 1
             }

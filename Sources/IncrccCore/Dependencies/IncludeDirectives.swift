@@ -32,14 +32,22 @@ public enum IncludeDirectiveScanner {
         }
     }
 
+    /// A plain byte compare: the generic `elementsEqual` against a String's UTF-8 view measured as the
+    /// largest single cost of a small miss.
+    @inline(__always)
+    static func matches(_ word: UnsafeBufferPointer<UInt8>, _ keyword: StaticString) -> Bool {
+        guard word.count == keyword.utf8CodeUnitCount, let start = word.baseAddress else { return false }
+        return memcmp(start, keyword.utf8Start, word.count) == 0
+    }
+
     /// Reads what follows a `#` at `i`: an include-like directive with a literal name, or nil.
     static func directive(_ base: UnsafePointer<UInt8>, _ n: Int, _ i: inout Int) -> IncludeDirective? {
         while i < n, base[i] == 0x20 || base[i] == 0x09 { i += 1 }
         let wordStart = i
         while i < n, (base[i] >= 0x61 && base[i] <= 0x7a) || base[i] == UInt8(ascii: "_") { i += 1 }
         let word = UnsafeBufferPointer(start: base + wordStart, count: i - wordStart)
-        let isNext = word.elementsEqual("include_next".utf8)
-        guard isNext || word.elementsEqual("include".utf8) || word.elementsEqual("import".utf8) else { return nil }
+        let isNext = matches(word, "include_next")
+        guard isNext || matches(word, "include") || matches(word, "import") else { return nil }
         while i < n, base[i] == 0x20 || base[i] == 0x09 { i += 1 }
         guard i < n, base[i] == UInt8(ascii: "\"") || base[i] == UInt8(ascii: "<") else { return nil }
         let close = base[i] == UInt8(ascii: "\"") ? UInt8(ascii: "\"") : UInt8(ascii: ">")
@@ -73,26 +81,31 @@ public struct NegativeProbeFinder {
     /// (paths as it printed them), with their directives; `exists` answers for any other path.
     public func probes(files: [(path: String, directives: [IncludeDirective])], dependencies: Set<String>,
                        exists: (String) -> Bool) -> [String] {
-        var found: Set<String> = []
+        /// One table for everything known about a candidate, so each is hashed once per lookup.
+        enum Known { case dependency, present, absent }
+        var known: [String: Known] = [:]
+        known.reserveCapacity(dependencies.count * 4)
+        for dependency in dependencies { known[dependency] = .dependency }
         var ordered: [String] = []
-        var checked: [String: Bool] = [:]
-        func isPresent(_ candidate: String) -> Bool {
-            if dependencies.contains(candidate) { return true }
-            if let known = checked[candidate] { return known }
-            let present = exists(candidate)
-            checked[candidate] = present
-            return present
-        }
         for file in files {
             let includerDirectory = Path.directory(of: file.path)
             for directive in file.directives {
                 if directive.name.hasPrefix("/") { continue }
-                var chain: [String] = directive.isQuoted ? [includerDirectory] + quoteChain : bracketChain
-                if directive.isNext { chain = quoteChain }
-                for directory in chain {
+                let chain: [String] = directive.isNext ? quoteChain
+                    : directive.isQuoted ? [includerDirectory] + quoteChain : bracketChain
+                search: for directory in chain {
                     let candidate = Path.join(directory, directive.name)
-                    if dependencies.contains(candidate) && !directive.isNext { break }
-                    if !isPresent(candidate), found.insert(candidate).inserted { ordered.append(candidate) }
+                    switch known[candidate] {
+                    case .dependency:
+                        // The file the compiler used: nothing after it can shadow it (include_next goes on).
+                        if !directive.isNext { break search }
+                    case .present, .absent:
+                        break
+                    case nil:
+                        let present = exists(candidate)
+                        known[candidate] = present ? .present : .absent
+                        if !present { ordered.append(candidate) }
+                    }
                 }
             }
         }
