@@ -62,20 +62,20 @@ struct CompileSession {
         let log = LogFile(path: configuration.logFile)
         let store = CacheStore(directory: configuration.cacheDirectory, compressionLevel: configuration.compressionLevel)
         if configuration.disable {
-            count(.disabled, store: store, shard: nil)
+            count(.disabled, store: store)
             return handOver()
         }
         let request: CompileRequest
         switch ArgumentClassifier().classify(arguments) {
         case .uncacheable(let reason):
             log.write("uncacheable (\(reason.key)): \(arguments.joined(separator: " "))")
-            count(reason, store: store, shard: nil)
+            count(reason, store: store)
             return handOver()
         case .cacheable(let value):
             request = value
         }
         if OutputAffectingEnvironment.uncacheableNames.contains(where: { Environment.value($0) != nil }) {
-            count(.unsupportedCompilerOption, store: store, shard: nil)
+            count(.unsupportedCompilerOption, store: store)
             return handOver()
         }
         do {
@@ -88,32 +88,31 @@ struct CompileSession {
             return handOver()
         }
         guard let cwd = FileSystem.currentDirectory() else {
-            count(.internalError, store: store, shard: nil)
+            count(.internalError, store: store)
             return handOver()
         }
         let compile = CachedCompile(request: request, compilerPath: compilerPath, configuration: configuration,
                                     store: store, log: log, currentDirectory: cwd)
         switch compile.run() {
         case .hit(let status):
-            count(.directHit, store: store, shard: nil)
+            count(.directHit, store: store)
             return status.shellStatus
-        case .miss(let status, _):
-            count(configuration.recache ? .recache : .miss, store: store, shard: nil)
-            if configuration.recache { count(.miss, store: store, shard: nil) }
+        case .miss(let status):
+            count(configuration.recache ? .recache : .miss, store: store)
+            if configuration.recache { count(.miss, store: store) }
             return status.shellStatus
         case .failed(let status):
-            count(.compileFailed, store: store, shard: nil)
+            count(.compileFailed, store: store)
             return status.shellStatus
         case .uncached(let reason):
-            count(reason, store: store, shard: nil)
+            count(reason, store: store)
             return handOver()
         }
     }
 
     /// Stats go to a shard picked by process id, so parallel calls rarely share a lock.
-    func count(_ counter: Counter, store: CacheStore, shard: Int?) {
-        let chosen = shard ?? Int(getpid()) % StatsFiles.shardCount
-        try? store.stats.update(shard: chosen, [(counter, 1)])
+    func count(_ counter: Counter, store: CacheStore) {
+        try? store.stats.update(shard: Int(getpid()) % StatsFiles.shardCount, [(counter, 1)])
     }
 
     /// Replaces this process with the real compiler, arguments untouched.

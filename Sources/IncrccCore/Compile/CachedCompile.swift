@@ -13,7 +13,7 @@ public struct CachedCompile {
     /// What happened, for the caller's stats and exit status.
     public enum Outcome: Equatable {
         case hit(ExitStatus)
-        case miss(ExitStatus, stored: Bool)
+        case miss(ExitStatus)
         case failed(ExitStatus)
         /// The cache could not be used; run the compiler uncached for this reason.
         case uncached(Counter)
@@ -142,12 +142,12 @@ public struct CachedCompile {
         case .failure(let reason):
             log.write("not stored: \(reason.key)")
             try? store.stats.update(shard: CacheStore.shard(of: directKey), [(reason, 1)])
-            return .miss(status, stored: false)
+            return .miss(status)
         }
         guard let result = collectOutputs(stdout: stdout, stderr: stderr) else {
             log.write("not stored: an expected output is missing")
             try? store.stats.update(shard: CacheStore.shard(of: directKey), [(.compilerProducedNoOutput, 1)])
-            return .miss(status, stored: false)
+            return .miss(status)
         }
         let resultKey = ResultKey.digest(directKey: directKey,
                                          dependencies: recorded.files.map { ($0.path, $0.digest) })
@@ -158,13 +158,13 @@ public struct CachedCompile {
             try store.write(directKey, kind: .manifest, payload: manifest.encode())
         } catch {
             log.write("cannot store: \(error)")
-            return .miss(status, stored: false)
+            return .miss(status)
         }
         log.write("stored result \(resultKey.hex) with \(recorded.files.count) files, \(recorded.absentPaths.count) absent paths")
         let cleanup = Cleanup(store: store, maxSize: configuration.maxSize)
         cleanup.cleanIfNeeded(shard: CacheStore.shard(of: resultKey), now: Clock.nowNanoseconds())
         cleanup.cleanIfNeeded(shard: CacheStore.shard(of: directKey), now: Clock.nowNanoseconds())
-        return .miss(status, stored: true)
+        return .miss(status)
     }
 
     /// Reads what the compiler wrote; nil when an output the options promise is missing or unusable.

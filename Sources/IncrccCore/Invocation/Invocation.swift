@@ -2,9 +2,9 @@
 public enum Invocation: Equatable, Sendable {
     /// `incrcc -s`, `incrcc --help`, …
     case command([String])
-    /// A compile: the compiler to find and the arguments after it. `defaultCompiler` is set when incrcc
-    /// stands in for the compiler itself (`CC=incrcc`, `incrcc++`), `name` when called through a link
-    /// named like the compiler, `explicit` when the compiler was given first (`incrcc gcc …`).
+    /// A compile: which compiler to find, and the arguments after it.
+    /// `defaultC`/`defaultCXX`: incrcc stands in for the compiler (`CC=incrcc`, `incrcc++`);
+    /// `masquerade`: called through a link named like the compiler; `explicit`: `incrcc gcc …`.
     case compile(CompilerChoice, [String])
 
     public enum CompilerChoice: Equatable, Sendable {

@@ -44,7 +44,7 @@ public struct CacheStore: Sendable {
         }
     }
 
-    /// Writes an entry and accounts for its size; returns the shard's counter changes already applied.
+    /// Writes an entry and adds its size and file count to its shard's counters.
     public func write(_ key: Digest, kind: EntryCodec.Kind, payload: [UInt8]) throws(SystemError) {
         let file = path(for: key, kind: kind)
         let data = EntryCodec.encode(payload, kind: kind, level: compressionLevel)
