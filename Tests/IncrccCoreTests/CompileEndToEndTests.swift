@@ -112,10 +112,17 @@ struct CompileEndToEndTests {
         // Rewritten in place (same inode), as an editor that truncates and writes does.
         try run(["/bin/sh", "-c", "printf '#define VALUE 7\\n' > include/config.h"], in: s)
         try run(["touch", "-d", "2020-01-01", s.file("include/config.h")], in: s)
+        try expectMissMatchingPlainCompile(s, args, hitsSoFar: 1)
+    }
+
+    /// Compiles through incrcc, then plainly into plain.o (`args` end with `-o <object>`), and expects the
+    /// same object and no new direct hit.
+    func expectMissMatchingPlainCompile(_ s: Scratch, _ args: [String], hitsSoFar: Int,
+                                        sourceLocation: SourceLocation = #_sourceLocation) throws {
         try incrcc(["gcc"] + args, in: s)
         try run(["gcc"] + args.dropLast() + ["plain.o"], in: s)
-        #expect(s.read("main.o") == s.read("plain.o"))
-        #expect(try stats(s)["direct_cache_hit"] == 1)
+        #expect(s.read(args.last!) == s.read("plain.o"), sourceLocation: sourceLocation)
+        #expect(try stats(s)["direct_cache_hit"] == hitsSoFar, sourceLocation: sourceLocation)
     }
 
     @Test func shadowingHeaderEarlierInSearchPathMisses() throws {
@@ -127,16 +134,10 @@ struct CompileEndToEndTests {
         try incrcc(["gcc"] + args, in: s)
         #expect(try stats(s)["direct_cache_hit"] == 1)
         s.write("a/h.h", "#define H 1\n")
-        try incrcc(["gcc"] + args, in: s)
-        try run(["gcc"] + args.dropLast() + ["plain.o"], in: s)
-        #expect(s.read("main.o") == s.read("plain.o"))
-        #expect(try stats(s)["direct_cache_hit"] == 1)
+        try expectMissMatchingPlainCompile(s, args, hitsSoFar: 1)
         // Also a header appearing next to the source, which a quoted include searches first.
         s.write("src/h.h", "#define H 3\n")
-        try incrcc(["gcc"] + args, in: s)
-        try run(["gcc"] + args.dropLast() + ["plain.o"], in: s)
-        #expect(s.read("main.o") == s.read("plain.o"))
-        #expect(try stats(s)["direct_cache_hit"] == 1)
+        try expectMissMatchingPlainCompile(s, args, hitsSoFar: 1)
     }
 
     /// Two scripts of the same size that compile differently, swapped in at the same path with the same
