@@ -94,12 +94,11 @@ struct CompileSession {
         let compile = CachedCompile(request: request, compilerPath: compilerPath, configuration: configuration,
                                     store: store, log: log, currentDirectory: cwd)
         switch compile.run() {
-        case .hit(let status):
-            count(.directHit, store: store)
+        case .hit(let status, let notes):
+            count([.directHit] + notes, store: store)
             return status.shellStatus
-        case .miss(let status):
-            count(configuration.recache ? .recache : .miss, store: store)
-            if configuration.recache { count(.miss, store: store) }
+        case .miss(let status, let notes):
+            count((configuration.recache ? [.recache, .miss] : [.miss]) + notes, store: store)
             return status.shellStatus
         case .failed(let status):
             count(.compileFailed, store: store)
@@ -112,7 +111,12 @@ struct CompileSession {
 
     /// Stats go to a shard picked by process id, so parallel calls rarely share a lock.
     func count(_ counter: Counter, store: CacheStore) {
-        try? store.stats.update(shard: Int(getpid()) % StatsFiles.shardCount, [(counter, 1)])
+        count([counter], store: store)
+    }
+
+    /// All of a call's counters in one locked update.
+    func count(_ counters: [Counter], store: CacheStore) {
+        try? store.stats.update(shard: Int(getpid()) % StatsFiles.shardCount, counters.map { ($0, 1) })
     }
 
     /// Replaces this process with the real compiler, arguments untouched.

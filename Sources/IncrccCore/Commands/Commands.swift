@@ -37,7 +37,8 @@ public struct Commands {
             for shard in 0..<StatsFiles.shardCount {
                 do {
                     try store.stats.overwrite(shard: shard) { values in
-                        for counter in Counter.allCases where counter != .filesInCache && counter != .cacheSizeBytes {
+                        for counter in Counter.allCases where counter != .filesInCache && counter != .cacheSizeBytes
+                            && counter != .distrustedClasses {
                             values[counter] = 0
                         }
                         values[.statsZeroedTimestamp] = now
@@ -77,8 +78,10 @@ public struct Commands {
     }
 
     func report() -> StatsReport {
-        StatsReport(values: store.stats.readAll(), maxSize: configuration.maxSize,
-                    cacheDirectory: configuration.cacheDirectory)
+        var values = store.stats.readAll()
+        let trust = PatchTrust(cacheDirectory: configuration.cacheDirectory, requiredAgreements: configuration.trustAfter)
+        values[.distrustedClasses] = UInt64(trust.distrustedCount())
+        return StatsReport(values: values, maxSize: configuration.maxSize, cacheDirectory: configuration.cacheDirectory)
     }
 
     /// Rewrites `max_size` in the cache directory's configuration file, keeping its other lines.
@@ -129,7 +132,8 @@ public struct Commands {
             -h, --help               print this help
 
         Environment: INCRCC_DIR, INCRCC_CC, INCRCC_CXX, INCRCC_DISABLE, INCRCC_RECACHE, INCRCC_MAXSIZE,
-        INCRCC_COMPRESSLEVEL, INCRCC_LOGFILE, INCRCC_NODIRECT, INCRCC_UMASK. See incrcc(1).
+        INCRCC_COMPRESSLEVEL, INCRCC_LOGFILE, INCRCC_NODIRECT, INCRCC_UMASK, INCRCC_NORMALIZE,
+        INCRCC_STORE_DIRS, INCRCC_VERIFY_RATE, INCRCC_TRUST_AFTER. See incrcc(1).
 
         """
 }

@@ -35,6 +35,7 @@ public struct StatsReport {
             ("  Hits", String(hits) + percent(hits, of: cacheable)),
             ("    Direct", String(values[.directHit])),
             ("    Scan", String(values[.scanHit])),
+            ("    Patched paths", String(values[.patchedHit])),
             ("  Misses", String(values[.miss]) + percent(values[.miss], of: cacheable)),
         ]
         let uncacheable = Counter.uncacheableReasons.filter { values[$0] > 0 }
@@ -44,6 +45,11 @@ public struct StatsReport {
         for counter in uncacheable { lines.append(("  " + counter.label, String(values[counter]))) }
         for counter in [Counter.recache, .missingCacheFile, .corruptEntryRemoved, .cleanupsPerformed] where values[counter] > 0 {
             lines.append((counter.label.prefix(1).uppercased() + counter.label.dropFirst(), String(values[counter])))
+        }
+        let verification: [Counter] = [.patchAgreed, .patchDisagreed, .verifySampled, .verifyMismatch, .distrustedClasses]
+        if verification.contains(where: { values[$0] > 0 }) {
+            lines.append(("Verification", ""))
+            for counter in verification { lines.append(("  " + counter.label, String(values[counter]))) }
         }
         let limit = maxSize == 0 ? "unlimited" : SizeText.format(maxSize)
         let used = maxSize == 0 ? "" : percent(values[.cacheSizeBytes], of: maxSize)

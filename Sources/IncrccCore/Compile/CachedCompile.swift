@@ -10,10 +10,10 @@ public struct CachedCompile {
     public var currentDirectory: String
     public var lookup: (String) -> String? = Environment.value
 
-    /// What happened, for the caller's stats and exit status.
+    /// What happened, for the caller's stats and exit status. `notes` are counted besides the outcome.
     public enum Outcome: Equatable {
-        case hit(ExitStatus)
-        case miss(ExitStatus)
+        case hit(ExitStatus, notes: [Counter] = [])
+        case miss(ExitStatus, notes: [Counter] = [])
         case failed(ExitStatus)
         /// The cache could not be used; run the compiler uncached for this reason.
         case uncached(Counter)
@@ -57,29 +57,80 @@ public struct CachedCompile {
             log.write("cannot identify compiler: \(error)")
             return .uncached(.couldNotFindCompiler)
         }
-        let color = colorDiagnostics
-        let directKey = DirectKeyInput(compiler: compiler.digest, request: request, sourceDigest: Digest.of(source),
-                                       currentDirectory: currentDirectory, colorDiagnostics: color,
-                                       lookup: lookup).digest()
-        log.write("\(request.source): direct key \(directKey.hex)")
-        if configuration.directMode && !configuration.recache, let status = lookupAndServe(directKey) {
-            return .hit(status)
+        var key = DirectKeyInput(compiler: compiler.digest, request: request, sourceDigest: Digest.of(source),
+                                 currentDirectory: currentDirectory, colorDiagnostics: colorDiagnostics,
+                                 lookup: lookup)
+        var patchClass: Digest?
+        let rules = EphemeralPathRule.rules(configuration: configuration, lookup: lookup)
+        if !rules.isEmpty {
+            let mapping = PathMappingBuilder(rules: rules).mapping(keyed: key.pathInputs,
+                                                                   related: lookup("out").map { [$0] } ?? [])
+            if !mapping.isEmpty {
+                let digest = PatchTrust.classDigest(compiler: compiler.digest, request: request)
+                patchClass = digest
+                if trust.isDistrusted(digest) {
+                    log.write("patch class \(digest.hex) is distrusted: keying real paths")
+                } else {
+                    key.mapping = mapping
+                }
+            }
         }
-        return compileAndStore(directKey: directKey, compiler: compiler, source: source, color: color)
+        let call = Call(source: source, compiler: compiler, key: key, directKey: key.digest(), patchClass: patchClass)
+        log.write("\(request.source): direct key \(call.directKey.hex)")
+        if configuration.directMode && !configuration.recache, let outcome = lookupAndServe(call) {
+            return outcome
+        }
+        switch compileFresh(call) {
+        case .compiled(let fresh): return store(fresh, call)
+        case .ended(let outcome): return outcome
+        }
     }
 
-    /// Serves a hit from the manifest, or returns nil.
-    func lookupAndServe(_ directKey: Digest) -> ExitStatus? {
-        guard let payload = store.read(directKey, kind: .manifest),
+    /// What one call knows once its key is computed.
+    struct Call {
+        var source: [UInt8]
+        var compiler: CompilerIdentity
+        var key: DirectKeyInput
+        var directKey: Digest
+        /// Set when the call's paths have ephemeral parts, distrusted or not.
+        var patchClass: Digest?
+
+        var mapping: PathMapping { key.mapping }
+    }
+
+    var trust: PatchTrust {
+        PatchTrust(cacheDirectory: store.directory, requiredAgreements: configuration.trustAfter)
+    }
+
+    /// Serves a hit from the manifest, verifies one, or returns nil for a miss.
+    func lookupAndServe(_ call: Call) -> Outcome? {
+        guard let payload = store.read(call.directKey, kind: .manifest),
               let manifest = try? Manifest.decode(payload) else { return nil }
-        guard let entry = ManifestMatcher().match(manifest) else {
+        guard let entry = ManifestMatcher(mapping: call.mapping).match(manifest) else {
             log.write("no manifest entry matches")
             return nil
         }
-        guard let data = store.read(entry.result, kind: .result), let result = try? CachedResult.decode(data) else {
+        guard let data = store.read(entry.result, kind: .result), let stored = try? CachedResult.decode(data) else {
             log.write("result \(entry.result.hex) missing")
             try? store.stats.update(shard: CacheStore.shard(of: entry.result), [(.missingCacheFile, 1)])
             return nil
+        }
+        let result = stored.restored(with: call.mapping)
+        let patched = stored.pathsDigest != call.mapping.realPartsDigest
+        if patched, let patchClass = call.patchClass {
+            switch trust.state(of: patchClass) {
+            case .trusted: break
+            case .distrusted: return nil
+            case .proving(let agreements):
+                log.write("patched hit for class \(patchClass.hex) not yet trusted (\(agreements) agreements): verifying")
+                return verify(result, call, sampled: false)
+            }
+        } else if patched {
+            return nil
+        }
+        if configuration.verifyRate > 0, Double.random(in: 0..<1) < configuration.verifyRate {
+            log.write("hit sampled for verification")
+            return verify(result, call, sampled: true)
         }
         do {
             try ResultWriter(request: request).write(result)
@@ -88,136 +139,8 @@ public struct CachedCompile {
             return nil
         }
         store.markUsed(entry.result, kind: .result)
-        store.markUsed(directKey, kind: .manifest)
-        log.write("direct hit \(entry.result.hex)")
-        return .exited(0)
-    }
-
-    func compileAndStore(directKey: Digest, compiler: CompilerIdentity, source: [UInt8], color: Bool) -> Outcome {
-        let temporary = store.directory + "/tmp"
-        try? FileSystem.makeDirectories(temporary)
-        let stdoutPath = FileSystem.temporaryName(beside: temporary + "/stdout")
-        let stderrPath = FileSystem.temporaryName(beside: temporary + "/stderr")
-        let ownDependencyPath = FileSystem.temporaryName(beside: temporary + "/deps") + ".d"
-        defer {
-            FileSystem.remove(stdoutPath)
-            FileSystem.remove(stderrPath)
-            FileSystem.remove(ownDependencyPath)
-        }
-        var arguments = request.arguments
-        if color { arguments.append("-fdiagnostics-color") }
-        let needsOwnDependencies = request.language.isPreprocessed && request.dependencyFile == nil
-        if needsOwnDependencies { arguments += ["-MD", "-MF", ownDependencyPath] }
-
-        let start = Clock.nowNanoseconds()
-        let status: ExitStatus
-        do {
-            status = try ChildProcess.run(compilerPath, [compilerPath] + arguments, stdoutPath: stdoutPath,
-                                          stderrPath: stderrPath)
-        } catch {
-            log.write("cannot run compiler: \(error)")
-            return .uncached(.couldNotFindCompiler)
-        }
-        let stdout = (try? FileSystem.readFile(stdoutPath)) ?? []
-        let stderr = (try? FileSystem.readFile(stderrPath)) ?? []
-        Console.write(stdout, to: 1)
-        Console.write(stderr, to: 2)
-        guard status.succeeded else { return .failed(status) }
-
-        let recorder = DependencyRecorder(request: request, compilerPath: compilerPath, compiler: compiler,
-                                          store: store, temporaryDirectory: temporary, lookup: lookup)
-        let dependencyText: [UInt8]?
-        if !request.language.isPreprocessed {
-            dependencyText = nil
-        } else if let requested = request.dependencyFile, !requested.omitsSystemHeaders {
-            dependencyText = try? FileSystem.readFile(requested.path)
-        } else if needsOwnDependencies {
-            dependencyText = try? FileSystem.readFile(ownDependencyPath)
-        } else {
-            dependencyText = recorder.runDependencyPass(writingTo: ownDependencyPath)
-        }
-        let recorded: DependencyRecorder.Recording
-        switch recorder.record(dependencyText: dependencyText, source: source, compileStart: start) {
-        case .success(let value): recorded = value
-        case .failure(let reason):
-            log.write("not stored: \(reason.key)")
-            try? store.stats.update(shard: CacheStore.shard(of: directKey), [(reason, 1)])
-            return .miss(status)
-        }
-        guard let result = collectOutputs(stdout: stdout, stderr: stderr) else {
-            log.write("not stored: an expected output is missing")
-            try? store.stats.update(shard: CacheStore.shard(of: directKey), [(.compilerProducedNoOutput, 1)])
-            return .miss(status)
-        }
-        let resultKey = ResultKey.digest(directKey: directKey,
-                                         dependencies: recorded.files.map { ($0.path, $0.digest) })
-        do {
-            try store.write(resultKey, kind: .result, payload: result.encode())
-            var manifest = store.read(directKey, kind: .manifest).flatMap { try? Manifest.decode($0) } ?? Manifest()
-            manifest.add(ManifestEntry(files: recorded.files, absentPaths: recorded.absentPaths, result: resultKey))
-            try store.write(directKey, kind: .manifest, payload: manifest.encode())
-        } catch {
-            log.write("cannot store: \(error)")
-            return .miss(status)
-        }
-        log.write("stored result \(resultKey.hex) with \(recorded.files.count) files, \(recorded.absentPaths.count) absent paths")
-        let cleanup = Cleanup(store: store, maxSize: configuration.maxSize)
-        cleanup.cleanIfNeeded(shard: CacheStore.shard(of: resultKey), now: Clock.nowNanoseconds())
-        cleanup.cleanIfNeeded(shard: CacheStore.shard(of: directKey), now: Clock.nowNanoseconds())
-        return .miss(status)
-    }
-
-    /// Reads what the compiler wrote; nil when an output the options promise is missing or unusable.
-    func collectOutputs(stdout: [UInt8], stderr: [UInt8]) -> CachedResult? {
-        var files: [OutputFile] = []
-        guard let object = try? FileSystem.readFile(request.output) else { return nil }
-        files.append(OutputFile(.object, object))
-        if let dependency = request.dependencyFile {
-            guard let text = try? FileSystem.readFile(dependency.path) else { return nil }
-            if dependency.hasExplicitTarget {
-                files.append(OutputFile(.dependencyVerbatim, text))
-            } else {
-                guard let rest = DependencyFile.splitTarget(text, target: DependencyFile.escapeTarget(request.output))
-                else { return nil }
-                files.append(OutputFile(.dependencyWithoutTarget, Array(rest)))
-            }
-        }
-        let extras: [(OutputKind, String?)] = [
-            (.splitDwarf, request.splitDwarfOutput), (.coverageNotes, request.coverageNotesOutput),
-            (.stackUsage, request.stackUsageOutput),
-        ]
-        for case let (kind, path?) in extras {
-            guard let bytes = try? FileSystem.readFile(path) else { return nil }
-            files.append(OutputFile(kind, bytes))
-        }
-        return CachedResult(stdout: stdout, stderr: stderr, files: files)
-    }
-}
-
-/// Writes a cached result's files where this call wants them, each atomically, then its console output.
-struct ResultWriter {
-    var request: CompileRequest
-
-    func write(_ result: CachedResult) throws(SystemError) {
-        for file in result.files {
-            let bytes = file.bytes
-            switch file.kind {
-            case .object: try FileSystem.writeAtomically(request.output, bytes)
-            case .dependencyWithoutTarget:
-                guard let dependency = request.dependencyFile else { continue }
-                try FileSystem.writeAtomically(dependency.path, DependencyFile.escapeTarget(request.output) + bytes)
-            case .dependencyVerbatim:
-                guard let dependency = request.dependencyFile else { continue }
-                try FileSystem.writeAtomically(dependency.path, bytes)
-            case .splitDwarf:
-                if let path = request.splitDwarfOutput { try FileSystem.writeAtomically(path, bytes) }
-            case .coverageNotes:
-                if let path = request.coverageNotesOutput { try FileSystem.writeAtomically(path, bytes) }
-            case .stackUsage:
-                if let path = request.stackUsageOutput { try FileSystem.writeAtomically(path, bytes) }
-            }
-        }
-        Console.write(result.stdout, to: 1)
-        Console.write(result.stderr, to: 2)
+        store.markUsed(call.directKey, kind: .manifest)
+        log.write((patched ? "patched hit " : "direct hit ") + entry.result.hex)
+        return .hit(.exited(0), notes: patched ? [.patchedHit] : [])
     }
 }

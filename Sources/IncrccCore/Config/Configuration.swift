@@ -34,6 +34,17 @@ public struct Configuration: Sendable {
     public var logFile: String = ""
     public var directMode = true
     public var umask: UInt32? = nil
+    /// Replace store hashes and other throw-away path parts by placeholders in keys and stored outputs.
+    public var normalize = true
+    /// Store directories besides `NIX_STORE` (default `/nix/store`) whose hashes are normalized.
+    public var storeDirectories: [String] = []
+    /// The share of ordinary hits compiled anyway and compared with what the cache would serve.
+    public var verifyRate: Double = 0.01
+    /// Agreeing verifications before a class of compile is served patched hits. Every failure mode measured
+    /// (gcc `-g` with a moved `-frandom-seed`, compressed debug sections) disagreed on the very first
+    /// comparison of every trial; three agreements leave a margin for content-dependent ones at the cost of
+    /// three extra compiles per class, and a build has few classes.
+    public var trustAfter = 3
     /// Origins in the order of `settings`; an array, not a dictionary: this runs on every compile, and
     /// a dictionary's first use costs more instructions here than the rest of the lookup.
     var originList: [SettingOrigin] = Array(repeating: .defaultValue, count: Configuration.settings.count)
@@ -52,7 +63,8 @@ public struct Configuration: Sendable {
         ("cache_dir", "INCRCC_DIR"), ("max_size", "INCRCC_MAXSIZE"),
         ("compression_level", "INCRCC_COMPRESSLEVEL"), ("cc", "INCRCC_CC"), ("cxx", "INCRCC_CXX"),
         ("disable", "INCRCC_DISABLE"), ("recache", "INCRCC_RECACHE"), ("log_file", "INCRCC_LOGFILE"),
-        ("direct_mode", "INCRCC_DIRECT"), ("umask", "INCRCC_UMASK"),
+        ("direct_mode", "INCRCC_DIRECT"), ("umask", "INCRCC_UMASK"), ("normalize", "INCRCC_NORMALIZE"),
+        ("store_dirs", "INCRCC_STORE_DIRS"), ("verify_rate", "INCRCC_VERIFY_RATE"), ("trust_after", "INCRCC_TRUST_AFTER"),
     ]
 
     public static let systemConfigurationPath = "/etc/incrcc.conf"
@@ -153,6 +165,23 @@ public struct Configuration: Sendable {
                 throw ConfigurationError("umask: '\(value)' is not an octal mask such as 002")
             }
             umask = mask
+        case "normalize": normalize = try Self.boolean(name, value, origin: origin)
+        case "store_dirs":
+            let directories = value.split(separator: ":").map(String.init)
+            guard directories.allSatisfy({ $0.hasPrefix("/") && $0.count > 1 }) else {
+                throw ConfigurationError("store_dirs: '\(value)' is not a colon-separated list of absolute directories")
+            }
+            storeDirectories = directories.map { $0.hasSuffix("/") ? String($0.dropLast()) : $0 }
+        case "verify_rate":
+            guard let rate = Self.fraction(value) else {
+                throw ConfigurationError("verify_rate: '\(value)' is not a fraction from 0 to 1 (or a percentage such as 1%)")
+            }
+            verifyRate = rate
+        case "trust_after":
+            guard let count = Int(value), (1...1000).contains(count) else {
+                throw ConfigurationError("trust_after: '\(value)' is not a count from 1 to 1000")
+            }
+            trustAfter = count
         default:
             throw ConfigurationError("unknown setting '\(name)'")
         }
@@ -167,6 +196,13 @@ public struct Configuration: Sendable {
         case "false", "no", "0", "off": return false
         default: throw ConfigurationError("\(name): '\(value)' is not true or false")
         }
+    }
+
+    /// `0.01`, `1%`, `0` or `1`.
+    static func fraction(_ value: String) -> Double? {
+        let number = value.hasSuffix("%") ? Double(value.dropLast()).map { $0 / 100 } : Double(value)
+        guard let number, number >= 0, number <= 1 else { return nil }
+        return number
     }
 
     static func isTrue(_ value: String) -> Bool {
@@ -186,6 +222,10 @@ public struct Configuration: Sendable {
         case "log_file": return logFile
         case "direct_mode": return String(directMode)
         case "umask": return umask.map { "0" + String($0, radix: 8) } ?? ""
+        case "normalize": return String(normalize)
+        case "store_dirs": return storeDirectories.joined(separator: ":")
+        case "verify_rate": return String(verifyRate)
+        case "trust_after": return String(trustAfter)
         default: return ""
         }
     }

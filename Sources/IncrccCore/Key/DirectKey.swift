@@ -1,13 +1,14 @@
 import Glibc
 
-/// The variables that can change what the compiler writes. Values go into the key as they are.
+/// The variables that can change what the compiler writes (nixpkgs' cc-wrapper adds the `NIX_` ones to
+/// the real command line, where incrcc never sees them as arguments). Values are keyed normalized.
 public enum OutputAffectingEnvironment {
     public static let names = [
         "CPATH", "C_INCLUDE_PATH", "CPLUS_INCLUDE_PATH", "OBJC_INCLUDE_PATH", "OBJCPLUS_INCLUDE_PATH",
         "SOURCE_DATE_EPOCH", "GCC_COLORS", "GCC_URLS", "TERM_URLS", "LANG", "LC_ALL", "LC_MESSAGES", "LC_CTYPE",
         "LANGUAGE", "COMPILER_PATH", "GCC_EXEC_PREFIX", "GCC_COMPARE_DEBUG", "CCC_OVERRIDE_OPTIONS",
         "QA_OVERRIDE_GCC3_OPTIONS", "NIX_CFLAGS_COMPILE", "NIX_CFLAGS_COMPILE_BEFORE", "NIX_HARDENING_ENABLE",
-        "NIX_ENFORCE_NO_NATIVE", "NIX_CC_WRAPPER_TARGET_HOST", "COLUMNS",
+        "NIX_ENFORCE_NO_NATIVE", "NIX_CC_WRAPPER_TARGET_HOST", "NIX_CFLAGS_LINK", "NIX_LDFLAGS", "COLUMNS",
     ]
 
     /// Variables that make the compiler write files incrcc does not know about.
@@ -38,15 +39,30 @@ public struct DirectKeyInput {
     public var currentDirectory: String
     public var colorDiagnostics: Bool
     public var lookup: (String) -> String?
+    /// Paths are keyed normalized by it; empty when nothing is ephemeral or normalizing is off.
+    public var mapping = PathMapping()
+
+    /// The inputs below that can hold paths, in key order: what a `PathMapping` is built from.
+    public var pathInputs: [String] {
+        var inputs = request.keyedArguments
+        inputs.append(request.source)
+        if request.outputDependsOnDirectory { inputs.append(request.directoryAsWritten(currentDirectory)) }
+        if request.outputDependsOnOutputPath { inputs.append(Path.absolute(request.output, cwd: currentDirectory)) }
+        for name in OutputAffectingEnvironment.names {
+            if let value = lookup(name) { inputs.append(value) }
+        }
+        return inputs
+    }
 
     public func digest() -> Digest {
         var hasher = StreamingHasher()
-        hasher.update("incrcc direct key 1")
+        hasher.update("incrcc direct key 2")
+        hasher.update(mapping.isEmpty ? 0 : 1)
         hasher.update(compiler)
         hasher.update(request.language.rawValue)
         hasher.update(UInt64(request.keyedArguments.count))
-        for argument in request.keyedArguments { hasher.update(argument) }
-        hasher.update(request.source)
+        for argument in request.keyedArguments { hasher.update(mapping.normalize(argument)) }
+        hasher.update(mapping.normalize(request.source))
         hasher.update(sourceDigest)
         hasher.update(request.producesAssembly ? 1 : 0)
         hasher.update(colorDiagnostics ? 1 : 0)
@@ -61,16 +77,16 @@ public struct DirectKeyInput {
         hasher.update(request.stackUsageOutput != nil ? 1 : 0)
         if request.outputDependsOnDirectory {
             hasher.update("cwd")
-            hasher.update(request.directoryAsWritten(currentDirectory))
+            hasher.update(mapping.normalize(request.directoryAsWritten(currentDirectory)))
         }
         if request.outputDependsOnOutputPath {
             hasher.update("output")
-            hasher.update(Path.absolute(request.output, cwd: currentDirectory))
+            hasher.update(mapping.normalize(Path.absolute(request.output, cwd: currentDirectory)))
         }
         for name in OutputAffectingEnvironment.names {
             if let value = lookup(name) {
                 hasher.update(name)
-                hasher.update(value)
+                hasher.update(mapping.normalize(value))
             }
         }
         if request.dependsOnHostCPU {

@@ -1,8 +1,13 @@
 /// Finds the newest manifest entry that still describes the files on disk; a file is hashed only when its
 /// stat cannot stand for its content. No memo tables: a manifest rarely has more than one entry that gets
 /// as far as a second file, and a dictionary's set-up costs more than the stats it would save.
+/// Paths are stored normalized; `mapping` turns them into this call's real paths.
 public struct ManifestMatcher {
-    public init() {}
+    public var mapping: PathMapping
+
+    public init(mapping: PathMapping = PathMapping()) {
+        self.mapping = mapping
+    }
 
     public func match(_ manifest: Manifest) -> ManifestEntry? {
         for entry in manifest.entries where matches(entry) { return entry }
@@ -10,13 +15,14 @@ public struct ManifestMatcher {
     }
 
     func matches(_ entry: ManifestEntry) -> Bool {
-        for path in entry.absentPaths where !isAbsent(path) { return false }
+        for path in entry.absentPaths where !isAbsent(mapping.restore(path)) { return false }
         for file in entry.files {
+            let path = mapping.restore(file.path)
             // A path that cannot be stat'ed for another reason (permissions) counts as changed.
-            guard let current = (try? FileSystem.statusIfExists(file.path)) ?? nil else { return false }
+            guard let current = (try? FileSystem.statusIfExists(path)) ?? nil else { return false }
             if current.size != file.status.size { return false }
             if file.statTrusted && current.sameContentAs(file.status) { continue }
-            guard let bytes = try? FileSystem.readFile(file.path), Digest.of(bytes) == file.digest else { return false }
+            guard let bytes = try? FileSystem.readFile(path), Digest.of(bytes) == file.digest else { return false }
         }
         return true
     }

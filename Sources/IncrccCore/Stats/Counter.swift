@@ -29,6 +29,12 @@ public enum Counter: Int, CaseIterable, Sendable, Error {
     case disabled
     case tooNewDependency
     case badOutputFile
+    case patchedHit
+    case patchAgreed
+    case patchDisagreed
+    case verifySampled
+    case verifyMismatch
+    case distrustedClasses
 
     /// The key printed by `--print-stats`.
     public var key: String {
@@ -61,6 +67,12 @@ public enum Counter: Int, CaseIterable, Sendable, Error {
         case .disabled: return "disabled"
         case .tooNewDependency: return "dependency_too_new"
         case .badOutputFile: return "bad_output_file"
+        case .patchedHit: return "patched_hit"
+        case .patchAgreed: return "patch_verification_agreed"
+        case .patchDisagreed: return "patch_verification_disagreed"
+        case .verifySampled: return "verify_sampled"
+        case .verifyMismatch: return "verify_mismatch"
+        case .distrustedClasses: return "distrusted_classes"
         }
     }
 
@@ -95,6 +107,12 @@ public enum Counter: Int, CaseIterable, Sendable, Error {
         case .disabled: return "disabled (INCRCC_DISABLE)"
         case .tooNewDependency: return "dependency modified during compile"
         case .badOutputFile: return "output or source is not a regular file"
+        case .patchedHit: return "served with paths patched"
+        case .patchAgreed: return "patch verified: agreed"
+        case .patchDisagreed: return "patch verified: DISAGREED"
+        case .verifySampled: return "hits sampled for verification"
+        case .verifyMismatch: return "sampled hits that MISMATCHED"
+        case .distrustedClasses: return "classes distrusted for patching"
         }
     }
 

@@ -20,27 +20,67 @@ public struct OutputFile: Equatable, Sendable {
     }
 }
 
-/// A successful compile's outputs, as stored.
+/// A successful compile's outputs, as stored: with the paths of the compile that stored them normalized.
 public struct CachedResult: Equatable, Sendable {
     public var stdout: [UInt8]
     public var stderr: [UInt8]
     public var files: [OutputFile]
+    /// `PathMapping.realPartsDigest` of the compile that stored it: a call with the same digest gets the
+    /// bytes back exactly; any other call gets them patched.
+    public var pathsDigest: Digest
 
-    public init(stdout: [UInt8], stderr: [UInt8], files: [OutputFile]) {
+    public init(stdout: [UInt8], stderr: [UInt8], files: [OutputFile], pathsDigest: Digest = PathMapping().realPartsDigest) {
         self.stdout = stdout
         self.stderr = stderr
         self.files = files
+        self.pathsDigest = pathsDigest
+    }
+
+    /// Every byte string replaced by `transform`.
+    func mapped(_ transform: ([UInt8]) -> [UInt8]) -> CachedResult {
+        CachedResult(stdout: transform(stdout), stderr: transform(stderr),
+                     files: files.map { OutputFile($0.kind, transform($0.bytes)) }, pathsDigest: pathsDigest)
+    }
+
+    /// This call's real paths put back.
+    public func restored(with mapping: PathMapping) -> CachedResult {
+        mapping.isEmpty ? self : mapped(mapping.restore)
+    }
+
+    /// The form to store: nil when some output cannot be normalized reversibly (it already holds a
+    /// placeholder), since such bytes could not be patched back exactly.
+    public func normalized(with mapping: PathMapping) -> CachedResult? {
+        var result = self
+        result.pathsDigest = mapping.realPartsDigest
+        if mapping.isEmpty { return result }
+        for bytes in [stdout, stderr] + files.map(\.bytes) where !mapping.roundTrips(bytes) { return nil }
+        return result.mapped(mapping.normalize)
+    }
+
+    /// What differs from `other`, by name: `object`, `stderr`, …
+    public func differences(from other: CachedResult) -> [String] {
+        var names: [String] = []
+        if stdout != other.stdout { names.append("stdout") }
+        if stderr != other.stderr { names.append("stderr") }
+        for kind in OutputKind.allCases where file(kind) != other.file(kind) { names.append(String(describing: kind)) }
+        return names
+    }
+
+    /// Same outputs, whoever stored them.
+    public func sameOutputs(as other: CachedResult) -> Bool {
+        stdout == other.stdout && stderr == other.stderr && files == other.files
     }
 
     public func file(_ kind: OutputKind) -> [UInt8]? {
         files.first { $0.kind == kind }?.bytes
     }
 
-    static let formatVersion: UInt8 = 1
+    static let formatVersion: UInt8 = 2
 
     public func encode() -> [UInt8] {
         var writer = ByteWriter()
         writer.write(Self.formatVersion)
+        writer.write(pathsDigest)
         writer.write(stdout)
         writer.write(stderr)
         writer.write(UInt64(files.count))
@@ -54,6 +94,7 @@ public struct CachedResult: Equatable, Sendable {
     public static func decode(_ bytes: [UInt8]) throws(MalformedEntry) -> CachedResult {
         var reader = ByteReader(bytes)
         guard try reader.readUInt8() == formatVersion else { throw MalformedEntry("result version") }
+        let pathsDigest = try reader.readDigest()
         let stdout = try reader.readBytes()
         let stderr = try reader.readBytes()
         let count = try reader.readCount(minimumItemSize: 9)
@@ -63,6 +104,6 @@ public struct CachedResult: Equatable, Sendable {
             files.append(OutputFile(kind, try reader.readBytes()))
         }
         guard reader.isAtEnd else { throw MalformedEntry("trailing bytes") }
-        return CachedResult(stdout: stdout, stderr: stderr, files: files)
+        return CachedResult(stdout: stdout, stderr: stderr, files: files, pathsDigest: pathsDigest)
     }
 }

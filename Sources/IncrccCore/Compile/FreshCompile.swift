@@ -1,0 +1,179 @@
+/// A compile that ran for real: what the compiler printed and the dependency list the cache records.
+struct FreshCompile {
+    var status: ExitStatus
+    var stdout: [UInt8]
+    var stderr: [UInt8]
+    var start: Int64
+    /// The compiler's own dependency list (nil for languages without a preprocessor, or when it failed).
+    var dependencyText: [UInt8]?
+}
+
+/// A fresh compile, or how the call ended without one to record (the compiler failed or could not run).
+enum FreshCompileResult {
+    case compiled(FreshCompile)
+    case ended(CachedCompile.Outcome)
+}
+
+extension CachedCompile {
+    /// Runs the real compiler as a miss does, adding dependency output when the call asked for none. Its
+    /// outputs land where the call wants them and its console output is replayed. A failure comes back as the
+    /// call's outcome.
+    func compileFresh(_ call: Call) -> FreshCompileResult {
+        let temporary = store.directory + "/tmp"
+        try? FileSystem.makeDirectories(temporary)
+        let stdoutPath = FileSystem.temporaryName(beside: temporary + "/stdout")
+        let stderrPath = FileSystem.temporaryName(beside: temporary + "/stderr")
+        let ownDependencyPath = FileSystem.temporaryName(beside: temporary + "/deps") + ".d"
+        defer {
+            FileSystem.remove(stdoutPath)
+            FileSystem.remove(stderrPath)
+            FileSystem.remove(ownDependencyPath)
+        }
+        var arguments = request.arguments
+        if call.key.colorDiagnostics { arguments.append("-fdiagnostics-color") }
+        let needsOwnDependencies = request.language.isPreprocessed && request.dependencyFile == nil
+        if needsOwnDependencies { arguments += ["-MD", "-MF", ownDependencyPath] }
+
+        let start = Clock.nowNanoseconds()
+        let status: ExitStatus
+        do {
+            status = try ChildProcess.run(compilerPath, [compilerPath] + arguments, stdoutPath: stdoutPath,
+                                          stderrPath: stderrPath)
+        } catch {
+            log.write("cannot run compiler: \(error)")
+            return .ended(.uncached(.couldNotFindCompiler))
+        }
+        let stdout = (try? FileSystem.readFile(stdoutPath)) ?? []
+        let stderr = (try? FileSystem.readFile(stderrPath)) ?? []
+        Console.write(stdout, to: 1)
+        Console.write(stderr, to: 2)
+        guard status.succeeded else { return .ended(.failed(status)) }
+
+        let dependencyText: [UInt8]?
+        if !request.language.isPreprocessed {
+            dependencyText = nil
+        } else if let requested = request.dependencyFile, !requested.omitsSystemHeaders {
+            dependencyText = try? FileSystem.readFile(requested.path)
+        } else if needsOwnDependencies {
+            dependencyText = try? FileSystem.readFile(ownDependencyPath)
+        } else {
+            dependencyText = recorder(call).runDependencyPass(writingTo: ownDependencyPath)
+        }
+        return .compiled(FreshCompile(status: status, stdout: stdout, stderr: stderr, start: start,
+                                     dependencyText: dependencyText))
+    }
+
+    func recorder(_ call: Call) -> DependencyRecorder {
+        DependencyRecorder(request: request, compilerPath: compilerPath, compiler: call.compiler, store: store,
+                           temporaryDirectory: store.directory + "/tmp", lookup: lookup)
+    }
+
+    /// Records a fresh compile's dependencies and outputs under the call's key, paths normalized.
+    func store(_ fresh: FreshCompile, _ call: Call, notes: [Counter] = []) -> Outcome {
+        let outcome = Outcome.miss(fresh.status, notes: notes)
+        let mapping = call.mapping
+        let recorded: DependencyRecorder.Recording
+        switch recorder(call).record(dependencyText: fresh.dependencyText, source: call.source,
+                                     compileStart: fresh.start) {
+        case .success(let value): recorded = value
+        case .failure(let reason):
+            log.write("not stored: \(reason.key)")
+            try? store.stats.update(shard: CacheStore.shard(of: call.directKey), [(reason, 1)])
+            return outcome
+        }
+        guard let result = collectOutputs(stdout: fresh.stdout, stderr: fresh.stderr) else {
+            log.write("not stored: an expected output is missing")
+            try? store.stats.update(shard: CacheStore.shard(of: call.directKey), [(.compilerProducedNoOutput, 1)])
+            return outcome
+        }
+        let paths = recorded.files.map(\.path) + recorded.absentPaths
+        guard let normalized = result.normalized(with: mapping), paths.allSatisfy(mapping.roundTrips) else {
+            log.write("not stored: an output or dependency path already holds a placeholder")
+            return outcome
+        }
+        var files = recorded.files
+        for index in files.indices { files[index].path = mapping.normalize(files[index].path) }
+        let absentPaths = recorded.absentPaths.map(mapping.normalize)
+        let resultKey = ResultKey.digest(directKey: call.directKey, dependencies: files.map { ($0.path, $0.digest) })
+        do {
+            try store.write(resultKey, kind: .result, payload: normalized.encode())
+            var manifest = store.read(call.directKey, kind: .manifest).flatMap { try? Manifest.decode($0) } ?? Manifest()
+            manifest.add(ManifestEntry(files: files, absentPaths: absentPaths, result: resultKey))
+            try store.write(call.directKey, kind: .manifest, payload: manifest.encode())
+        } catch {
+            log.write("cannot store: \(error)")
+            return outcome
+        }
+        log.write("stored result \(resultKey.hex) with \(files.count) files, \(absentPaths.count) absent paths")
+        let cleanup = Cleanup(store: store, maxSize: configuration.maxSize)
+        cleanup.cleanIfNeeded(shard: CacheStore.shard(of: resultKey), now: Clock.nowNanoseconds())
+        cleanup.cleanIfNeeded(shard: CacheStore.shard(of: call.directKey), now: Clock.nowNanoseconds())
+        return outcome
+    }
+
+    /// Compiles although a result would be served, and compares byte for byte: what the cache would have
+    /// written against what the compiler wrote. The fresh outputs are the ones the call keeps.
+    ///
+    /// A patched result on trial earns its class an agreement or distrusts it; a sampled ordinary hit that
+    /// disagrees is reported on stderr and distrusts its class too. After a disagreement the fresh result is
+    /// stored under the real-path key, which is what the class is keyed by from now on.
+    func verify(_ served: CachedResult, _ call: Call, sampled: Bool) -> Outcome {
+        let fresh: FreshCompile
+        switch compileFresh(call) {
+        case .compiled(let value): fresh = value
+        case .ended(let outcome): return outcome
+        }
+        guard let compiled = collectOutputs(stdout: fresh.stdout, stderr: fresh.stderr) else {
+            return .miss(fresh.status)
+        }
+        let patchClass = call.patchClass ?? PatchTrust.classDigest(compiler: call.compiler.digest, request: request)
+        let agreed = compiled.sameOutputs(as: served)
+        var notes: [Counter] = sampled ? [.verifySampled] : []
+        if agreed {
+            log.write("verification agreed for class \(patchClass.hex)")
+            if !sampled {
+                trust.recordAgreement(patchClass)
+                notes.append(.patchAgreed)
+            }
+            return .miss(fresh.status, notes: notes)
+        }
+        let what = compiled.differences(from: served).joined(separator: ", ")
+        log.write("verification DISAGREED for class \(patchClass.hex): \(what)")
+        trust.distrust(patchClass, reason: "\(compilerPath) \(request.arguments.joined(separator: " ")): \(what)")
+        notes.append(sampled ? .verifyMismatch : .patchDisagreed)
+        if sampled {
+            Console.error("warning: a cached result for \(request.source) differed from a fresh compile (\(what)); "
+                          + "the fresh result was used and this class of compile is no longer patched")
+        }
+        var raw = call
+        raw.key.mapping = PathMapping()
+        raw.directKey = raw.key.digest()
+        return store(fresh, raw, notes: notes)
+    }
+
+    /// Reads what the compiler wrote; nil when an output the options promise is missing or unusable.
+    func collectOutputs(stdout: [UInt8], stderr: [UInt8]) -> CachedResult? {
+        var files: [OutputFile] = []
+        guard let object = try? FileSystem.readFile(request.output) else { return nil }
+        files.append(OutputFile(.object, object))
+        if let dependency = request.dependencyFile {
+            guard let text = try? FileSystem.readFile(dependency.path) else { return nil }
+            if dependency.hasExplicitTarget {
+                files.append(OutputFile(.dependencyVerbatim, text))
+            } else {
+                guard let rest = DependencyFile.splitTarget(text, target: DependencyFile.escapeTarget(request.output))
+                else { return nil }
+                files.append(OutputFile(.dependencyWithoutTarget, Array(rest)))
+            }
+        }
+        let extras: [(OutputKind, String?)] = [
+            (.splitDwarf, request.splitDwarfOutput), (.coverageNotes, request.coverageNotesOutput),
+            (.stackUsage, request.stackUsageOutput),
+        ]
+        for case let (kind, path?) in extras {
+            guard let bytes = try? FileSystem.readFile(path) else { return nil }
+            files.append(OutputFile(kind, bytes))
+        }
+        return CachedResult(stdout: stdout, stderr: stderr, files: files)
+    }
+}

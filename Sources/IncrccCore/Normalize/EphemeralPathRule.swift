@@ -1,0 +1,92 @@
+import Glibc
+
+/// One kind of path part that changes from build to build while what it names stays the same. Every rule
+/// finds such parts in a byte string; everything else (collecting, placeholders, patching back, trust) is
+/// shared, so a new kind of throw-away path is one more case here.
+public enum EphemeralPathRule: Sendable, Equatable {
+    /// `<store dir>/<32 characters of Nix base32>-<name>`: the hash. The name stays in the key, so a
+    /// version bump that changes it is simply another key.
+    case storeHash(directory: String)
+
+    /// Nix's base32 alphabet: digits and lowercase letters without e, o, t, u.
+    static let nixBase32: [Bool] = {
+        var table = [Bool](repeating: false, count: 256)
+        for byte in "0123456789abcdfghijklmnpqrsvwxyz".utf8 { table[Int(byte)] = true }
+        return table
+    }()
+
+    static let storeHashLength = 32
+
+    /// The byte ranges of the ephemeral parts in `bytes`, in order.
+    public func parts(in bytes: [UInt8]) -> [Range<Int>] {
+        switch self {
+        case .storeHash(let directory):
+            let prefix = Array((directory.hasSuffix("/") ? directory : directory + "/").utf8)
+            var found: [Range<Int>] = []
+            var offset = 0
+            while let start = ByteSearch.find(prefix, in: bytes, from: offset) {
+                let hashStart = start + prefix.count
+                let hashEnd = hashStart + Self.storeHashLength
+                offset = hashStart
+                guard hashEnd < bytes.count, bytes[hashEnd] == UInt8(ascii: "-") else { continue }
+                guard bytes[hashStart..<hashEnd].allSatisfy({ Self.nixBase32[Int($0)] }) else { continue }
+                found.append(hashStart..<hashEnd)
+                offset = hashEnd
+            }
+            return found
+        }
+    }
+
+    /// The rules in force: the Nix store (`NIX_STORE`, default `/nix/store`) and any extra store dirs.
+    public static func rules(configuration: Configuration, lookup: (String) -> String?) -> [EphemeralPathRule] {
+        guard configuration.normalize else { return [] }
+        var directories = [lookup("NIX_STORE").flatMap { $0.hasPrefix("/") ? $0 : nil } ?? "/nix/store"]
+        for directory in configuration.storeDirectories where !directories.contains(directory) {
+            directories.append(directory)
+        }
+        return directories.map { .storeHash(directory: $0) }
+    }
+}
+
+/// Builds one call's `PathMapping` from the inputs that reach its key.
+public struct PathMappingBuilder {
+    public var rules: [EphemeralPathRule]
+
+    public init(rules: [EphemeralPathRule]) {
+        self.rules = rules
+    }
+
+    static let seedOption = Array("-frandom-seed=".utf8)
+
+    /// `keyed` are the key's inputs in key order; `related` are values that name paths of this build without
+    /// being keyed (`$out`, whose hash prefix nixpkgs uses as `-frandom-seed`). Empty when nothing is
+    /// ephemeral, or when normalizing would not be exactly reversible for some input.
+    public func mapping(keyed: [String], related: [String] = []) -> PathMapping {
+        var mapping = PathMapping()
+        guard !rules.isEmpty else { return mapping }
+        let keyedBytes = keyed.map { Array($0.utf8) }
+        for bytes in keyedBytes + related.map({ Array($0.utf8) }) {
+            var ranges: [Range<Int>] = []
+            for rule in rules { ranges += rule.parts(in: bytes) }
+            ranges.sort { $0.lowerBound < $1.lowerBound }
+            for range in ranges where !mapping.add(Array(bytes[range])) { return PathMapping() }
+        }
+        guard !mapping.isEmpty else { return mapping }
+        for bytes in keyedBytes {
+            var offset = 0
+            while let start = ByteSearch.find(Self.seedOption, in: bytes, from: offset) {
+                let valueStart = start + Self.seedOption.count
+                var valueEnd = valueStart
+                while valueEnd < bytes.count, bytes[valueEnd] != UInt8(ascii: " "), bytes[valueEnd] != UInt8(ascii: "\t") {
+                    valueEnd += 1
+                }
+                offset = valueEnd
+                if valueEnd - valueStart > PathMapping.slotLetters {
+                    _ = mapping.addPrefix(Array(bytes[valueStart..<valueEnd]))
+                }
+            }
+        }
+        for bytes in keyedBytes where !mapping.roundTrips(bytes) { return PathMapping() }
+        return mapping
+    }
+}

@@ -1,0 +1,109 @@
+import Glibc
+
+/// Whether results of one class of compile may be served with paths patched back.
+///
+/// A class is the compiler (by content), the language and the options that decide how paths are laid out
+/// in the output (debug level and format, compression, LTO, coverage, a random seed); not include
+/// directories, macros or warnings. Trust is earned by agreements: a would-be patched hit is compiled
+/// anyway and compared byte for byte with the patched result. One disagreement distrusts the class for
+/// good, and from then on its calls are keyed by their real paths.
+///
+/// State lives in `<cache>/trust/<class>.agreed` (a count, rewritten atomically; a lost increment only
+/// delays trust) and `<class>.distrusted` (a file of its own, so a concurrent agreement can never
+/// overwrite a distrust).
+public struct PatchTrust {
+    public var directory: String
+    public var requiredAgreements: Int
+
+    public init(cacheDirectory: String, requiredAgreements: Int) {
+        directory = cacheDirectory + "/trust"
+        self.requiredAgreements = requiredAgreements
+    }
+
+    public enum State: Equatable {
+        case distrusted
+        case proving(agreements: Int)
+        case trusted
+    }
+
+    /// The class of a compile.
+    public static func classDigest(compiler: Digest, request: CompileRequest) -> Digest {
+        var hasher = StreamingHasher()
+        hasher.update("incrcc patch class 1")
+        hasher.update(compiler)
+        hasher.update(request.language.rawValue)
+        hasher.update(request.producesAssembly ? 1 : 0)
+        for argument in profileArguments(request.keyedArguments) { hasher.update(argument) }
+        return hasher.finalize()
+    }
+
+    /// The keyed arguments that can change how paths sit in the output. Options with a value that only adds
+    /// search directories, macros or forced includes are left out with their value; warnings too, except
+    /// `-Wa,`/`-Wp,` which pass options on. A seed's value is left out, its presence is kept.
+    static func profileArguments(_ arguments: [String]) -> [String] {
+        let options = [
+            "-I", "-D", "-U", "-isystem", "-iquote", "-idirafter", "-include", "-imacros", "-iprefix", "-iwithprefix",
+            "-isysroot",
+        ]
+        var kept: [String] = []
+        var index = 0
+        while index < arguments.count {
+            let argument = arguments[index]
+            index += 1
+            if options.contains(argument) {
+                index += 1
+            } else if options.contains(where: { argument.hasPrefix($0) }) {
+                continue
+            } else if argument.hasPrefix("-W") && !argument.hasPrefix("-Wa,") && !argument.hasPrefix("-Wp,") {
+                continue
+            } else if argument.hasPrefix("-frandom-seed=") {
+                kept.append("-frandom-seed=")
+            } else {
+                kept.append(argument)
+            }
+        }
+        return kept
+    }
+
+    func path(_ classDigest: Digest, _ suffix: String) -> String {
+        directory + "/" + classDigest.hex + suffix
+    }
+
+    /// One stat: whether the class was distrusted. Asked on every call whose paths would be normalized.
+    public func isDistrusted(_ classDigest: Digest) -> Bool {
+        do {
+            return try FileSystem.statusIfExists(path(classDigest, ".distrusted")) != nil
+        } catch {
+            return true
+        }
+    }
+
+    public func state(of classDigest: Digest) -> State {
+        if isDistrusted(classDigest) { return .distrusted }
+        let agreements = agreementCount(classDigest)
+        return agreements >= requiredAgreements ? .trusted : .proving(agreements: agreements)
+    }
+
+    func agreementCount(_ classDigest: Digest) -> Int {
+        guard let bytes = try? FileSystem.readFileIfExists(path(classDigest, ".agreed")) else { return 0 }
+        return Int(String(decoding: bytes, as: UTF8.self).trimmingSpaces().prefix { $0 != "\n" }) ?? 0
+    }
+
+    public func recordAgreement(_ classDigest: Digest) {
+        let count = agreementCount(classDigest) + 1
+        try? FileSystem.makeDirectories(directory)
+        try? FileSystem.writeAtomically(path(classDigest, ".agreed"), Array((String(count) + "\n").utf8))
+    }
+
+    /// Marks the class distrusted; `reason` says what disagreed, for whoever looks at the file.
+    public func distrust(_ classDigest: Digest, reason: String) {
+        try? FileSystem.makeDirectories(directory)
+        try? FileSystem.writeAtomically(path(classDigest, ".distrusted"), Array((reason + "\n").utf8))
+    }
+
+    /// How many classes are distrusted, for `incrcc -s`.
+    public func distrustedCount() -> Int {
+        guard let names = try? FileSystem.listDirectory(directory) else { return 0 }
+        return names.filter { $0.hasSuffix(".distrusted") }.count
+    }
+}
