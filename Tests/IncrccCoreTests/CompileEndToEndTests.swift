@@ -146,9 +146,8 @@ struct CompileEndToEndTests {
         let s = Scratch()
         s.write("a.c", "int v = V;\n")
         let gcc = try #require(Tools.which("gcc"))
-        s.write("one", "#!/bin/sh\nexec \(gcc) -DV=1 \"$@\"\n")
-        s.write("two", "#!/bin/sh\nexec \(gcc) -DV=2 \"$@\"\n")
-        for name in ["one", "two"] { chmod(s.file(name), 0o755) }
+        s.writeExecutable("one", "#!/bin/sh\nexec \(gcc) -DV=1 \"$@\"\n")
+        s.writeExecutable("two", "#!/bin/sh\nexec \(gcc) -DV=2 \"$@\"\n")
         try FileManager.default.copyItem(atPath: s.file("one"), toPath: s.file("cc"))
         try run(["touch", "-d", "2001-01-01", s.file("cc")], in: s)
         try incrcc([s.file("cc"), "-c", "a.c", "-o", "a.o"], in: s)

@@ -24,6 +24,19 @@ final class Scratch {
         FileManager.default.createFile(atPath: full, contents: Data(text.utf8))
     }
 
+    /// A script or program. Opened with O_CLOEXEC: tests run in parallel in one process, and a child spawned
+    /// by another test while this file is open for writing would make executing it fail with ETXTBSY.
+    func writeExecutable(_ name: String, _ text: String) {
+        let full = file(name)
+        try? FileManager.default.createDirectory(atPath: (full as NSString).deletingLastPathComponent,
+                                                 withIntermediateDirectories: true)
+        let fd = open(full, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o755)
+        guard fd >= 0 else { return }
+        let bytes = Array(text.utf8)
+        _ = bytes.withUnsafeBytes { Foundation.write(fd, $0.baseAddress, $0.count) }
+        close(fd)
+    }
+
     func read(_ name: String) -> Data? { FileManager.default.contents(atPath: file(name)) }
 
     func text(_ name: String) -> String { read(name).map { String(decoding: $0, as: UTF8.self) } ?? "" }

@@ -1,0 +1,147 @@
+import Foundation
+import Testing
+@testable import IncrccCore
+
+@Suite struct NormalizationTests {
+    static let hashA = "0123456789abcdfghijklmnpqrsvwxyz"
+    static let hashB = "zyxwvsrqpnmlkjihgfdcba9876543210"
+    static let hashC = "aaaaaaaaaabbbbbbbbbbccccccccccdd"
+    let builder = PathMappingBuilder(rules: [.storeHash(directory: "/nix/store")])
+
+    func arguments(dep: String, other: String, seed: String) -> [String] {
+        ["-O2", "-isystem", "/nix/store/\(dep)-libdemo-1.0/include", "-I/nix/store/\(other)-zlib-dev/include",
+         "-frandom-seed=\(String(seed.prefix(10)))", "-DLIB=\"/nix/store/\(dep)-libdemo-1.0/lib\""]
+    }
+
+    @Test func placeholdersKeepLengthAndCanNeverBeAHash() {
+        var seen = Set<[UInt8]>()
+        var seenPrefixes = Set<[UInt8]>()
+        for slot in [0, 1, 2, 5, 255, PathMapping.maximumSlots - 1] {
+            let placeholder = PathMapping.placeholder(slot: slot, length: 32)
+            #expect(placeholder.count == 32)
+            #expect(placeholder.allSatisfy { "eotu".utf8.contains($0) })
+            #expect(EphemeralPathRule.storeHash(directory: "/nix/store")
+                .parts(in: Array("/nix/store/".utf8) + placeholder + Array("-x".utf8)).isEmpty)
+            seen.insert(placeholder)
+            seenPrefixes.insert(Array(placeholder.prefix(10)))
+        }
+        #expect(seen.count == 6)
+        #expect(seenPrefixes.count == 6, "a seed's ten characters still name one slot")
+    }
+
+    @Test func storeHashRuleFindsOnlyRealHashes() {
+        let rule = EphemeralPathRule.storeHash(directory: "/nix/store")
+        let text = Array("-I/nix/store/\(Self.hashA)-dep/include:/nix/store/short-x:/nix/store/\(Self.hashB)".utf8)
+        let parts = rule.parts(in: text)
+        #expect(parts.count == 1, "a hash needs its -name; short or unterminated ones are not hashes")
+        #expect(parts.first.map { String(decoding: text[$0], as: UTF8.self) } == Self.hashA)
+        let withE = Array("/nix/store/e123456789abcdfghijklmnpqrsvwxyz-x".utf8)
+        #expect(rule.parts(in: withE).isEmpty)
+    }
+
+    @Test func movedStorePathsNormalizeToTheSameKeyInputs() {
+        let first = arguments(dep: Self.hashA, other: Self.hashB, seed: Self.hashA)
+        let second = arguments(dep: Self.hashC, other: Self.hashA, seed: Self.hashC)
+        let mappingA = builder.mapping(keyed: first)
+        let mappingB = builder.mapping(keyed: second)
+        #expect(mappingA.pairs.count == 3, "two hashes and the seed")
+        #expect(first.map(mappingA.normalize) == second.map(mappingB.normalize))
+        #expect(first.map(mappingA.normalize) != first, "normalizing changed something")
+        #expect(mappingA.realPartsDigest != mappingB.realPartsDigest)
+        for argument in first { #expect(mappingA.restore(mappingA.normalize(argument)) == argument) }
+    }
+
+    @Test func differentSharingOfHashesGivesDifferentKeyInputs() {
+        let twoHashes = arguments(dep: Self.hashA, other: Self.hashB, seed: "xxxxxxxxxx")
+        let oneHash = arguments(dep: Self.hashC, other: Self.hashC, seed: "xxxxxxxxxx")
+        let a = twoHashes.map(builder.mapping(keyed: twoHashes).normalize)
+        let b = oneHash.map(builder.mapping(keyed: oneHash).normalize)
+        #expect(a != b)
+    }
+
+    @Test func seedThatIsNoHashPrefixStaysRaw() {
+        let args = arguments(dep: Self.hashA, other: Self.hashB, seed: "qqqqqqqqqq")
+        let mapping = builder.mapping(keyed: args)
+        #expect(mapping.normalize("-frandom-seed=qqqqqqqqqq") == "-frandom-seed=qqqqqqqqqq")
+        #expect(mapping.pairs.count == 2)
+    }
+
+    @Test func outOfAnotherVariableSuppliesTheSeedsHash() {
+        let args = ["-c", "-frandom-seed=\(Self.hashC.prefix(10))"]
+        #expect(builder.mapping(keyed: args).isEmpty)
+        let mapping = builder.mapping(keyed: args, related: ["/nix/store/\(Self.hashC)-app"])
+        #expect(mapping.normalize(args[1]) != args[1])
+    }
+
+    @Test func inputHoldingAPlaceholderIsNotNormalized() {
+        let placeholder = String(decoding: PathMapping.placeholder(slot: 0, length: 32), as: UTF8.self)
+        let args = ["-I/nix/store/\(Self.hashA)-dep/include", "-DTRAP=\"\(placeholder)\""]
+        #expect(builder.mapping(keyed: args).isEmpty, "normalizing would merge this call with another one")
+    }
+
+    @Test func resultNormalizesReversiblyOrNotAtAll() throws {
+        let args = arguments(dep: Self.hashA, other: Self.hashB, seed: Self.hashA)
+        let mapping = builder.mapping(keyed: args)
+        let object = Array("\u{7f}ELF..../nix/store/\(Self.hashA)-libdemo-1.0/include/demo.h\0seed=0123456789\0".utf8)
+        let result = CachedResult(stdout: [], stderr: Array("/nix/store/\(Self.hashB)-zlib-dev: warning".utf8),
+                                  files: [OutputFile(.object, object)])
+        let stored = try #require(result.normalized(with: mapping))
+        #expect(stored.file(.object) != object)
+        #expect(ByteSearch.find(Array(Self.hashA.utf8), in: try #require(stored.file(.object))) == nil)
+        #expect(stored.restored(with: mapping).sameOutputs(as: result))
+        let moved = builder.mapping(keyed: arguments(dep: Self.hashC, other: Self.hashB, seed: Self.hashC))
+        let patched = try #require(stored.restored(with: moved).file(.object))
+        #expect(String(decoding: patched, as: UTF8.self).contains("/nix/store/\(Self.hashC)-libdemo-1.0/include"))
+        #expect(String(decoding: patched, as: UTF8.self).contains("seed=\(Self.hashC.prefix(10))"))
+
+        let trap = PathMapping.placeholder(slot: 1, length: 32)
+        let poisoned = CachedResult(stdout: [], stderr: [], files: [OutputFile(.object, object + trap)])
+        #expect(poisoned.normalized(with: mapping) == nil)
+    }
+
+    @Test func patchClassKeepsLayoutOptionsOnly() {
+        let profile = PatchTrust.profileArguments([
+            "-O2", "-g", "-I", "/nix/store/x/include", "-Isrc", "-DX=1", "-D", "Y", "-isystem", "/a", "-Wall",
+            "-Wa,--compress-debug-sections", "-frandom-seed=abcdfghijk", "-std=c11",
+        ])
+        #expect(profile == ["-O2", "-g", "-Wa,--compress-debug-sections", "-frandom-seed=", "-std=c11"])
+    }
+
+    @Test func trustIsEarnedAndDistrustIsFinal() throws {
+        let dir = NSTemporaryDirectory() + "incrcc-trust-" + UUID().uuidString
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let trust = PatchTrust(cacheDirectory: dir, requiredAgreements: 2)
+        let patchClass = Digest(high: 1, low: 2)
+        #expect(trust.state(of: patchClass) == .proving(agreements: 0))
+        trust.recordAgreement(patchClass)
+        #expect(trust.state(of: patchClass) == .proving(agreements: 1))
+        trust.recordAgreement(patchClass)
+        #expect(trust.state(of: patchClass) == .trusted)
+        trust.distrust(patchClass, reason: "object differs")
+        trust.recordAgreement(patchClass)
+        #expect(trust.state(of: patchClass) == .distrusted)
+        #expect(trust.distrustedCount() == 1)
+        #expect(trust.state(of: Digest(high: 3, low: 4)) == .proving(agreements: 0))
+    }
+
+    @Test func settingsForNormalizationAndVerification() throws {
+        var config = Configuration(cacheDirectory: "/c")
+        try config.set("verify_rate", "5%", origin: .defaultValue)
+        #expect(config.verifyRate == 0.05)
+        try config.set("verify_rate", "0", origin: .defaultValue)
+        #expect(config.verifyRate == 0)
+        try config.set("store_dirs", "/gnu/store:/opt/store/", origin: .defaultValue)
+        #expect(config.storeDirectories == ["/gnu/store", "/opt/store"])
+        try config.set("trust_after", "5", origin: .defaultValue)
+        #expect(config.trustAfter == 5)
+        for (name, value) in [("verify_rate", "2"), ("verify_rate", "often"), ("trust_after", "0"),
+                              ("store_dirs", "relative/store"), ("normalize", "maybe")] {
+            #expect(throws: ConfigurationError.self) { try config.set(name, value, origin: .file("/etc/incrcc.conf")) }
+        }
+        let rules = EphemeralPathRule.rules(configuration: config) { $0 == "NIX_STORE" ? "/my/store" : nil }
+        #expect(rules == [.storeHash(directory: "/my/store"), .storeHash(directory: "/gnu/store"),
+                          .storeHash(directory: "/opt/store")])
+        config.normalize = false
+        #expect(EphemeralPathRule.rules(configuration: config) { _ in nil }.isEmpty)
+    }
+}

@@ -1,0 +1,153 @@
+import Foundation
+import Testing
+
+/// Store paths that move while their content stays: a store directory of the test's own (`NIX_STORE`), a
+/// dependency whose headers sit under a new hash each time, and a `cc` wrapper that adds
+/// `NIX_CFLAGS_COMPILE` to the real command line the way nixpkgs' cc-wrapper does.
+@Suite(.enabled(if: Tools.hasIncrcc && Tools.hasGCC), .timeLimit(.minutes(5)))
+struct StorePathEndToEndTests {
+    static let hashes = [
+        "0123456789abcdfghijklmnpqrsvwxyz", "zyxwvsrqpnmlkjihgfdcba9876543210", "aaaaaaaaaabbbbbbbbbbccccccccccdd",
+        "9999999999888888888877777777776x",
+    ]
+    static let compilers = ["gcc", "clang"].filter { Tools.which($0) != nil }
+
+    /// A project whose dependency exists at every hash above, identical each time.
+    func project(compiler: String) -> Scratch {
+        let s = Scratch()
+        for hash in Self.hashes {
+            s.write("store/\(hash)-libdemo-1.0/include/demo.h",
+                    "struct demo { int v; };\n#define DEMO_HEADER __FILE__\nstatic inline int demo_twice(int x) { return 2 * x; }\n")
+        }
+        s.write("src/app.c", """
+            #include <stdio.h>
+            #include <demo.h>
+            int app(int y) { struct demo d = {demo_twice(y)}; printf("%s %s\\n", DEMO_HEADER, __FILE__); return d.v; }
+            """)
+        s.writeExecutable("cc", "#!/bin/sh\nexec \(compiler) $NIX_CFLAGS_COMPILE \"$@\"\n")
+        return s
+    }
+
+    /// The environment of a shell where the dependency sits at `hash` and the package's own output at
+    /// `outHash`, with the seed nixpkgs derives from it when `seeded`.
+    func shellEnvironment(_ s: Scratch, hash: String, outHash: String, seeded: Bool, extra: [String: String] = [:]) -> [String: String] {
+        var flags = "-isystem \(s.file("store/\(hash)-libdemo-1.0/include"))"
+        if seeded { flags += " -frandom-seed=\(outHash.prefix(10))" }
+        var env = ["NIX_STORE": s.file("store"), "NIX_CFLAGS_COMPILE": flags, "out": s.file("store/\(outHash)-app-1.0"),
+                   "INCRCC_TRUST_AFTER": "1"]
+        for (key, value) in extra { env[key] = value }
+        return env
+    }
+
+    /// Compiles through incrcc and plainly in the same environment; true when the objects are identical.
+    func compileBoth(_ s: Scratch, flags: [String], env: [String: String]) throws -> Bool {
+        let args = ["./cc"] + flags + ["-c", "src/app.c"]
+        let cached = try incrcc(args + ["-o", "app.o"], in: s, env: env)
+        #expect(cached.status == 0, "\(cached.stderr)")
+        let plain = try run(args + ["-o", "plain.o"], in: s, env: env)
+        #expect(plain.status == 0, "\(plain.stderr)")
+        return s.read("app.o") != nil && s.read("app.o") == s.read("plain.o")
+    }
+
+    @Test(arguments: compilers, [["-O2"], ["-O2", "-g"]])
+    func movedDependencyEarnsTrustThenHitsPatched(compiler: String, flags: [String]) throws {
+        let s = project(compiler: compiler)
+        // gcc writes its switches, the seed among them, into the debug info: that case has a test of its own.
+        let seeded = !(compiler == "gcc" && flags.contains("-g"))
+        for (index, hash) in Self.hashes.enumerated() {
+            let env = shellEnvironment(s, hash: hash, outHash: Self.hashes[(index + 1) % Self.hashes.count], seeded: seeded)
+            #expect(try compileBoth(s, flags: flags, env: env), "object after move \(index)")
+        }
+        let values = try stats(s)
+        #expect(values["cache_miss"] == 2, "the first compile, then the one that verified the patch")
+        #expect(values["patch_verification_agreed"] == 1)
+        #expect(values["patched_hit"] == 2)
+        #expect(values["direct_cache_hit"] == 2)
+        #expect(values["distrusted_classes"] == 0)
+    }
+
+    @Test func gccDebugInfoWithMovedSeedIsDistrustedAndStaysCorrect() throws {
+        let s = project(compiler: "gcc")
+        for (index, hash) in Self.hashes.enumerated() {
+            let env = shellEnvironment(s, hash: hash, outHash: Self.hashes[(index + 2) % Self.hashes.count], seeded: true)
+            #expect(try compileBoth(s, flags: ["-O2", "-g"], env: env), "object after move \(index)")
+        }
+        let values = try stats(s)
+        #expect(values["patch_verification_disagreed"] == 1)
+        #expect(values["distrusted_classes"] == 1)
+        #expect(values["patched_hit"] == 0)
+        #expect(values["cache_miss"] == 4)
+        // Keyed by real paths from now on: the same shell again is an ordinary hit.
+        let env = shellEnvironment(s, hash: Self.hashes[3], outHash: Self.hashes[1], seeded: true)
+        #expect(try compileBoth(s, flags: ["-O2", "-g"], env: env))
+        #expect(try stats(s)["direct_cache_hit"] == 1)
+    }
+
+    @Test func changedCompileFlagsInTheEnvironmentMiss() throws {
+        let s = project(compiler: "gcc")
+        var env = shellEnvironment(s, hash: Self.hashes[0], outHash: Self.hashes[1], seeded: true)
+        s.write("src/flag.c", "int value(void) { return FLAG_VALUE; }\n")
+        for value in ["1", "2"] {
+            env["NIX_CFLAGS_COMPILE"] = "-DFLAG_VALUE=\(value)"
+            try incrcc(["./cc", "-c", "src/flag.c", "-o", "flag.o"], in: s, env: env)
+            try run(["./cc", "-c", "src/flag.c", "-o", "plain.o"], in: s, env: env)
+            #expect(s.read("flag.o") == s.read("plain.o"), "FLAG_VALUE=\(value)")
+        }
+        #expect(try stats(s)["cache_miss"] == 2)
+    }
+
+    @Test func compilersAtMovedStorePathsAreKeyedByContent() throws {
+        let s = project(compiler: "gcc")
+        s.write("src/flag.c", "int value(void) { return FLAG_VALUE; }\n")
+        for (hash, value) in [(Self.hashes[0], "1"), (Self.hashes[1], "2")] {
+            let path = "store/\(hash)-gcc-wrapper-12/bin/cc"
+            s.writeExecutable(path, "#!/bin/sh\nexec gcc -DFLAG_VALUE=\(value) \"$@\"\n")
+            let env = ["NIX_STORE": s.file("store")]
+            #expect(try incrcc([s.file(path), "-c", "src/flag.c", "-o", "flag.o"], in: s, env: env).status == 0)
+            #expect(try run([s.file(path), "-c", "src/flag.c", "-o", "plain.o"], in: s, env: env).status == 0)
+            #expect(s.read("flag.o") == s.read("plain.o"), "compiler \(value)")
+        }
+        let values = try stats(s)
+        #expect(values["cache_miss"] == 2, "\(values)")
+    }
+
+    @Test func sampledVerificationAgreesOnADeterministicCompiler() throws {
+        let s = project(compiler: "gcc")
+        let env = ["INCRCC_VERIFY_RATE": "1"]
+        try incrcc(["gcc", "-c", "src/app.c", "-Istore/\(Self.hashes[0])-libdemo-1.0/include", "-o", "a.o"], in: s)
+        let again = try incrcc(["gcc", "-c", "src/app.c", "-Istore/\(Self.hashes[0])-libdemo-1.0/include", "-o", "a.o"],
+                               in: s, env: env)
+        #expect(again.stderr.isEmpty)
+        let values = try stats(s)
+        #expect(values["verify_sampled"] == 1)
+        #expect(values["verify_mismatch"] == 0)
+    }
+
+    @Test func sampledVerificationReportsAMismatchAndKeepsTheFreshObject() throws {
+        let s = Scratch()
+        s.write("x.c", "int x;\n")
+        // A compiler whose object differs on every run (what a cache bug would look like from outside).
+        s.writeExecutable("noisy-cc", """
+            #!/bin/sh
+            out=; dep=; prev=
+            for a in "$@"; do
+              case "$prev" in -o) out=$a ;; -MF) dep=$a ;; esac
+              prev=$a
+            done
+            head -c 64 /dev/urandom > "$out"
+            [ -n "$dep" ] && printf '%s: x.c\\n' "$out" > "$dep"
+            exit 0
+            """)
+        try incrcc(["./noisy-cc", "-c", "x.c", "-o", "x.o"], in: s)
+        let sampled = try incrcc(["./noisy-cc", "-c", "x.c", "-o", "x.o"], in: s, env: ["INCRCC_VERIFY_RATE": "1"])
+        #expect(sampled.status == 0)
+        #expect(sampled.stderr.contains("differed from a fresh compile"))
+        let values = try stats(s)
+        #expect(values["verify_mismatch"] == 1)
+        // The fresh object was kept and stored: the next ordinary hit serves exactly it.
+        let fresh = s.read("x.o")
+        try incrcc(["./noisy-cc", "-c", "x.c", "-o", "y.o"], in: s)
+        #expect(s.read("y.o") == fresh)
+        #expect(try stats(s)["direct_cache_hit"] == 1)
+    }
+}
