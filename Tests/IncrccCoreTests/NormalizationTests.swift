@@ -99,6 +99,27 @@ import Testing
         #expect(poisoned.normalized(with: mapping) == nil)
     }
 
+    @Test func seedsStayRawWhereGccRecordsThemInDebugInfo() throws {
+        func request(_ flags: [String]) throws -> CompileRequest {
+            guard case .cacheable(let request) = ArgumentClassifier().classify(flags + ["-c", "a.c"]) else {
+                throw NormalizationFailure()
+            }
+            return request
+        }
+        #expect(try request(["-O2", "-frandom-seed=x"]).seedReachesDebugInfo(.gcc) == false)
+        #expect(try request(["-g", "-O2"]).seedReachesDebugInfo(.gcc) == true)
+        #expect(try request(["-g3"]).seedReachesDebugInfo(.unknown) == true)
+        #expect(try request(["-g", "-g0"]).seedReachesDebugInfo(.gcc) == false)
+        #expect(try request(["-g", "-gno-record-gcc-switches"]).seedReachesDebugInfo(.gcc) == false)
+        #expect(try request(["-g"]).seedReachesDebugInfo(.clang) == false)
+        #expect(try request(["-g", "-grecord-command-line"]).seedReachesDebugInfo(.clang) == true)
+
+        let args = ["-g", "-I/nix/store/\(Self.hashA)-dep/include", "-frandom-seed=\(Self.hashA.prefix(10))"]
+        let mapping = builder.mapping(keyed: args, normalizeSeeds: false)
+        #expect(mapping.pairs.count == 1)
+        #expect(mapping.normalize(args[2]) == args[2])
+    }
+
     @Test func patchClassKeepsLayoutOptionsOnly() {
         let profile = PatchTrust.profileArguments([
             "-O2", "-g", "-I", "/nix/store/x/include", "-Isrc", "-DX=1", "-D", "Y", "-isystem", "/a", "-Wall",
@@ -145,3 +166,5 @@ import Testing
         #expect(EphemeralPathRule.rules(configuration: config) { _ in nil }.isEmpty)
     }
 }
+
+struct NormalizationFailure: Error {}

@@ -66,21 +66,41 @@ struct StorePathEndToEndTests {
         #expect(values["distrusted_classes"] == 0)
     }
 
-    @Test func gccDebugInfoWithMovedSeedIsDistrustedAndStaysCorrect() throws {
+    /// gcc writes its switches into the debug info and orders its strings by hash: a moved seed is kept raw
+    /// in the key, so every move misses, and nothing is verified or distrusted.
+    @Test func gccDebugInfoWithMovedSeedMissesAndStaysCorrect() throws {
         let s = project(compiler: "gcc")
         for (index, hash) in Self.hashes.enumerated() {
             let env = shellEnvironment(s, hash: hash, outHash: Self.hashes[(index + 2) % Self.hashes.count], seeded: true)
             #expect(try compileBoth(s, flags: ["-O2", "-g"], env: env), "object after move \(index)")
+        }
+        var values = try stats(s)
+        #expect(values["cache_miss"] == 4)
+        #expect(values["patch_verification_agreed"] == 0)
+        #expect(values["patch_verification_disagreed"] == 0)
+        let env = shellEnvironment(s, hash: Self.hashes[3], outHash: Self.hashes[1], seeded: true)
+        #expect(try compileBoth(s, flags: ["-O2", "-g"], env: env))
+        values = try stats(s)
+        #expect(values["direct_cache_hit"] == 1)
+        #expect(values["patched_hit"] == 0)
+    }
+
+    /// Compressed debug sections hold the paths compressed, where no placeholder can be patched: the first
+    /// verification disagrees, the class is distrusted for good and keyed by real paths.
+    @Test func compressedDebugInfoIsDistrustedAndStaysCorrect() throws {
+        let s = project(compiler: "gcc")
+        for (index, hash) in Self.hashes.enumerated() {
+            let env = shellEnvironment(s, hash: hash, outHash: Self.hashes[0], seeded: false)
+            #expect(try compileBoth(s, flags: ["-g", "-gz"], env: env), "object after move \(index)")
         }
         let values = try stats(s)
         #expect(values["patch_verification_disagreed"] == 1)
         #expect(values["distrusted_classes"] == 1)
         #expect(values["patched_hit"] == 0)
         #expect(values["cache_miss"] == 4)
-        // Keyed by real paths from now on: the same shell again is an ordinary hit.
-        let env = shellEnvironment(s, hash: Self.hashes[3], outHash: Self.hashes[1], seeded: true)
-        #expect(try compileBoth(s, flags: ["-O2", "-g"], env: env))
-        #expect(try stats(s)["direct_cache_hit"] == 1)
+        let env = shellEnvironment(s, hash: Self.hashes[3], outHash: Self.hashes[0], seeded: false)
+        #expect(try compileBoth(s, flags: ["-g", "-gz"], env: env))
+        #expect(try stats(s)["direct_cache_hit"] == 1, "keyed by real paths: the same shell again hits")
     }
 
     @Test func changedCompileFlagsInTheEnvironmentMiss() throws {

@@ -5,8 +5,9 @@
 public struct CompilerIdentity: Sendable {
     public var path: String
     public var digest: Digest
+    public var family: CompilerFamily
 
-    static let recordSize = 8 * 5 + 16
+    static let recordSize = 8 * 5 + 16 + 1
 
     public static func identify(_ path: String, cacheDirectory: String, now: Int64) throws(SystemError) -> CompilerIdentity {
         let status = try FileSystem.status(path)
@@ -16,25 +17,49 @@ public struct CompilerIdentity: Sendable {
         if let bytes = try? FileSystem.readFile(record), bytes.count == recordSize {
             var reader = ByteReader(bytes)
             if let stored = try? Self.decode(&reader), stored.status.sameContentAs(status) {
-                return CompilerIdentity(path: path, digest: stored.digest)
+                return CompilerIdentity(path: path, digest: stored.digest, family: stored.family)
             }
         }
         let content = try FileSystem.readFile(path)
         let digest = Digest.of(content)
+        let family = CompilerFamily.detect(path, temporaryDirectory: cacheDirectory + "/tmp")
         // Only remember a stat that is old enough that a later change must show in it.
         if max(status.modifiedNanoseconds, status.changedNanoseconds) < now - StatTrust.settleNanoseconds {
             var writer = ByteWriter()
             writer.write(status)
             writer.write(digest)
+            writer.write(family.rawValue)
             try? FileSystem.makeDirectories(Path.directory(of: record))
             try? FileSystem.writeAtomically(record, writer.bytes)
         }
-        return CompilerIdentity(path: path, digest: digest)
+        return CompilerIdentity(path: path, digest: digest, family: family)
     }
 
-    static func decode(_ reader: inout ByteReader) throws(MalformedEntry) -> (status: FileStatus, digest: Digest) {
+    static func decode(_ reader: inout ByteReader) throws(MalformedEntry) -> (status: FileStatus, digest: Digest, family: CompilerFamily) {
         let status = try reader.readFileStatus()
-        return (status, try reader.readDigest())
+        let digest = try reader.readDigest()
+        return (status, digest, CompilerFamily(rawValue: try reader.readUInt8()) ?? .unknown)
+    }
+}
+
+/// Which compiler a path runs, as its `--version` says: wrappers (nixpkgs' cc-wrapper, distribution
+/// scripts) pass the option through to the compiler behind them. A function of the compiler's content,
+/// so it is asked once, when the content digest is computed, and remembered with it.
+public enum CompilerFamily: UInt8, Sendable {
+    case unknown = 0
+    case gcc = 1
+    case clang = 2
+
+    static func detect(_ path: String, temporaryDirectory: String) -> CompilerFamily {
+        try? FileSystem.makeDirectories(temporaryDirectory)
+        let output = FileSystem.temporaryName(beside: temporaryDirectory + "/version")
+        defer { FileSystem.remove(output) }
+        guard let status = try? ChildProcess.run(path, [path, "--version"], stdoutPath: output, stderrPath: output),
+              status.succeeded, let text = try? FileSystem.readFile(output) else { return .unknown }
+        let firstLine = String(decoding: text.prefix { $0 != UInt8(ascii: "\n") }, as: UTF8.self)
+        if firstLine.contains("clang version") { return .clang }
+        if firstLine.contains("gcc") || firstLine.contains("GCC") || firstLine.contains("g++") { return .gcc }
+        return .unknown
     }
 }
 

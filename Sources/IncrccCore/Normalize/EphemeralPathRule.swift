@@ -61,7 +61,7 @@ public struct PathMappingBuilder {
     /// `keyed` are the key's inputs in key order; `related` are values that name paths of this build without
     /// being keyed (`$out`, whose hash prefix nixpkgs uses as `-frandom-seed`). Empty when nothing is
     /// ephemeral, or when normalizing would not be exactly reversible for some input.
-    public func mapping(keyed: [String], related: [String] = []) -> PathMapping {
+    public func mapping(keyed: [String], related: [String] = [], normalizeSeeds: Bool = true) -> PathMapping {
         var mapping = PathMapping()
         guard !rules.isEmpty else { return mapping }
         let keyedBytes = keyed.map { Array($0.utf8) }
@@ -71,7 +71,7 @@ public struct PathMappingBuilder {
             ranges.sort { $0.lowerBound < $1.lowerBound }
             for range in ranges where !mapping.add(Array(bytes[range])) { return PathMapping() }
         }
-        guard !mapping.isEmpty else { return mapping }
+        guard !mapping.isEmpty, normalizeSeeds else { return mapping }
         for bytes in keyedBytes {
             var offset = 0
             while let start = ByteSearch.find(Self.seedOption, in: bytes, from: offset) {
@@ -88,5 +88,33 @@ public struct PathMappingBuilder {
         }
         for bytes in keyedBytes where !mapping.roundTrips(bytes) { return PathMapping() }
         return mapping
+    }
+}
+
+extension CompileRequest {
+    /// Whether the `-frandom-seed` value lands in the debug info, where it cannot be patched: gcc records
+    /// its switches in DW_AT_producer (`-grecord-gcc-switches` is on by default) and orders `.debug_str` by
+    /// string hash, so a new seed moves strings around. Measured: patching a moved seed into gcc `-g`
+    /// objects failed in most trials but not all, so verification alone would sometimes trust it. Such
+    /// seeds stay raw in the key. clang records no switches unless asked to.
+    public func seedReachesDebugInfo(_ family: CompilerFamily) -> Bool {
+        var debugInfo = false
+        var recordsCommandLine = family != .clang
+        for argument in keyedArguments where argument.hasPrefix("-g") || argument.hasPrefix("-f") {
+            switch argument {
+            case "-g0":
+                debugInfo = false
+            case "-gno-record-gcc-switches", "-gno-record-command-line", "-fno-record-command-line",
+                 "-fno-record-gcc-switches":
+                recordsCommandLine = false
+            case "-grecord-gcc-switches", "-grecord-command-line", "-frecord-command-line", "-frecord-gcc-switches":
+                recordsCommandLine = true
+            default:
+                if argument.hasPrefix("-g") && !argument.hasPrefix("-gno-") && !argument.hasPrefix("-gz") {
+                    debugInfo = true
+                }
+            }
+        }
+        return debugInfo && recordsCommandLine
     }
 }
