@@ -69,7 +69,7 @@ import Testing
     @Test func outOfAnotherVariableSuppliesTheSeedsHash() {
         let args = ["-c", "-frandom-seed=\(Self.hashC.prefix(10))"]
         #expect(builder.mapping(keyed: args).isEmpty)
-        let mapping = builder.mapping(keyed: args, related: ["/nix/store/\(Self.hashC)-app"])
+        let mapping = builder.mapping(keyed: args, related: { ["/nix/store/\(Self.hashC)-app"] })
         #expect(mapping.normalize(args[1]) != args[1])
     }
 

@@ -64,7 +64,7 @@ public struct CachedCompile {
         let rules = EphemeralPathRule.rules(configuration: configuration, lookup: lookup)
         if !rules.isEmpty {
             let mapping = PathMappingBuilder(rules: rules).mapping(
-                keyed: key.pathInputs, related: lookup("out").map { [$0] } ?? [],
+                keyed: key.pathInputs, related: { lookup("out").map { [$0] } ?? [] },
                 normalizeSeeds: !request.seedReachesDebugInfo(compiler.family))
             if !mapping.isEmpty {
                 let digest = PatchTrust.classDigest(compiler: compiler.digest, request: request)

@@ -38,9 +38,24 @@ public struct DirectKeyInput {
     public var sourceDigest: Digest
     public var currentDirectory: String
     public var colorDiagnostics: Bool
-    public var lookup: (String) -> String?
+    /// The output-affecting variables that are set, in `OutputAffectingEnvironment.names` order: read once,
+    /// since both the mapping and the digest need them.
+    public var environment: [Environment.Variable]
     /// Paths are keyed normalized by it; empty when nothing is ephemeral or normalizing is off.
     public var mapping = PathMapping()
+
+    public init(compiler: Digest, request: CompileRequest, sourceDigest: Digest, currentDirectory: String,
+                colorDiagnostics: Bool, lookup: (String) -> String?) {
+        self.compiler = compiler
+        self.request = request
+        self.sourceDigest = sourceDigest
+        self.currentDirectory = currentDirectory
+        self.colorDiagnostics = colorDiagnostics
+        environment = []
+        for name in OutputAffectingEnvironment.names {
+            if let value = lookup(name) { environment.append(Environment.Variable(name: name, value: value)) }
+        }
+    }
 
     /// The inputs below that can hold paths, in key order: what a `PathMapping` is built from.
     public var pathInputs: [String] {
@@ -48,9 +63,7 @@ public struct DirectKeyInput {
         inputs.append(request.source)
         if request.outputDependsOnDirectory { inputs.append(request.directoryAsWritten(currentDirectory)) }
         if request.outputDependsOnOutputPath { inputs.append(Path.absolute(request.output, cwd: currentDirectory)) }
-        for name in OutputAffectingEnvironment.names {
-            if let value = lookup(name) { inputs.append(value) }
-        }
+        for variable in environment { inputs.append(variable.value) }
         return inputs
     }
 
@@ -83,11 +96,9 @@ public struct DirectKeyInput {
             hasher.update("output")
             hasher.update(mapping.normalize(Path.absolute(request.output, cwd: currentDirectory)))
         }
-        for name in OutputAffectingEnvironment.names {
-            if let value = lookup(name) {
-                hasher.update(name)
-                hasher.update(mapping.normalize(value))
-            }
+        for variable in environment {
+            hasher.update(variable.name)
+            hasher.update(mapping.normalize(variable.value))
         }
         if request.dependsOnHostCPU {
             hasher.update("cpu")

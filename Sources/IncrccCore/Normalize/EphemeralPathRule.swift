@@ -58,14 +58,16 @@ public struct PathMappingBuilder {
 
     static let seedOption = Array("-frandom-seed=".utf8)
 
-    /// `keyed` are the key's inputs in key order; `related` are values that name paths of this build without
-    /// being keyed (`$out`, whose hash prefix nixpkgs uses as `-frandom-seed`). Empty when nothing is
-    /// ephemeral, or when normalizing would not be exactly reversible for some input.
-    public func mapping(keyed: [String], related: [String] = [], normalizeSeeds: Bool = true) -> PathMapping {
+    /// `keyed` are the key's inputs in key order; `related` gives values that name paths of this build
+    /// without being keyed (`$out`, whose hash prefix nixpkgs uses as `-frandom-seed`), asked only when a
+    /// seed is there to normalize. Empty when nothing is ephemeral, or when normalizing would not be
+    /// exactly reversible for some input.
+    public func mapping(keyed: [String], related: () -> [String] = { [] }, normalizeSeeds: Bool = true) -> PathMapping {
         var mapping = PathMapping()
         guard !rules.isEmpty else { return mapping }
         let keyedBytes = keyed.map { Array($0.utf8) }
-        for bytes in keyedBytes + related.map({ Array($0.utf8) }) {
+        let seeded = normalizeSeeds && keyedBytes.contains { ByteSearch.find(Self.seedOption, in: $0) != nil }
+        for bytes in keyedBytes + (seeded ? related().map { Array($0.utf8) } : []) {
             var ranges: [Range<Int>] = []
             for rule in rules { ranges += rule.parts(in: bytes) }
             ranges.sort { $0.lowerBound < $1.lowerBound }

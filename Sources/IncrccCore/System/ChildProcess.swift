@@ -62,9 +62,9 @@ public enum Environment {
         var pairs: [Variable] = []
     }
 
-    struct Variable: Sendable {
-        var name: String
-        var value: String
+    public struct Variable: Sendable {
+        public var name: String
+        public var value: String
     }
 
     /// Names are captured when they start with one of these; everything incrcc asks for on a hit does.
