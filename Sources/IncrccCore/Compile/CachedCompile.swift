@@ -116,7 +116,6 @@ public struct CachedCompile {
             try? store.stats.update(shard: CacheStore.shard(of: entry.result), [(.missingCacheFile, 1)])
             return nil
         }
-        let result = stored.restored(with: call.mapping)
         let patched = stored.pathsDigest != call.mapping.realPartsDigest
         if patched, let patchClass = call.patchClass {
             switch trust.state(of: patchClass) {
@@ -124,11 +123,12 @@ public struct CachedCompile {
             case .distrusted: return nil
             case .proving(let agreements):
                 log.write("patched hit for class \(patchClass.hex) not yet trusted (\(agreements) agreements): verifying")
-                return verify(result, call, sampled: false)
+                return verify(stored.restored(with: call.mapping), call, sampled: false)
             }
         } else if patched {
             return nil
         }
+        let result = stored.restored(with: call.mapping)
         if configuration.verifyRate > 0, Double.random(in: 0..<1) < configuration.verifyRate {
             log.write("hit sampled for verification")
             return verify(result, call, sampled: true)

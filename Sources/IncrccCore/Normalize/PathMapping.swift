@@ -87,13 +87,18 @@ public struct PathMapping: Sendable, Equatable {
         pairs.isEmpty ? text : String(decoding: restore(Array(text.utf8)), as: UTF8.self)
     }
 
-    /// Whether `restore(normalize(bytes))` gives `bytes` back. False when the bytes already hold one of
-    /// this call's placeholders (or a replacement created one): normalizing them would merge two different
+    /// `normalize(bytes)` when `restore` gives `bytes` back, else nil: the bytes already hold one of this
+    /// call's placeholders (or a replacement created one), and normalizing them would merge two different
     /// inputs into one key, or patch bytes that were never a path.
+    public func normalizeReversibly(_ bytes: [UInt8]) -> [UInt8]? {
+        if pairs.isEmpty { return bytes }
+        for pair in pairs where Self.contains(pair.placeholder, in: bytes) { return nil }
+        let normalized = normalize(bytes)
+        return restore(normalized) == bytes ? normalized : nil
+    }
+
     public func roundTrips(_ bytes: [UInt8]) -> Bool {
-        if pairs.isEmpty { return true }
-        for pair in pairs where Self.contains(pair.placeholder, in: bytes) { return false }
-        return restore(normalize(bytes)) == bytes
+        normalizeReversibly(bytes) != nil
     }
 
     public func roundTrips(_ text: String) -> Bool {

@@ -50,11 +50,14 @@ public struct CachedResult: Equatable, Sendable {
     /// The form to store: nil when some output cannot be normalized reversibly (it already holds a
     /// placeholder), since such bytes could not be patched back exactly.
     public func normalized(with mapping: PathMapping) -> CachedResult? {
-        var result = self
-        result.pathsDigest = mapping.realPartsDigest
-        if mapping.isEmpty { return result }
-        for bytes in [stdout, stderr] + files.map(\.bytes) where !mapping.roundTrips(bytes) { return nil }
-        return result.mapped(mapping.normalize)
+        guard let stdout = mapping.normalizeReversibly(stdout), let stderr = mapping.normalizeReversibly(stderr)
+        else { return nil }
+        var normalizedFiles: [OutputFile] = []
+        for file in files {
+            guard let bytes = mapping.normalizeReversibly(file.bytes) else { return nil }
+            normalizedFiles.append(OutputFile(file.kind, bytes))
+        }
+        return CachedResult(stdout: stdout, stderr: stderr, files: normalizedFiles, pathsDigest: mapping.realPartsDigest)
     }
 
     /// What differs from `other`, by name: `object`, `stderr`, …
