@@ -18,7 +18,7 @@ struct NixEndToEndTests {
           PATH = "/usr/bin:/bin";
           inherit salt;
           # Nix 2.8 may kill a builder right after its log closes; the background sleep avoids it.
-          args = [ "-c" "mkdir -p $out/include && printf 'struct demo { int v; };\\\\n#define DEMO_HEADER __FILE__\\\\nstatic inline int demo_twice(int x) { return 2 * x; }\\\\n' > $out/include/demo.h; sleep 0.3 &" ];
+          args = [ "-c" "mkdir -p $out/include && printf 'struct demo { int v; };\\\\nstatic inline const char *demo_header(void) { return __FILE__; }\\\\nstatic inline int demo_twice(int x) { return 2 * x; }\\\\n' > $out/include/demo.h; sleep 0.3 &" ];
         }
         """
     static let wrapper = """
@@ -108,7 +108,7 @@ struct NixEndToEndTests {
             s.write("src/unit\(i).c", """
                 #include <stdio.h>
                 #include <demo.h>
-                int unit\(i)(int y) { struct demo d = {demo_twice(y + \(i))}; printf("%s %s\\n", DEMO_HEADER, __FILE__); return d.v; }
+                int unit\(i)(int y) { struct demo d = {demo_twice(y + \(i))}; printf("%s %s\\n", demo_header(), __FILE__); return d.v; }
                 """)
         }
         return s

@@ -145,6 +145,42 @@ import Testing
         #expect(trust.state(of: Digest(high: 3, low: 4)) == .proving(agreements: 0))
     }
 
+    /// The random parts of throw-away build dirs, as uv, pip and Python's tempfile make them.
+    @Test func temporaryDirectoryRulesFindRandomNamesOnly() throws {
+        let rules = EphemeralPathRule.rules(configuration: Configuration(cacheDirectory: "/c")) { $0 == "TMPDIR" ? "/scratch/" : nil }
+        func parts(_ text: String) -> [String] {
+            let bytes = Array(text.utf8)
+            return rules.flatMap { $0.parts(in: bytes) }.sorted { $0.lowerBound < $1.lowerBound }
+                .map { String(decoding: bytes[$0], as: UTF8.self) }
+        }
+        #expect(parts("-I/root/.cache/uv/builds-v0/.tmpNLkGp2/lib/python3.11/site-packages/nanobind/include") == ["NLkGp2"])
+        #expect(parts("/tmp/tmpe425z7ge/build") == ["e425z7ge"])
+        #expect(parts("/tmp/tmpe425z7ge") == ["e425z7ge"], "the directory itself")
+        #expect(parts("/scratch/tmpa_b3cdef/x.c /tmp/pip-build-env-k2j3h4g5/overlay") == ["a_b3cdef", "k2j3h4g5"])
+        #expect(parts("/tmp/tmpe425z7gee/build").isEmpty, "a longer name is another directory")
+        #expect(parts("/tmp/tmpe425z7g/build").isEmpty, "a shorter one too")
+        #expect(parts("/tmp/tmpe425z7ge.d/build").isEmpty)
+        #expect(parts("/home/me/tmpe425z7ge/build").isEmpty, "tmpXXXXXXXX counts only in a temp directory")
+        #expect(parts("/home/me/builds-v0/.tmpNLkGp2") == ["NLkGp2"], "uv's cache may be anywhere")
+        #expect(parts("/tmp/tmpe425+7ge/x").isEmpty, "not a random-name character")
+    }
+
+    /// Two uv isolated builds of one package differ only in their random dirs: one key.
+    @Test func isolatedBuildsNormalizeToTheSameKeyInputs() throws {
+        let rules = EphemeralPathRule.rules(configuration: Configuration(cacheDirectory: "/c")) { _ in nil }
+        func keyed(_ env: String, _ build: String) -> [String] {
+            let inputs = ["-I/root/.cache/uv/builds-v0/.tmp\(env)/site-packages/nanobind/include", "-O3",
+                          "/root/.cache/uv/builds-v0/.tmp\(env)/site-packages/nanobind/src/nb_func.cpp",
+                          "/tmp/tmp\(build)/build"]
+            let mapping = PathMappingBuilder(rules: rules).mapping(keyed: inputs)
+            #expect(mapping.pairs.count == 2)
+            return inputs.map(mapping.normalize)
+        }
+        let first = keyed("NLkGp2", "e425z7ge")
+        #expect(first == keyed("gnTUbR", "q0_9abcd"))
+        #expect(!first.joined().contains("NLkGp2"))
+    }
+
     @Test func settingsForNormalizationAndVerification() throws {
         var config = Configuration(cacheDirectory: "/c")
         try config.set("verify_rate", "5%", origin: .defaultValue)
@@ -159,9 +195,18 @@ import Testing
                               ("store_dirs", "relative/store"), ("normalize", "maybe")] {
             #expect(throws: ConfigurationError.self) { try config.set(name, value, origin: .file("/etc/incrcc.conf")) }
         }
+        try config.set("temp_dirs", "/scratch/build-XXXXXXXX:work-XXXXXX", origin: .defaultValue)
+        #expect(config.temporaryDirectoryTemplates == ["/scratch/build-XXXXXXXX", "work-XXXXXX"])
+        for bad in ["/scratch/build-XXXXX", "XXXXXXXX", "/XXXXXXXX", "/a b/XXXXXXXX"] {
+            #expect(throws: ConfigurationError.self, "\(bad)") { try config.set("temp_dirs", bad, origin: .defaultValue) }
+        }
         let rules = EphemeralPathRule.rules(configuration: config) { $0 == "NIX_STORE" ? "/my/store" : nil }
-        #expect(rules == [.storeHash(directory: "/my/store"), .storeHash(directory: "/gnu/store"),
-                          .storeHash(directory: "/opt/store")])
+        #expect(Array(rules.prefix(3)) == [.storeHash(directory: "/my/store"), .storeHash(directory: "/gnu/store"),
+                                           .storeHash(directory: "/opt/store")])
+        #expect(rules.contains(.randomName(needle: Array("/scratch/build-".utf8), length: 8)))
+        #expect(rules.contains(.randomName(needle: Array("/work-".utf8), length: 6)))
+        #expect(rules.contains(.randomName(needle: Array("/builds-v0/.tmp".utf8), length: 6)), "uv's build envs")
+        #expect(rules.contains(.randomName(needle: Array("/tmp/tmp".utf8), length: 8)), "Python's tempfile")
         config.normalize = false
         #expect(EphemeralPathRule.rules(configuration: config) { _ in nil }.isEmpty)
     }

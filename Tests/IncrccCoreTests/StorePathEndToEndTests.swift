@@ -17,12 +17,12 @@ struct StorePathEndToEndTests {
         let s = Scratch()
         for hash in Self.hashes {
             s.write("store/\(hash)-libdemo-1.0/include/demo.h",
-                    "struct demo { int v; };\n#define DEMO_HEADER __FILE__\nstatic inline int demo_twice(int x) { return 2 * x; }\n")
+                    "struct demo { int v; };\nstatic inline const char *demo_header(void) { return __FILE__; }\nstatic inline int demo_twice(int x) { return 2 * x; }\n")
         }
         s.write("src/app.c", """
             #include <stdio.h>
             #include <demo.h>
-            int app(int y) { struct demo d = {demo_twice(y)}; printf("%s %s\\n", DEMO_HEADER, __FILE__); return d.v; }
+            int app(int y) { struct demo d = {demo_twice(y)}; printf("%s %s\\n", demo_header(), __FILE__); return d.v; }
             """)
         s.writeExecutable("cc", "#!/bin/sh\nexec \(compiler) $NIX_CFLAGS_COMPILE \"$@\"\n")
         return s
@@ -64,6 +64,28 @@ struct StorePathEndToEndTests {
         #expect(values["patched_hit"] == 2)
         #expect(values["direct_cache_hit"] == 2)
         #expect(values["distrusted_classes"] == 0)
+    }
+
+    /// A dependency whose path reaches only text outputs (here the `.d` file): same-length patching of text
+    /// is exact, so the first move already hits, with nothing to verify.
+    @Test(arguments: compilers)
+    func pathsInTextOutputsOnlyHitAtOnce(compiler: String) throws {
+        let s = project(compiler: compiler)
+        s.write("src/plain.c", "#include <demo.h>\nint plain(int y) { return demo_twice(y); }\n")
+        for (index, hash) in Self.hashes.enumerated() {
+            let env = shellEnvironment(s, hash: hash, outHash: Self.hashes[0], seeded: false)
+            let args = ["./cc", "-O2", "-MD", "-c", "src/plain.c"]
+            #expect(try incrcc(args + ["-o", "plain.o"], in: s, env: env).status == 0)
+            let cachedDeps = s.text("plain.d")
+            #expect(cachedDeps.contains(hash), "the .d file names the dependency where it is now")
+            #expect(try run(args + ["-o", "plain.o", "-MF", "fresh.d"], in: s, env: env).status == 0)
+            #expect(cachedDeps == s.text("fresh.d"), "move \(index)")
+        }
+        let values = try stats(s)
+        #expect(values["cache_miss"] == 1)
+        #expect(values["direct_cache_hit"] == 3)
+        #expect(values["patched_hit"] == 3)
+        #expect(values["patch_verification_agreed"] == 0, "nothing binary was patched, nothing to verify")
     }
 
     /// gcc writes its switches into the debug info and orders its strings by hash: a moved seed is kept raw

@@ -117,7 +117,9 @@ public struct CachedCompile {
             return nil
         }
         let patched = stored.pathsDigest != call.mapping.realPartsDigest
-        if patched, let patchClass = call.patchClass {
+        if patched && !stored.patchesBinary {
+            // Only text outputs (dependency files, diagnostics) held paths: same-length patching is exact there.
+        } else if patched, let patchClass = call.patchClass {
             switch trust.state(of: patchClass) {
             case .trusted: break
             case .distrusted: return nil

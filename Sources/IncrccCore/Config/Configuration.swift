@@ -38,6 +38,9 @@ public struct Configuration: Sendable {
     public var normalize = true
     /// Store directories besides `NIX_STORE` (default `/nix/store`) whose hashes are normalized.
     public var storeDirectories: [String] = []
+    /// `mkdtemp`-style templates (`/scratch/build-XXXXXXXX`) of throw-away directories to normalize
+    /// besides the built-in ones.
+    public var temporaryDirectoryTemplates: [String] = []
     /// The share of ordinary hits compiled anyway and compared with what the cache would serve.
     public var verifyRate: Double = 0.01
     /// Agreeing verifications before a class of compile is served patched hits. Every failure mode measured
@@ -64,7 +67,8 @@ public struct Configuration: Sendable {
         ("compression_level", "INCRCC_COMPRESSLEVEL"), ("cc", "INCRCC_CC"), ("cxx", "INCRCC_CXX"),
         ("disable", "INCRCC_DISABLE"), ("recache", "INCRCC_RECACHE"), ("log_file", "INCRCC_LOGFILE"),
         ("direct_mode", "INCRCC_DIRECT"), ("umask", "INCRCC_UMASK"), ("normalize", "INCRCC_NORMALIZE"),
-        ("store_dirs", "INCRCC_STORE_DIRS"), ("verify_rate", "INCRCC_VERIFY_RATE"), ("trust_after", "INCRCC_TRUST_AFTER"),
+        ("store_dirs", "INCRCC_STORE_DIRS"),
+        ("temp_dirs", "INCRCC_TEMP_DIRS"), ("verify_rate", "INCRCC_VERIFY_RATE"), ("trust_after", "INCRCC_TRUST_AFTER"),
     ]
 
     public static let systemConfigurationPath = "/etc/incrcc.conf"
@@ -172,6 +176,13 @@ public struct Configuration: Sendable {
                 throw ConfigurationError("store_dirs: '\(value)' is not a colon-separated list of absolute directories")
             }
             storeDirectories = directories.map { $0.hasSuffix("/") ? String($0.dropLast()) : $0 }
+        case "temp_dirs":
+            let templates = value.split(separator: ":").map(String.init)
+            for template in templates where EphemeralPathRule.template(template) == nil {
+                throw ConfigurationError("temp_dirs: '\(template)' is not a directory template ending in at least "
+                                         + "\(EphemeralPathRule.minimumRandomLength) Xs, such as /scratch/build-XXXXXXXX")
+            }
+            temporaryDirectoryTemplates = templates
         case "verify_rate":
             guard let rate = Self.fraction(value) else {
                 throw ConfigurationError("verify_rate: '\(value)' is not a fraction from 0 to 1 (or a percentage such as 1%)")
@@ -224,6 +235,7 @@ public struct Configuration: Sendable {
         case "umask": return umask.map { "0" + String($0, radix: 8) } ?? ""
         case "normalize": return String(normalize)
         case "store_dirs": return storeDirectories.joined(separator: ":")
+        case "temp_dirs": return temporaryDirectoryTemplates.joined(separator: ":")
         case "verify_rate": return String(verifyRate)
         case "trust_after": return String(trustAfter)
         default: return ""

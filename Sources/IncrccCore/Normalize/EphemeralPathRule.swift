@@ -7,6 +7,10 @@ public enum EphemeralPathRule: Sendable, Equatable {
     /// `<store dir>/<32 characters of Nix base32>-<name>`: the hash. The name stays in the key, so a
     /// version bump that changes it is simply another key.
     case storeHash(directory: String)
+    /// A directory made by `mkdtemp` and friends: `needle` (a literal path ending in the name's fixed
+    /// prefix, such as `/tmp/tmp` or `/builds-v0/.tmp`) followed by `length` random name characters that
+    /// end the path component. Parsed from templates such as `/tmp/tmpXXXXXXXX`.
+    case randomName(needle: [UInt8], length: Int)
 
     /// Nix's base32 alphabet: digits and lowercase letters without e, o, t, u.
     static let nixBase32: [Bool] = {
@@ -34,17 +38,91 @@ public enum EphemeralPathRule: Sendable, Equatable {
                 offset = hashEnd
             }
             return found
+        case .randomName(let needle, let length):
+            var found: [Range<Int>] = []
+            var offset = 0
+            while let start = ByteSearch.find(needle, in: bytes, from: offset) {
+                let nameStart = start + needle.count
+                let nameEnd = nameStart + length
+                offset = start + 1
+                guard nameEnd <= bytes.count, bytes[nameStart..<nameEnd].allSatisfy({ Self.randomNameCharacters[Int($0)] })
+                else { continue }
+                if nameEnd < bytes.count, Self.nameContinues[Int(bytes[nameEnd])] { continue }
+                found.append(nameStart..<nameEnd)
+                offset = nameEnd
+            }
+            return found
         }
     }
 
-    /// The rules in force: the Nix store (`NIX_STORE`, default `/nix/store`) and any extra store dirs.
+    /// What `mkdtemp`-style names are drawn from: Python's `tempfile` uses lowercase letters, digits and
+    /// `_`; Rust's `tempfile` (uv) and `mkdtemp(3)` use both cases and digits.
+    static let randomNameCharacters: [Bool] = {
+        var table = [Bool](repeating: false, count: 256)
+        for byte in "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_".utf8 { table[Int(byte)] = true }
+        return table
+    }()
+
+    /// Bytes that would make a matched name longer than the template says, so not that directory.
+    static let nameContinues: [Bool] = {
+        var table = randomNameCharacters
+        for byte in ".-".utf8 { table[Int(byte)] = true }
+        return table
+    }()
+
+    /// Shortest random part a template may have: a placeholder needs five letters for its slot and one more
+    /// so that it cannot be mistaken for a real name that happens to use the same letters.
+    public static let minimumRandomLength = 6
+
+    /// Parses a template: a path (absolute, or a tail such as `builds-v0/.tmp` that may sit in any
+    /// directory) ending in at least six `X`s, which stand for the random characters.
+    public static func template(_ text: String) -> EphemeralPathRule? {
+        var head = Array(text.utf8)
+        var length = 0
+        while head.last == UInt8(ascii: "X") {
+            head.removeLast()
+            length += 1
+        }
+        guard length >= minimumRandomLength, !head.isEmpty, head.last != UInt8(ascii: "/") || head.count > 1,
+              !head.contains(UInt8(ascii: " ")) else { return nil }
+        if head.first != UInt8(ascii: "/") { head.insert(UInt8(ascii: "/"), at: 0) }
+        return .randomName(needle: head, length: length)
+    }
+
+    /// Templates for the throw-away directories of Python builds, in any temp directory: uv's isolated
+    /// build environments (`<uv cache>/builds-v0/.tmpXXXXXX`), pip's (`pip-build-env-XXXXXXXX` and its
+    /// other work dirs), and `tempfile.mkdtemp()` (`tmpXXXXXXXX`), which scikit-build-core and setuptools'
+    /// isolated builds use for their build trees; uv's own temp dirs are `.tmpXXXXXX`.
+    public static func builtinTemplates(lookup: (String) -> String?) -> [String] {
+        var templates = ["builds-v0/.tmpXXXXXX"]
+        for kind in ["build-env", "req-build", "install", "wheel", "modern-metadata", "ephem-wheel-cache", "unpack"] {
+            templates.append("pip-\(kind)-XXXXXXXX")
+        }
+        var temporaryDirectories: [String] = []
+        for candidate in [lookup("TMPDIR"), lookup("TEMP"), lookup("TMP"), "/tmp", "/var/tmp"] {
+            guard var directory = candidate, directory.hasPrefix("/"), directory.count > 1 else { continue }
+            while directory.count > 1, directory.hasSuffix("/") { directory.removeLast() }
+            if !temporaryDirectories.contains(directory) { temporaryDirectories.append(directory) }
+        }
+        for directory in temporaryDirectories {
+            templates += [directory + "/tmpXXXXXXXX", directory + "/.tmpXXXXXX"]
+        }
+        return templates
+    }
+
+    /// The rules in force: the Nix store (`NIX_STORE`, default `/nix/store`) and any extra store dirs, the
+    /// built-in temp-dir templates and the configured ones.
     public static func rules(configuration: Configuration, lookup: (String) -> String?) -> [EphemeralPathRule] {
         guard configuration.normalize else { return [] }
         var directories = [lookup("NIX_STORE").flatMap { $0.hasPrefix("/") ? $0 : nil } ?? "/nix/store"]
         for directory in configuration.storeDirectories where !directories.contains(directory) {
             directories.append(directory)
         }
-        return directories.map { .storeHash(directory: $0) }
+        var rules = directories.map { EphemeralPathRule.storeHash(directory: $0) }
+        for text in builtinTemplates(lookup: lookup) + configuration.temporaryDirectoryTemplates {
+            if let rule = template(text), !rules.contains(rule) { rules.append(rule) }
+        }
+        return rules
     }
 }
 

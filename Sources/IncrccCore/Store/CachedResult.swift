@@ -7,6 +7,16 @@ public enum OutputKind: UInt8, Sendable, CaseIterable {
     case splitDwarf = 4
     case coverageNotes = 5
     case stackUsage = 6
+
+    /// Files whose bytes a compiler lays out itself (sections, string tables, compression), where a patched
+    /// path may not give what a compile at that path writes. The others are text the compiler prints paths
+    /// into verbatim: same-length patching there is exact by construction.
+    public var isBinary: Bool {
+        switch self {
+        case .object, .splitDwarf, .coverageNotes: return true
+        case .dependencyWithoutTarget, .dependencyVerbatim, .stackUsage: return false
+        }
+    }
 }
 
 /// One stored output file.
@@ -28,18 +38,24 @@ public struct CachedResult: Equatable, Sendable {
     /// `PathMapping.realPartsDigest` of the compile that stored it: a call with the same digest gets the
     /// bytes back exactly; any other call gets them patched.
     public var pathsDigest: Digest
+    /// Whether some binary output held a path part when stored: only then does serving it to a call with
+    /// other paths depend on patching being exact, which is what a class of compile must earn trust for.
+    public var patchesBinary: Bool
 
-    public init(stdout: [UInt8], stderr: [UInt8], files: [OutputFile], pathsDigest: Digest = PathMapping().realPartsDigest) {
+    public init(stdout: [UInt8], stderr: [UInt8], files: [OutputFile], pathsDigest: Digest = PathMapping().realPartsDigest,
+                patchesBinary: Bool = false) {
         self.stdout = stdout
         self.stderr = stderr
         self.files = files
         self.pathsDigest = pathsDigest
+        self.patchesBinary = patchesBinary
     }
 
     /// Every byte string replaced by `transform`.
     func mapped(_ transform: ([UInt8]) -> [UInt8]) -> CachedResult {
         CachedResult(stdout: transform(stdout), stderr: transform(stderr),
-                     files: files.map { OutputFile($0.kind, transform($0.bytes)) }, pathsDigest: pathsDigest)
+                     files: files.map { OutputFile($0.kind, transform($0.bytes)) }, pathsDigest: pathsDigest,
+                     patchesBinary: patchesBinary)
     }
 
     /// This call's real paths put back.
@@ -53,11 +69,14 @@ public struct CachedResult: Equatable, Sendable {
         guard let stdout = mapping.normalizeReversibly(stdout), let stderr = mapping.normalizeReversibly(stderr)
         else { return nil }
         var normalizedFiles: [OutputFile] = []
+        var patchesBinary = false
         for file in files {
             guard let bytes = mapping.normalizeReversibly(file.bytes) else { return nil }
+            if file.kind.isBinary && bytes != file.bytes { patchesBinary = true }
             normalizedFiles.append(OutputFile(file.kind, bytes))
         }
-        return CachedResult(stdout: stdout, stderr: stderr, files: normalizedFiles, pathsDigest: mapping.realPartsDigest)
+        return CachedResult(stdout: stdout, stderr: stderr, files: normalizedFiles, pathsDigest: mapping.realPartsDigest,
+                            patchesBinary: patchesBinary)
     }
 
     /// What differs from `other`, by name: `object`, `stderr`, …
@@ -78,12 +97,13 @@ public struct CachedResult: Equatable, Sendable {
         files.first { $0.kind == kind }?.bytes
     }
 
-    static let formatVersion: UInt8 = 2
+    static let formatVersion: UInt8 = 3
 
     public func encode() -> [UInt8] {
         var writer = ByteWriter()
         writer.write(Self.formatVersion)
         writer.write(pathsDigest)
+        writer.write(UInt8(patchesBinary ? 1 : 0))
         writer.write(stdout)
         writer.write(stderr)
         writer.write(UInt64(files.count))
@@ -98,6 +118,12 @@ public struct CachedResult: Equatable, Sendable {
         var reader = ByteReader(bytes)
         guard try reader.readUInt8() == formatVersion else { throw MalformedEntry("result version") }
         let pathsDigest = try reader.readDigest()
+        let patchesBinary: Bool
+        switch try reader.readUInt8() {
+        case 0: patchesBinary = false
+        case 1: patchesBinary = true
+        default: throw MalformedEntry("binary patch flag")
+        }
         let stdout = try reader.readBytes()
         let stderr = try reader.readBytes()
         let count = try reader.readCount(minimumItemSize: 9)
@@ -107,6 +133,7 @@ public struct CachedResult: Equatable, Sendable {
             files.append(OutputFile(kind, try reader.readBytes()))
         }
         guard reader.isAtEnd else { throw MalformedEntry("trailing bytes") }
-        return CachedResult(stdout: stdout, stderr: stderr, files: files, pathsDigest: pathsDigest)
+        return CachedResult(stdout: stdout, stderr: stderr, files: files, pathsDigest: pathsDigest,
+                            patchesBinary: patchesBinary)
     }
 }
