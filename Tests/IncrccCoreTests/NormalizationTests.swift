@@ -163,6 +163,7 @@ import Testing
         #expect(parts("/home/me/tmpe425z7ge/build").isEmpty, "tmpXXXXXXXX counts only in a temp directory")
         #expect(parts("/home/me/builds-v0/.tmpNLkGp2") == ["NLkGp2"], "uv's cache may be anywhere")
         #expect(parts("/tmp/tmpe425+7ge/x").isEmpty, "not a random-name character")
+        #expect(parts("/b/CMakeFiles/CMakeScratch/TryCompile-ertSt5/src.cxx") == ["ertSt5"], "CMake's check compiles")
     }
 
     /// Two uv isolated builds of one package differ only in their random dirs: one key.

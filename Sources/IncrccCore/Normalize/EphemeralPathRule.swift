@@ -92,9 +92,10 @@ public enum EphemeralPathRule: Sendable, Equatable {
     /// Templates for the throw-away directories of Python builds, in any temp directory: uv's isolated
     /// build environments (`<uv cache>/builds-v0/.tmpXXXXXX`), pip's (`pip-build-env-XXXXXXXX` and its
     /// other work dirs), and `tempfile.mkdtemp()` (`tmpXXXXXXXX`), which scikit-build-core and setuptools'
-    /// isolated builds use for their build trees; uv's own temp dirs are `.tmpXXXXXX`.
+    /// isolated builds use for their build trees; uv's own temp dirs are `.tmpXXXXXX`. Build systems' own
+    /// check compiles: CMake's `try_compile` dirs and meson's compiler checks.
     public static func builtinTemplates(lookup: (String) -> String?) -> [String] {
-        var templates = ["builds-v0/.tmpXXXXXX"]
+        var templates = ["builds-v0/.tmpXXXXXX", "CMakeScratch/TryCompile-XXXXXX", "meson-private/tmpXXXXXXXX"]
         for kind in ["build-env", "req-build", "install", "wheel", "modern-metadata", "ephem-wheel-cache", "unpack"] {
             templates.append("pip-\(kind)-XXXXXXXX")
         }

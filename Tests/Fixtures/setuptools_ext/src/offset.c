@@ -1,0 +1,1 @@
+long offset(long x) { return x + 1; }

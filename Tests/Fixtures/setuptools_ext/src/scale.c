@@ -1,0 +1,1 @@
+long scale(long x) { return 3 * x; }
