@@ -61,30 +61,41 @@ public struct CachedCompile {
                                  currentDirectory: currentDirectory, colorDiagnostics: colorDiagnostics,
                                  lookup: lookup)
         var patchClass: Digest?
-        let rules = EphemeralPathRule.rules(configuration: configuration, lookup: lookup)
-        if !rules.isEmpty {
-            let mapping = PathMappingBuilder(rules: rules).mapping(
-                keyed: key.pathInputs, related: { lookup("out").map { [$0] } ?? [] },
-                normalizeSeeds: !request.seedReachesDebugInfo(compiler.family))
-            if !mapping.isEmpty {
-                let digest = PatchTrust.classDigest(compiler: compiler.digest, request: request)
-                patchClass = digest
-                if trust.isDistrusted(digest) {
-                    log.write("patch class \(digest.hex) is distrusted: keying real paths")
-                } else {
-                    key.mapping = mapping
-                }
+        let mapping = pathMapping(key: key, family: compiler.family)
+        if !mapping.isEmpty {
+            let digest = PatchTrust.classDigest(compiler: compiler.digest, request: request)
+            patchClass = digest
+            if trust.isDistrusted(digest) {
+                log.write("patch class \(digest.hex) is distrusted: keying real paths")
+            } else {
+                key.mapping = mapping
             }
         }
         let call = Call(source: source, compiler: compiler, key: key, directKey: key.digest(), patchClass: patchClass)
         log.write("\(request.source): direct key \(call.directKey.hex)")
-        if configuration.directMode && !configuration.recache, let outcome = lookupAndServe(call) {
-            return outcome
+        if configuration.directMode && !configuration.recache {
+            if let outcome = lookupAndServe(call) { return outcome }
+            if let bound = call.boundToCheckout, let outcome = lookupAndServe(bound) { return outcome }
         }
         switch compileFresh(call) {
         case .compiled(let fresh): return store(fresh, call)
         case .ended(let outcome): return outcome
         }
+    }
+
+    /// The call's ephemeral path parts and its checkout root (with `base_dir`); empty when there are none
+    /// or some keyed input could not be normalized reversibly.
+    func pathMapping(key: DirectKeyInput, family: CompilerFamily) -> PathMapping {
+        let rules = EphemeralPathRule.rules(configuration: configuration, lookup: lookup)
+        var mapping = rules.isEmpty ? PathMapping() : PathMappingBuilder(rules: rules).mapping(
+            keyed: key.pathInputs, related: { lookup("out").map { [$0] } ?? [] },
+            normalizeSeeds: !request.seedReachesDebugInfo(family))
+        guard let root = CheckoutRoot.find(baseDirectory: configuration.baseDirectory,
+                                           currentDirectory: currentDirectory, source: request.source),
+              rules.allSatisfy({ $0.parts(in: Array(root.utf8)).isEmpty }) else { return mapping }
+        var withRoot = mapping
+        withRoot.setCheckout(root)
+        return key.pathInputs.allSatisfy(withRoot.roundTrips) ? withRoot : mapping
     }
 
     /// What one call knows once its key is computed.
@@ -97,6 +108,16 @@ public struct CachedCompile {
         var patchClass: Digest?
 
         var mapping: PathMapping { key.mapping }
+
+        /// The same call keyed with its checkout's real path: where results whose binary outputs name the
+        /// checkout are stored, since those cannot be patched into a checkout of another length.
+        var boundToCheckout: Call? {
+            guard key.mapping.checkout != nil else { return nil }
+            var bound = self
+            bound.key.mapping = key.mapping.withoutCheckout
+            bound.directKey = bound.key.digest()
+            return bound
+        }
     }
 
     var trust: PatchTrust {
@@ -124,13 +145,14 @@ public struct CachedCompile {
             case .trusted: break
             case .distrusted: return nil
             case .proving(let agreements):
+                guard let served = restore(stored, call) else { return nil }
                 log.write("patched hit for class \(patchClass.hex) not yet trusted (\(agreements) agreements): verifying")
-                return verify(stored.restored(with: call.mapping), call, sampled: false)
+                return verify(served, call, sampled: false)
             }
         } else if patched {
             return nil
         }
-        let result = stored.restored(with: call.mapping)
+        guard let result = restore(stored, call) else { return nil }
         if configuration.verifyRate > 0, Double.random(in: 0..<1) < configuration.verifyRate {
             log.write("hit sampled for verification")
             return verify(result, call, sampled: true)
@@ -145,5 +167,13 @@ public struct CachedCompile {
         store.markUsed(call.directKey, kind: .manifest)
         log.write((patched ? "patched hit " : "direct hit ") + entry.result.hex)
         return .hit(.exited(0), notes: patched ? [.patchedHit] : [])
+    }
+
+    /// A stored result with this call's paths; nil when it cannot be written exactly for them.
+    func restore(_ stored: CachedResult, _ call: Call) -> CachedResult? {
+        let restored = stored.restored(with: call.mapping, layout: DependencyLayout(call.compiler.family),
+                                       target: DependencyFile.escapeTarget(request.output))
+        if restored == nil { log.write("the dependency file cannot be laid out for this checkout") }
+        return restored
     }
 }

@@ -71,6 +71,17 @@ extension CachedCompile {
     /// Records a fresh compile's dependencies and outputs under the call's key, paths normalized.
     func store(_ fresh: FreshCompile, _ call: Call, notes: [Counter] = []) -> Outcome {
         let outcome = Outcome.miss(fresh.status, notes: notes)
+        guard let result = collectOutputs(stdout: fresh.stdout, stderr: fresh.stderr) else {
+            log.write("not stored: an expected output is missing")
+            try? store.stats.update(shard: CacheStore.shard(of: call.directKey), [(.compilerProducedNoOutput, 1)])
+            return outcome
+        }
+        var call = call
+        if let bound = call.boundToCheckout,
+           result.files.contains(where: { $0.kind.isBinary && call.mapping.holdsCheckout($0.bytes) }) {
+            log.write("the object names its checkout: stored for this checkout only")
+            call = bound
+        }
         let mapping = call.mapping
         let recorded: DependencyRecorder.Recording
         switch recorder(call).record(dependencyText: fresh.dependencyText, source: call.source,
@@ -79,11 +90,6 @@ extension CachedCompile {
         case .failure(let reason):
             log.write("not stored: \(reason.key)")
             try? store.stats.update(shard: CacheStore.shard(of: call.directKey), [(reason, 1)])
-            return outcome
-        }
-        guard let result = collectOutputs(stdout: fresh.stdout, stderr: fresh.stderr) else {
-            log.write("not stored: an expected output is missing")
-            try? store.stats.update(shard: CacheStore.shard(of: call.directKey), [(.compilerProducedNoOutput, 1)])
             return outcome
         }
         let paths = recorded.files.map(\.path) + recorded.absentPaths

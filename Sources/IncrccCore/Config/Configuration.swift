@@ -41,6 +41,9 @@ public struct Configuration: Sendable {
     /// `mkdtemp`-style templates (`/scratch/build-XXXXXXXX`) of throw-away directories to normalize
     /// besides the built-in ones.
     public var temporaryDirectoryTemplates: [String] = []
+    /// Checkouts under this directory share results: the checkout a call builds in is keyed as a token,
+    /// as ccache's `base_dir` lets several checkouts share entries. Empty: off.
+    public var baseDirectory: String = ""
     /// The share of ordinary hits compiled anyway and compared with what the cache would serve.
     public var verifyRate: Double = 0.01
     /// Agreeing verifications before a class of compile is served patched hits. Every failure mode measured
@@ -68,7 +71,7 @@ public struct Configuration: Sendable {
         ("disable", "INCRCC_DISABLE"), ("recache", "INCRCC_RECACHE"), ("log_file", "INCRCC_LOGFILE"),
         ("direct_mode", "INCRCC_DIRECT"), ("umask", "INCRCC_UMASK"), ("normalize", "INCRCC_NORMALIZE"),
         ("store_dirs", "INCRCC_STORE_DIRS"),
-        ("temp_dirs", "INCRCC_TEMP_DIRS"), ("verify_rate", "INCRCC_VERIFY_RATE"), ("trust_after", "INCRCC_TRUST_AFTER"),
+        ("temp_dirs", "INCRCC_TEMP_DIRS"), ("base_dir", "INCRCC_BASEDIR"), ("verify_rate", "INCRCC_VERIFY_RATE"), ("trust_after", "INCRCC_TRUST_AFTER"),
     ]
 
     public static let systemConfigurationPath = "/etc/incrcc.conf"
@@ -183,6 +186,11 @@ public struct Configuration: Sendable {
                                          + "\(EphemeralPathRule.minimumRandomLength) Xs, such as /scratch/build-XXXXXXXX")
             }
             temporaryDirectoryTemplates = templates
+        case "base_dir":
+            guard value.isEmpty || (value.hasPrefix("/") && value != "/") else {
+                throw ConfigurationError("base_dir: '\(value)' is not an absolute directory other than /")
+            }
+            baseDirectory = value.count > 1 && value.hasSuffix("/") ? String(value.dropLast()) : value
         case "verify_rate":
             guard let rate = Self.fraction(value) else {
                 throw ConfigurationError("verify_rate: '\(value)' is not a fraction from 0 to 1 (or a percentage such as 1%)")
@@ -236,6 +244,7 @@ public struct Configuration: Sendable {
         case "normalize": return String(normalize)
         case "store_dirs": return storeDirectories.joined(separator: ":")
         case "temp_dirs": return temporaryDirectoryTemplates.joined(separator: ":")
+        case "base_dir": return baseDirectory
         case "verify_rate": return String(verifyRate)
         case "trust_after": return String(trustAfter)
         default: return ""

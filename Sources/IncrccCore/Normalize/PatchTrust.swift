@@ -84,15 +84,19 @@ public struct PatchTrust {
         return agreements >= requiredAgreements ? .trusted : .proving(agreements: agreements)
     }
 
+    /// One line per agreement: the count is the file's size, so parallel verifiers appending at once (a
+    /// single small `O_APPEND` write each) never lose a count, with no lock.
     func agreementCount(_ classDigest: Digest) -> Int {
-        guard let bytes = try? FileSystem.readFileIfExists(path(classDigest, ".agreed")) else { return 0 }
-        return Int(String(decoding: bytes, as: UTF8.self).trimmingSpaces().prefix { $0 != "\n" }) ?? 0
+        guard let status = try? FileSystem.statusIfExists(path(classDigest, ".agreed")) else { return 0 }
+        return Int(status.size) / 2
     }
 
     public func recordAgreement(_ classDigest: Digest) {
-        let count = agreementCount(classDigest) + 1
         try? FileSystem.makeDirectories(directory)
-        try? FileSystem.writeAtomically(path(classDigest, ".agreed"), Array((String(count) + "\n").utf8))
+        guard let fd = try? FileSystem.open(path(classDigest, ".agreed"), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC)
+        else { return }
+        defer { close(fd) }
+        try? FileSystem.writeAll(fd, Array("a\n".utf8), path: path(classDigest, ".agreed"))
     }
 
     /// Marks the class distrusted; `reason` says what disagreed, for whoever looks at the file.

@@ -15,9 +15,64 @@ public struct PathMapping: Sendable, Equatable {
     /// Longest first, so a seed-length prefix is replaced only where its whole hash was not.
     public private(set) var pairs: [Pair] = []
 
+    /// The checkout this call builds in (under `base_dir`), replaced by `checkoutToken` wherever it starts
+    /// a path. Unlike the pairs it may change length from call to call, so it is only ever patched into
+    /// text; a result whose binary outputs hold it is keyed without it.
+    public private(set) var checkout: [UInt8]?
+
+    /// Stands for the checkout root: control bytes, which no path or option this tool keys holds.
+    public static let checkoutToken: [UInt8] = Array("\u{1}checkout\u{1}".utf8)
+
     public init() {}
 
-    public var isEmpty: Bool { pairs.isEmpty }
+    public var isEmpty: Bool { pairs.isEmpty && checkout == nil }
+
+    public mutating func setCheckout(_ root: String) {
+        checkout = Array(root.utf8)
+    }
+
+    /// The same mapping without its checkout root: the key of results that hold the root in binary form.
+    public var withoutCheckout: PathMapping {
+        var copy = self
+        copy.checkout = nil
+        return copy
+    }
+
+    /// Whether `bytes` name the checkout root (as a whole path or a path's leading directories).
+    public func holdsCheckout(_ bytes: [UInt8]) -> Bool {
+        guard let checkout else { return false }
+        return Self.checkoutOccurrence(of: checkout, in: bytes, from: 0) != nil
+    }
+
+    /// Where `root` occurs followed by `/` or by a byte that cannot continue a name (so `/w/proj` is not
+    /// found in `/w/project`).
+    static func checkoutOccurrence(of root: [UInt8], in bytes: [UInt8], from offset: Int) -> Int? {
+        var offset = offset
+        while let found = ByteSearch.find(root, in: bytes, from: offset) {
+            let next = found + root.count
+            if next == bytes.count || !EphemeralPathRule.nameContinues[Int(bytes[next])] && bytes[next] != UInt8(ascii: "+") {
+                return found
+            }
+            offset = found + 1
+        }
+        return nil
+    }
+
+    /// Every whole-root occurrence of `needle` replaced (lengths may differ).
+    static func replaceCheckout(_ needle: [UInt8], with replacement: [UInt8], in bytes: [UInt8]) -> [UInt8] {
+        guard let first = checkoutOccurrence(of: needle, in: bytes, from: 0) else { return bytes }
+        var out: [UInt8] = Array(bytes[..<first])
+        var position = first
+        while true {
+            out += replacement
+            position += needle.count
+            guard let next = checkoutOccurrence(of: needle, in: bytes, from: position) else { break }
+            out += bytes[position..<next]
+            position = next
+        }
+        out += bytes[position...]
+        return out
+    }
 
     /// Placeholders use only `e`, `o`, `t` and `u` (never in Nix's base32, so never a real store hash):
     /// five letters of slot number in base 4, padded with `e`. A prefix of ten keeps the slot readable,
@@ -67,7 +122,7 @@ public struct PathMapping: Sendable, Equatable {
 
     /// Real parts replaced by placeholders.
     public func normalize(_ bytes: [UInt8]) -> [UInt8] {
-        var out = bytes
+        var out = checkout.map { Self.replaceCheckout($0, with: Self.checkoutToken, in: bytes) } ?? bytes
         for pair in pairs { Self.replaceAll(pair.real, with: pair.placeholder, in: &out) }
         return out
     }
@@ -76,23 +131,25 @@ public struct PathMapping: Sendable, Equatable {
     public func restore(_ bytes: [UInt8]) -> [UInt8] {
         var out = bytes
         for pair in pairs { Self.replaceAll(pair.placeholder, with: pair.real, in: &out) }
+        if let checkout { out = Self.replaceCheckout(Self.checkoutToken, with: checkout, in: out) }
         return out
     }
 
     public func normalize(_ text: String) -> String {
-        pairs.isEmpty ? text : String(decoding: normalize(Array(text.utf8)), as: UTF8.self)
+        isEmpty ? text : String(decoding: normalize(Array(text.utf8)), as: UTF8.self)
     }
 
     public func restore(_ text: String) -> String {
-        pairs.isEmpty ? text : String(decoding: restore(Array(text.utf8)), as: UTF8.self)
+        isEmpty ? text : String(decoding: restore(Array(text.utf8)), as: UTF8.self)
     }
 
     /// `normalize(bytes)` when `restore` gives `bytes` back, else nil: the bytes already hold one of this
     /// call's placeholders (or a replacement created one), and normalizing them would merge two different
     /// inputs into one key, or patch bytes that were never a path.
     public func normalizeReversibly(_ bytes: [UInt8]) -> [UInt8]? {
-        if pairs.isEmpty { return bytes }
+        if isEmpty { return bytes }
         for pair in pairs where Self.contains(pair.placeholder, in: bytes) { return nil }
+        if checkout != nil, Self.contains(Self.checkoutToken, in: bytes) { return nil }
         let normalized = normalize(bytes)
         return restore(normalized) == bytes ? normalized : nil
     }
@@ -102,15 +159,16 @@ public struct PathMapping: Sendable, Equatable {
     }
 
     public func roundTrips(_ text: String) -> Bool {
-        pairs.isEmpty || roundTrips(Array(text.utf8))
+        isEmpty || roundTrips(Array(text.utf8))
     }
 
     /// A digest of the real parts (zero when there are none): equal digests mean a stored result needs no
     /// patching for this call.
     public var realPartsDigest: Digest {
-        if pairs.isEmpty { return Digest(high: 0, low: 0) }
+        if isEmpty { return Digest(high: 0, low: 0) }
         var hasher = StreamingHasher()
-        hasher.update("incrcc path mapping 1")
+        hasher.update("incrcc path mapping 2")
+        hasher.update(checkout ?? [])
         for pair in pairs {
             hasher.update(pair.real)
             hasher.update(pair.placeholder)

@@ -58,9 +58,23 @@ public struct CachedResult: Equatable, Sendable {
                      patchesBinary: patchesBinary)
     }
 
-    /// This call's real paths put back.
-    public func restored(with mapping: PathMapping) -> CachedResult {
-        mapping.isEmpty ? self : mapped(mapping.restore)
+    /// This call's real paths put back. A dependency file whose length changed (a checkout at a path of
+    /// another length) is laid out again as `layout`'s compiler writes it, for `target`; without a layout
+    /// such a result cannot be written exactly and nil comes back.
+    public func restored(with mapping: PathMapping, layout: DependencyLayout? = nil, target: [UInt8] = []) -> CachedResult? {
+        if mapping.isEmpty { return self }
+        var result = mapped(mapping.restore)
+        for index in result.files.indices {
+            let kind = result.files[index].kind
+            guard kind == .dependencyVerbatim || kind == .dependencyWithoutTarget,
+                  result.files[index].bytes.count != files[index].bytes.count else { continue }
+            guard let layout else { return nil }
+            let prefix = kind == .dependencyWithoutTarget ? target : []
+            guard let rewrapped = layout.rewrap(prefix + result.files[index].bytes), rewrapped.starts(with: prefix)
+            else { return nil }
+            result.files[index].bytes = Array(rewrapped[prefix.count...])
+        }
+        return result
     }
 
     /// The form to store: nil when some output cannot be normalized reversibly (it already holds a
