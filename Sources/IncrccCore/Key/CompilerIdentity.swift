@@ -12,6 +12,7 @@ public struct CompilerIdentity: Sendable {
     public static func identify(_ path: String, cacheDirectory: String, now: Int64) throws(SystemError) -> CompilerIdentity {
         let status = try FileSystem.status(path)
         var nameHasher = StreamingHasher()
+        nameHasher.update("compiler record 2")
         nameHasher.update(path)
         let record = cacheDirectory + "/compilers/" + nameHasher.finalize().hex
         if let bytes = try? FileSystem.readFile(record), bytes.count == recordSize {
@@ -58,7 +59,9 @@ public enum CompilerFamily: UInt8, Sendable {
               status.succeeded, let text = try? FileSystem.readFile(output) else { return .unknown }
         let firstLine = String(decoding: text.prefix { $0 != UInt8(ascii: "\n") }, as: UTF8.self)
         if firstLine.contains("clang version") { return .clang }
-        if firstLine.contains("gcc") || firstLine.contains("GCC") || firstLine.contains("g++") { return .gcc }
+        // Debian's `cc` and `c++` print their own name first; gcc's copyright line names the FSF.
+        if firstLine.contains("gcc") || firstLine.contains("GCC") || firstLine.contains("g++")
+            || String(decoding: text.prefix(400), as: UTF8.self).contains("Free Software Foundation") { return .gcc }
         return .unknown
     }
 }
