@@ -78,8 +78,10 @@ extension CachedCompile {
         }
         var call = call
         if let bound = call.boundToCheckout,
-           result.files.contains(where: { $0.kind.isBinary && call.mapping.holdsCheckout($0.bytes) }) {
-            log.write("the object names its checkout: stored for this checkout only")
+           result.files.contains(where: {
+               $0.kind.isBinary && (call.mapping.holdsCheckout($0.bytes) || !ObjectTransparency.isTransparent($0.bytes))
+           }) {
+            log.write("the object names its checkout, or may: stored for this checkout only")
             call = bound
         }
         let mapping = call.mapping

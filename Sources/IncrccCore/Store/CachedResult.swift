@@ -38,8 +38,9 @@ public struct CachedResult: Equatable, Sendable {
     /// `PathMapping.realPartsDigest` of the compile that stored it: a call with the same digest gets the
     /// bytes back exactly; any other call gets them patched.
     public var pathsDigest: Digest
-    /// Whether some binary output held a path part when stored: only then does serving it to a call with
-    /// other paths depend on patching being exact, which is what a class of compile must earn trust for.
+    /// Whether some binary output held a path part when stored, or may hold one unseen (compressed
+    /// sections, LTO bytecode, a format other than ELF): only then does serving it to a call with other
+    /// paths depend on patching being exact, which is what a class of compile must earn trust for.
     public var patchesBinary: Bool
 
     public init(stdout: [UInt8], stderr: [UInt8], files: [OutputFile], pathsDigest: Digest = PathMapping().realPartsDigest,
@@ -86,7 +87,9 @@ public struct CachedResult: Equatable, Sendable {
         var patchesBinary = false
         for file in files {
             guard let bytes = mapping.normalizeReversibly(file.bytes) else { return nil }
-            if file.kind.isBinary && bytes != file.bytes { patchesBinary = true }
+            if file.kind.isBinary && (bytes != file.bytes || !ObjectTransparency.isTransparent(file.bytes)) {
+                patchesBinary = true
+            }
             normalizedFiles.append(OutputFile(file.kind, bytes))
         }
         return CachedResult(stdout: stdout, stderr: stderr, files: normalizedFiles, pathsDigest: mapping.realPartsDigest,
