@@ -138,9 +138,9 @@ public struct CachedCompile {
             return nil
         }
         let patched = stored.pathsDigest != call.mapping.realPartsDigest
-        if patched && !stored.patchesBinary {
-            // Only text outputs (dependency files, diagnostics) held paths: same-length patching is exact there.
-        } else if patched, let patchClass = call.patchClass {
+        // When only text outputs (dependency files, diagnostics) held paths, same-length patching is exact.
+        let needsTrust = patched && stored.patchesBinary
+        if needsTrust, let patchClass = call.patchClass {
             switch trust.state(of: patchClass) {
             case .trusted: break
             case .distrusted: return nil
@@ -149,7 +149,7 @@ public struct CachedCompile {
                 log.write("patched hit for class \(patchClass.hex) not yet trusted (\(agreements) agreements): verifying")
                 return verify(served, call, sampled: false)
             }
-        } else if patched {
+        } else if needsTrust {
             return nil
         }
         guard let result = restore(stored, call) else { return nil }
@@ -172,7 +172,7 @@ public struct CachedCompile {
     /// A stored result with this call's paths; nil when it cannot be written exactly for them.
     func restore(_ stored: CachedResult, _ call: Call) -> CachedResult? {
         let restored = stored.restored(with: call.mapping, layout: DependencyLayout(call.compiler.family),
-                                       target: DependencyFile.escapeTarget(request.output))
+                                       target: { DependencyFile.escapeTarget(request.output) })
         if restored == nil { log.write("the dependency file cannot be laid out for this checkout") }
         return restored
     }

@@ -125,8 +125,10 @@ struct DependencyRule {
         var length = 0
         var i = 0
         while i < word.count {
-            if (word[i] == UInt8(ascii: "\\") || word[i] == UInt8(ascii: "$")), i + 1 < word.count,
-               word[i + 1] == UInt8(ascii: " ") || word[i + 1] == UInt8(ascii: "#") || word[i + 1] == UInt8(ascii: "$") {
+            let escaped = i + 1 < word.count && (word[i] == UInt8(ascii: "$")
+                ? word[i + 1] == UInt8(ascii: "$")
+                : word[i] == UInt8(ascii: "\\") && (word[i + 1] == UInt8(ascii: " ") || word[i + 1] == UInt8(ascii: "#")))
+            if escaped {
                 i += 2
             } else {
                 i += 1

@@ -93,10 +93,10 @@ public struct PatchTrust {
 
     public func recordAgreement(_ classDigest: Digest) {
         try? FileSystem.makeDirectories(directory)
-        guard let fd = try? FileSystem.open(path(classDigest, ".agreed"), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC)
-        else { return }
+        let file = path(classDigest, ".agreed")
+        guard let fd = try? FileSystem.open(file, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC) else { return }
         defer { close(fd) }
-        try? FileSystem.writeAll(fd, Array("a\n".utf8), path: path(classDigest, ".agreed"))
+        try? FileSystem.writeAll(fd, Array("a\n".utf8), path: file)
     }
 
     /// Marks the class distrusted; `reason` says what disagreed, for whoever looks at the file.

@@ -60,9 +60,10 @@ public struct CachedResult: Equatable, Sendable {
     }
 
     /// This call's real paths put back. A dependency file whose length changed (a checkout at a path of
-    /// another length) is laid out again as `layout`'s compiler writes it, for `target`; without a layout
-    /// such a result cannot be written exactly and nil comes back.
-    public func restored(with mapping: PathMapping, layout: DependencyLayout? = nil, target: [UInt8] = []) -> CachedResult? {
+    /// another length) is laid out again as `layout`'s compiler writes it, for `target` (asked only then);
+    /// without a layout such a result cannot be written exactly and nil comes back.
+    public func restored(with mapping: PathMapping, layout: DependencyLayout? = nil,
+                         target: () -> [UInt8] = { [] }) -> CachedResult? {
         if mapping.isEmpty { return self }
         var result = mapped(mapping.restore)
         for index in result.files.indices {
@@ -70,7 +71,7 @@ public struct CachedResult: Equatable, Sendable {
             guard kind == .dependencyVerbatim || kind == .dependencyWithoutTarget,
                   result.files[index].bytes.count != files[index].bytes.count else { continue }
             guard let layout else { return nil }
-            let prefix = kind == .dependencyWithoutTarget ? target : []
+            let prefix = kind == .dependencyWithoutTarget ? target() : []
             guard let rewrapped = layout.rewrap(prefix + result.files[index].bytes), rewrapped.starts(with: prefix)
             else { return nil }
             result.files[index].bytes = Array(rewrapped[prefix.count...])
