@@ -95,7 +95,7 @@ struct CompileSession {
                                     store: store, log: log, currentDirectory: cwd)
         switch compile.run() {
         case .hit(let status, let notes):
-            count([.directHit] + notes, store: store)
+            count((notes.contains(.scanHit) ? [] : [.directHit]) + notes, store: store)
             return status.shellStatus
         case .miss(let status, let notes):
             count((configuration.recache ? [.recache, .miss] : [.miss]) + notes, store: store)

@@ -19,7 +19,7 @@ import Testing
 @Suite struct IncludeDirectiveTests {
     @Test func findsLiteralIncludes() {
         let text = "#include <stdio.h>\n  #  include \"a/b.h\"\n#include_next <limits.h>\n#import \"m.h\"\n#define X 1\n#include MACRO\n"
-        let found = IncludeDirectiveScanner.scan(Array(text.utf8))
+        let found = FileReferences.read(Array(text.utf8)).includes
         #expect(found == [
             IncludeDirective(name: "stdio.h", isQuoted: false, isNext: false),
             IncludeDirective(name: "a/b.h", isQuoted: true, isNext: false),

@@ -100,6 +100,29 @@ public struct CompileRequest: Sendable {
     public var dependsOnHostCPU: Bool
 }
 
+extension CompileRequest {
+    /// `-include` and `-imacros` files, in command-line order: read before the source.
+    public var forcedIncludes: [String] {
+        var files: [String] = []
+        var index = keyedArguments.startIndex
+        while index < keyedArguments.endIndex {
+            let argument = keyedArguments[index]
+            if argument == "-include" || argument == "-imacros" {
+                if index + 1 < keyedArguments.endIndex { files.append(keyedArguments[index + 1]) }
+                index += 2
+                continue
+            }
+            if argument.hasPrefix("-include") && argument.count > 8 && !argument.hasPrefix("-include-") {
+                files.append(String(argument.dropFirst(8)))
+            } else if argument.hasPrefix("-imacros") && argument.count > 8 {
+                files.append(String(argument.dropFirst(8)))
+            }
+            index += 1
+        }
+        return files
+    }
+}
+
 /// Where a command line lands: one cacheable compile, or the reason it runs uncached.
 public enum Classification: Sendable {
     case cacheable(CompileRequest)

@@ -51,6 +51,12 @@ public struct StatsReport {
             lines.append(("Verification", ""))
             for counter in verification { lines.append(("  " + counter.label, String(values[counter]))) }
         }
+        let scanning: [Counter] = [.scanIndexed, .scanMiss, .scanUnsound, .scanComputedInclude, .scanEmbeddedFile,
+                                   .scanPrecompiledHeader, .scanUnreadableFile, .scannerUnavailable]
+        if scanning.contains(where: { values[$0] > 0 }) {
+            lines.append(("Scanning", ""))
+            for counter in scanning where values[counter] > 0 { lines.append(("  " + counter.label, String(values[counter]))) }
+        }
         let limit = maxSize == 0 ? "unlimited" : SizeText.format(maxSize)
         let used = maxSize == 0 ? "" : percent(values[.cacheSizeBytes], of: maxSize)
         lines.append(("Cache size", SizeText.format(values[.cacheSizeBytes]) + " / " + limit + used))

@@ -73,9 +73,12 @@ public struct CachedCompile {
         }
         let call = Call(source: source, compiler: compiler, key: key, directKey: key.digest(), patchClass: patchClass)
         log.write("\(request.source): direct key \(call.directKey.hex)")
+        let calls = [call] + (call.boundToCheckout.map { [$0] } ?? [])
         if configuration.directMode && !configuration.recache {
-            if let outcome = lookupAndServe(call) { return outcome }
-            if let bound = call.boundToCheckout, let outcome = lookupAndServe(bound) { return outcome }
+            for candidate in calls { if let outcome = lookupAndServe(candidate) { return outcome } }
+        }
+        if configuration.scan != .never && !configuration.recache {
+            for candidate in calls { if let outcome = scanAndServe(candidate) { return outcome } }
         }
         switch compileFresh(call) {
         case .compiled(let fresh): return store(fresh, call)
@@ -132,9 +135,19 @@ public struct CachedCompile {
             log.write("no manifest entry matches")
             return nil
         }
-        guard let data = store.read(entry.result, kind: .result), let stored = try? CachedResult.decode(data) else {
-            log.write("result \(entry.result.hex) missing")
-            try? store.stats.update(shard: CacheStore.shard(of: entry.result), [(.missingCacheFile, 1)])
+        guard let outcome = serve(entry.result, call, via: .manifest) else { return nil }
+        store.markUsed(call.directKey, kind: .manifest)
+        return outcome
+    }
+
+    /// How a result was found.
+    enum HitRoute { case manifest, scan }
+
+    /// Serves the stored result `resultKey`, verifies it, or returns nil when it cannot be served here.
+    func serve(_ resultKey: Digest, _ call: Call, via route: HitRoute) -> Outcome? {
+        guard let data = store.read(resultKey, kind: .result), let stored = try? CachedResult.decode(data) else {
+            log.write("result \(resultKey.hex) missing")
+            try? store.stats.update(shard: CacheStore.shard(of: resultKey), [(.missingCacheFile, 1)])
             return nil
         }
         let patched = stored.pathsDigest != call.mapping.realPartsDigest
@@ -163,10 +176,12 @@ public struct CachedCompile {
             log.write("cannot write outputs: \(error)")
             return nil
         }
-        store.markUsed(entry.result, kind: .result)
-        store.markUsed(call.directKey, kind: .manifest)
-        log.write((patched ? "patched hit " : "direct hit ") + entry.result.hex)
-        return .hit(.exited(0), notes: patched ? [.patchedHit] : [])
+        store.markUsed(resultKey, kind: .result)
+        let kind = route == .scan ? "scan hit " : "direct hit "
+        log.write((patched ? "patched " : "") + kind + resultKey.hex)
+        var notes: [Counter] = route == .scan ? [.scanHit] : []
+        if patched { notes.append(.patchedHit) }
+        return .hit(.exited(0), notes: notes)
     }
 
     /// A stored result with this call's paths; nil when it cannot be written exactly for them.

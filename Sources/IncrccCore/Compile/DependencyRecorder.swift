@@ -13,6 +13,8 @@ struct DependencyRecorder {
     struct Recording {
         var files: [RecordedFile]
         var absentPaths: [String]
+        /// What was read of every file, the source included: the scan that indexes the result reuses it.
+        var read: [String: FileFacts] = [:]
     }
 
     /// Runs the preprocessor once more for a complete list (the user's `-MMD` file lacks system headers).
@@ -34,9 +36,9 @@ struct DependencyRecorder {
         guard let dependencyText else { return .failure(.internalError) }
         var seen: Set<String> = [request.source]
         var files: [RecordedFile] = []
-        var directives: [(path: String, directives: [IncludeDirective])] = [
-            (request.source, IncludeDirectiveScanner.scan(source)),
-        ]
+        let sourceReferences = FileReferences.read(source)
+        var read: [String: FileFacts] = [request.source: FileFacts(digest: Digest.of(source), references: sourceReferences)]
+        var directives: [(path: String, directives: [IncludeDirective])] = [(request.source, sourceReferences.includes)]
         let now = Clock.nowNanoseconds()
         for path in DependencyFile.prerequisites(dependencyText) where seen.insert(path).inserted {
             guard let bytes = try? FileSystem.readFile(path), let status = try? FileSystem.status(path) else {
@@ -48,17 +50,23 @@ struct DependencyRecorder {
             }
             if checksTimeMacros && Self.mentionsTimeMacro(bytes) { return .failure(.unsupportedCodeDirective) }
             let settled = max(status.modifiedNanoseconds, status.changedNanoseconds) < now - StatTrust.settleNanoseconds
-            files.append(RecordedFile(path: path, digest: Digest.of(bytes), status: status, statTrusted: settled))
-            directives.append((path, IncludeDirectiveScanner.scan(bytes)))
+            let facts = FileFacts(digest: Digest.of(bytes), references: FileReferences.read(bytes))
+            read[path] = facts
+            files.append(RecordedFile(path: path, digest: facts.digest, status: status, statTrusted: settled))
+            directives.append((path, facts.references.includes))
         }
+        let absent = probeFinder().probes(files: directives, dependencies: seen) { FileSystem.exists($0) }
+        return .success(Recording(files: files, absentPaths: absent, read: read))
+    }
+
+    /// The compiler's search chains: the command line's, CPATH and friends, its own directories.
+    func probeFinder() -> NegativeProbeFinder {
         let builtin = BuiltinIncludeDirectories.lookup(
             compiler: compiler, language: request.language, affecting: request.includeSearch.builtinAffectingArguments,
             cacheDirectory: store.directory, temporaryDirectory: temporaryDirectory)
-        let finder = NegativeProbeFinder(
+        return NegativeProbeFinder(
             options: request.includeSearch, builtin: builtin,
             environmentDirectories: OutputAffectingEnvironment.includeDirectories(for: request.language, lookup: lookup))
-        let absent = finder.probes(files: directives, dependencies: seen) { FileSystem.exists($0) }
-        return .success(Recording(files: files, absentPaths: absent))
     }
 
     /// Jumps from underscore to underscore with memchr instead of testing every byte: a miss scans every

@@ -105,18 +105,21 @@ extension CachedCompile {
         let resultKey = ResultKey.digest(directKey: call.directKey, dependencies: files.map { ($0.path, $0.digest) })
         do {
             try store.write(resultKey, kind: .result, payload: normalized.encode())
-            var manifest = store.read(call.directKey, kind: .manifest).flatMap { try? Manifest.decode($0) } ?? Manifest()
-            manifest.add(ManifestEntry(files: files, absentPaths: absentPaths, result: resultKey))
-            try store.write(call.directKey, kind: .manifest, payload: manifest.encode())
+            if configuration.directMode {
+                var manifest = store.read(call.directKey, kind: .manifest).flatMap { try? Manifest.decode($0) } ?? Manifest()
+                manifest.add(ManifestEntry(files: files, absentPaths: absentPaths, result: resultKey))
+                try store.write(call.directKey, kind: .manifest, payload: manifest.encode())
+            }
         } catch {
             log.write("cannot store: \(error)")
             return outcome
         }
         log.write("stored result \(resultKey.hex) with \(files.count) files, \(absentPaths.count) absent paths")
+        let scanNotes = indexForScan(call, recording: recorded, result: resultKey)
         let cleanup = Cleanup(store: store, maxSize: configuration.maxSize)
         cleanup.cleanIfNeeded(shard: CacheStore.shard(of: resultKey), now: Clock.nowNanoseconds())
         cleanup.cleanIfNeeded(shard: CacheStore.shard(of: call.directKey), now: Clock.nowNanoseconds())
-        return outcome
+        return .miss(fresh.status, notes: notes + scanNotes)
     }
 
     /// Compiles although a result would be served, and compares byte for byte: what the cache would have

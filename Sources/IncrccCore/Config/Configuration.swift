@@ -51,6 +51,12 @@ public struct Configuration: Sendable {
     /// comparison of every trial; three agreements leave a margin for content-dependent ones at the cost of
     /// three extra compiles per class, and a build has few classes.
     public var trustAfter = 3
+    /// When the include scan runs. `auto`: every miss indexes its result under its directive graph (the
+    /// compiler's files are read and hashed by then anyway), and a lookup scans only when the manifest is
+    /// gone or direct mode is off and results were indexed for this direct key: a cold build never scans
+    /// before compiling. libclang only under `always` (measured in bench/RESULTS.md: its load alone costs
+    /// more than a whole directive scan, and a parse several times more).
+    public var scan = ScanMode.auto
     /// Origins in the order of `settings`; an array, not a dictionary: this runs on every compile, and
     /// a dictionary's first use costs more instructions here than the rest of the lookup.
     var originList: [SettingOrigin] = Array(repeating: .defaultValue, count: Configuration.settings.count)
@@ -72,6 +78,7 @@ public struct Configuration: Sendable {
         ("direct_mode", "INCRCC_DIRECT"), ("umask", "INCRCC_UMASK"), ("normalize", "INCRCC_NORMALIZE"),
         ("store_dirs", "INCRCC_STORE_DIRS"),
         ("temp_dirs", "INCRCC_TEMP_DIRS"), ("base_dir", "INCRCC_BASEDIR"), ("verify_rate", "INCRCC_VERIFY_RATE"), ("trust_after", "INCRCC_TRUST_AFTER"),
+        ("scan", "INCRCC_SCAN"),
     ]
 
     public static let systemConfigurationPath = "/etc/incrcc.conf"
@@ -201,6 +208,11 @@ public struct Configuration: Sendable {
                 throw ConfigurationError("trust_after: '\(value)' is not a count from 1 to 1000")
             }
             trustAfter = count
+        case "scan":
+            guard let mode = ScanMode(rawValue: value.lowercased()) else {
+                throw ConfigurationError("scan: '\(value)' is not auto, always or never")
+            }
+            scan = mode
         default:
             throw ConfigurationError("unknown setting '\(name)'")
         }
@@ -247,9 +259,21 @@ public struct Configuration: Sendable {
         case "base_dir": return baseDirectory
         case "verify_rate": return String(verifyRate)
         case "trust_after": return String(trustAfter)
+        case "scan": return scan.rawValue
         default: return ""
         }
     }
+}
+
+/// When incrcc scans a translation unit's includes (see `Configuration.scan`).
+public enum ScanMode: String, Sendable {
+    /// Index every miss, scan on lookup only where no manifest can answer.
+    case auto
+    /// Index every miss (with libclang where directives cannot be followed), scan whenever the manifest
+    /// gives no hit.
+    case always
+    /// Neither index nor scan.
+    case never
 }
 
 extension StringProtocol {

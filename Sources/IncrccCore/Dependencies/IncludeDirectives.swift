@@ -7,31 +7,9 @@ public struct IncludeDirective: Equatable, Sendable {
     public var isNext: Bool
 }
 
-/// Finds `#include`, `#include_next` and `#import` directives with a literal name. It does not evaluate
-/// conditionals or skip comments: it over-reports, which only adds negative probes (more misses, never a
-/// wrong hit).
+/// Takes apart `#include`, `#include_next` and `#import` directives with a literal name (`FileReferences`
+/// finds the lines).
 public enum IncludeDirectiveScanner {
-    /// Lines are skipped with memchr and only lines whose first non-blank byte is `#` are looked at: a miss
-    /// scans every header the compiler read.
-    public static func scan(_ text: [UInt8]) -> [IncludeDirective] {
-        text.withUnsafeBufferPointer { buffer in
-            var directives: [IncludeDirective] = []
-            guard let base = buffer.baseAddress else { return directives }
-            let n = buffer.count
-            var i = 0
-            while i < n {
-                while i < n, base[i] == 0x20 || base[i] == 0x09 { i += 1 }
-                if i < n, base[i] == UInt8(ascii: "#") {
-                    i += 1
-                    if let directive = directive(base, n, &i) { directives.append(directive) }
-                }
-                guard i < n, let newline = memchr(base + i, 0x0a, n - i) else { break }
-                i = base.distance(to: newline.assumingMemoryBound(to: UInt8.self)) + 1
-            }
-            return directives
-        }
-    }
-
     /// A plain byte compare: the generic `elementsEqual` against a String's UTF-8 view measured as the
     /// largest single cost of a small miss.
     @inline(__always)

@@ -35,6 +35,14 @@ public enum Counter: Int, CaseIterable, Sendable, Error {
     case verifySampled
     case verifyMismatch
     case distrustedClasses
+    case scanIndexed
+    case scanUnsound
+    case scanComputedInclude
+    case scanEmbeddedFile
+    case scanPrecompiledHeader
+    case scanUnreadableFile
+    case scannerUnavailable
+    case scanMiss
 
     /// The key printed by `--print-stats`.
     public var key: String {
@@ -73,6 +81,14 @@ public enum Counter: Int, CaseIterable, Sendable, Error {
         case .verifySampled: return "verify_sampled"
         case .verifyMismatch: return "verify_mismatch"
         case .distrustedClasses: return "distrusted_classes"
+        case .scanIndexed: return "scan_indexed"
+        case .scanUnsound: return "scan_unsound"
+        case .scanComputedInclude: return "scan_fallback_computed_include"
+        case .scanEmbeddedFile: return "scan_fallback_embedded_file"
+        case .scanPrecompiledHeader: return "scan_fallback_precompiled_header"
+        case .scanUnreadableFile: return "scan_fallback_unreadable_file"
+        case .scannerUnavailable: return "scan_libclang_unavailable"
+        case .scanMiss: return "scan_miss"
         }
     }
 
@@ -113,6 +129,14 @@ public enum Counter: Int, CaseIterable, Sendable, Error {
         case .verifySampled: return "hits sampled for verification"
         case .verifyMismatch: return "sampled hits that MISMATCHED"
         case .distrustedClasses: return "classes distrusted for patching"
+        case .scanIndexed: return "results indexed for scans"
+        case .scanUnsound: return "compiler read files the scan missed"
+        case .scanComputedInclude: return "fallback: computed #include"
+        case .scanEmbeddedFile: return "fallback: #embed or .incbin"
+        case .scanPrecompiledHeader: return "fallback: precompiled header"
+        case .scanUnreadableFile: return "fallback: unreadable file"
+        case .scannerUnavailable: return "libclang could not be loaded"
+        case .scanMiss: return "scans that found no result"
         }
     }
 

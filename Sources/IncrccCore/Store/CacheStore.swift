@@ -15,7 +15,11 @@ public struct CacheStore: Sendable {
     }
 
     public static func suffix(_ kind: EntryCodec.Kind) -> String {
-        kind == .manifest ? ".M" : ".R"
+        switch kind {
+        case .manifest: return ".M"
+        case .result: return ".R"
+        case .scanIndex: return ".S"
+        }
     }
 
     public func path(for key: Digest, kind: EntryCodec.Kind) -> String {
@@ -59,6 +63,11 @@ public struct CacheStore: Sendable {
         let sizeDelta = Int64(data.count) - (previous?.size ?? 0)
         let fileDelta: Int64 = previous == nil ? 1 : 0
         try stats.update(shard: Self.shard(of: key), [(.filesInCache, fileDelta), (.cacheSizeBytes, sizeDelta)])
+    }
+
+    /// Whether an entry exists, without reading it.
+    public func holds(_ key: Digest, kind: EntryCodec.Kind) -> Bool {
+        FileSystem.exists(path(for: key, kind: kind))
     }
 
     /// Marks an entry as recently used, for size-limit cleanup.

@@ -12,6 +12,7 @@ public enum EntryCodec {
     public enum Kind: UInt8, Sendable {
         case manifest = 1
         case result = 2
+        case scanIndex = 3
     }
 
     public static func encode(_ payload: [UInt8], kind: Kind, level: Int32) -> [UInt8] {

@@ -1,0 +1,115 @@
+/// The scan route: results found by scanning the include graph before compiling, for calls no manifest
+/// answers (direct mode off, manifests evicted or lost). A result is reachable this way only after the
+/// compiler's own dependency list was found inside the graph scanned when it was stored.
+extension CachedCompile {
+    /// The directive scanner with this call's search chains and forced includes.
+    func graphScanner(_ call: Call) -> IncludeGraphScanner {
+        IncludeGraphScanner(finder: recorder(call).probeFinder(), forcedIncludes: request.forcedIncludes,
+                            implicitIncludes: request.includeSearch.noStandardIncludes ? [] : ["stdc-predef.h"])
+    }
+
+    /// Scans and serves what the scan index holds for this graph; nil when the scan cannot hit or did not.
+    func scanAndServe(_ call: Call) -> Outcome? {
+        guard request.language.isPreprocessed, let payload = store.read(call.directKey, kind: .scanIndex),
+              let index = try? ScanIndex.decode(payload) else { return nil }
+        // With a manifest at hand its miss is almost always the scan's miss too (a changed header): `auto`
+        // leaves the scan to calls without one.
+        if configuration.scan == .auto && configuration.directMode && store.holds(call.directKey, kind: .manifest) {
+            return nil
+        }
+        let shard = CacheStore.shard(of: call.directKey)
+        let sourceFacts = FileFacts(digest: call.key.sourceDigest, references: FileReferences.read(call.source))
+        var notes: [(Counter, Int64)] = [(.scanMiss, 1)]
+        if index.holds(.directives) {
+            let scanned = graphScanner(call).scan(
+                source: request.source, read: { $0 == request.source ? sourceFacts : FileFacts.read($0) },
+                exists: FileSystem.exists)
+            switch scanned {
+            case .success(let graph):
+                let key = ScanKey.digest(directKey: call.directKey, graph: graph, normalize: call.mapping.normalize)
+                if let result = index.result(for: key) {
+                    let outcome = serve(result, call, via: .scan)
+                    if case .hit? = outcome {
+                        store.markUsed(call.directKey, kind: .scanIndex)
+                        recordInManifest(graph, result: result, call)
+                    }
+                    if outcome != nil { return outcome }
+                }
+                log.write("scan of \(graph.files.count) files found no result")
+            case .failure(let failure):
+                log.write("scan falls back to direct mode: \(failure.reason.counter.key) in \(failure.path)")
+                notes = [(failure.reason.counter, 1)]
+            }
+        }
+        if configuration.scan == .always, index.holds(.libclang), let outcome = libclangScanAndServe(call, index) {
+            return outcome
+        }
+        try? store.stats.update(shard: shard, notes)
+        return nil
+    }
+
+    /// After a scan hit in direct mode: the scanned files and the candidates searched before them become a
+    /// manifest entry, so the next call is a direct hit and a header created earlier in the search path
+    /// still turns it into a miss.
+    func recordInManifest(_ graph: IncludeGraph, result: Digest, _ call: Call) {
+        guard configuration.directMode else { return }
+        let now = Clock.nowNanoseconds()
+        var files: [RecordedFile] = []
+        for file in graph.files.dropFirst() {
+            guard let status = try? FileSystem.status(file.path) else { return }
+            let settled = max(status.modifiedNanoseconds, status.changedNanoseconds) < now - StatTrust.settleNanoseconds
+            files.append(RecordedFile(path: call.mapping.normalize(file.path), digest: file.digest, status: status,
+                                      statTrusted: settled))
+        }
+        var manifest = store.read(call.directKey, kind: .manifest).flatMap { try? Manifest.decode($0) } ?? Manifest()
+        manifest.add(ManifestEntry(files: files, absentPaths: graph.absentPaths.map(call.mapping.normalize), result: result))
+        try? store.write(call.directKey, kind: .manifest, payload: manifest.encode())
+    }
+
+    /// Indexes a stored result under the graph a scan finds now, if the compiler's files are all in it.
+    /// Returns the counters to note.
+    func indexForScan(_ call: Call, recording: DependencyRecorder.Recording, result: Digest) -> [Counter] {
+        guard configuration.scan != .never, request.language.isPreprocessed else { return [] }
+        let scanned = graphScanner(call).scan(source: request.source, read: { recording.read[$0] ?? FileFacts.read($0) },
+                                              exists: FileSystem.exists)
+        let graph: IncludeGraph
+        let engine: ScanEngine
+        switch scanned {
+        case .success(let value):
+            graph = value
+            engine = .directives
+        case .failure(let failure):
+            let fallback = failure.reason
+            guard configuration.scan == .always else {
+                log.write("not indexed for scans: \(fallback.counter.key) in \(failure.path)")
+                return [fallback.counter]
+            }
+            switch libclangGraph(call) {
+            case .success(let value):
+                graph = value
+                engine = .libclang
+            case .failure(let reason):
+                log.write("not indexed for scans: \(reason.key)")
+                return [fallback.counter, reason]
+            }
+        }
+        let spelled = Set(graph.files.map { ScanKey.spelling($0.path) })
+        let missed = recording.files.map(\.path).filter { !spelled.contains(ScanKey.spelling($0)) }
+        guard missed.isEmpty else {
+            log.write("not indexed for scans: the compiler read \(missed.joined(separator: ", ")), which the scan did not find")
+            return [.scanUnsound]
+        }
+        guard graph.files.allSatisfy({ call.mapping.roundTrips($0.path) }) else { return [] }
+        let key = ScanKey.digest(directKey: call.directKey, graph: graph, normalize: call.mapping.normalize)
+        var index = store.read(call.directKey, kind: .scanIndex).flatMap { try? ScanIndex.decode($0) } ?? ScanIndex()
+        index.add(ScanIndex.Entry(scanKey: key, result: result, engine: engine))
+        do {
+            try store.write(call.directKey, kind: .scanIndex, payload: index.encode())
+        } catch {
+            log.write("cannot store the scan index: \(error)")
+            return []
+        }
+        log.write("indexed for scans (\(engine), \(graph.files.count) files)")
+        return [.scanIndexed]
+    }
+}

@@ -1,0 +1,164 @@
+import Glibc
+
+/// Why a translation unit cannot be scanned by its include directives; it then falls back to direct mode.
+public enum ScanFallback: Error, Equatable, Sendable {
+    /// `#include MACRO`, or a directive written in a form the reader does not take apart.
+    case computedInclude
+    /// `#embed` or `.incbin`: a file read that no include directive names.
+    case embeddedFile
+    /// A precompiled header may stand in for a header.
+    case precompiledHeader
+    /// A file in the include graph could not be read.
+    case unreadableFile
+
+    public var counter: Counter {
+        switch self {
+        case .computedInclude: return .scanComputedInclude
+        case .embeddedFile: return .scanEmbeddedFile
+        case .precompiledHeader: return .scanPrecompiledHeader
+        case .unreadableFile: return .scanUnreadableFile
+        }
+    }
+}
+
+/// Everything in one file's text that decides which other files a compile can depend on.
+public struct FileReferences: Equatable, Sendable {
+    /// `#include`, `#include_next`, `#import` with a literal name, in every branch of every conditional.
+    public var includes: [IncludeDirective] = []
+    /// `__has_include(…)` and `__has_include_next(…)` names: their existence changes what is compiled.
+    public var existenceTests: [IncludeDirective] = []
+    /// Set when the file holds something the scan cannot follow.
+    public var fallback: ScanFallback?
+
+    /// Reads `text` once for directives and once (memmem) for `__has_include` and `.incbin`. Over-reports
+    /// (comments, dead branches): an extra file only makes the scan key stricter. Under-reporting would be a
+    /// wrong hit, so any include-like directive it cannot take apart is a fallback, never skipped.
+    public static func read(_ text: [UInt8]) -> FileReferences {
+        var references = FileReferences()
+        text.withUnsafeBufferPointer { buffer in
+            guard let base = buffer.baseAddress else { return }
+            let n = buffer.count
+            references.readDirectives(base, n)
+            references.readExistenceTests(base, n)
+            if references.fallback == nil, find(".incbin", in: base, n, from: 0) != nil {
+                references.fallback = .embeddedFile
+            }
+        }
+        return references
+    }
+
+    mutating func readDirectives(_ base: UnsafePointer<UInt8>, _ n: Int) {
+        var i = 0
+        while i < n {
+            while i < n, base[i] == 0x20 || base[i] == 0x09 { i += 1 }
+            var hash = false
+            if i < n, base[i] == UInt8(ascii: "#") {
+                hash = true
+                i += 1
+            } else if i + 1 < n, base[i] == UInt8(ascii: "%"), base[i + 1] == UInt8(ascii: ":") {
+                hash = true
+                i += 2
+            }
+            if hash { readDirective(base, n, &i) }
+            guard i < n, let newline = memchr(base + i, 0x0a, n - i) else { break }
+            i = base.distance(to: newline.assumingMemoryBound(to: UInt8.self)) + 1
+        }
+    }
+
+    /// What follows a `#` at `i`. Include-like words must be followed by a quoted or bracketed name;
+    /// anything else there (a macro, a comment, a line continuation) cannot be followed by the scan.
+    mutating func readDirective(_ base: UnsafePointer<UInt8>, _ n: Int, _ i: inout Int) {
+        while i < n, base[i] == 0x20 || base[i] == 0x09 { i += 1 }
+        if i < n, base[i] == UInt8(ascii: "/") || base[i] == UInt8(ascii: "\\") {
+            // `# /* … */ include`, or a directive name continued on the next line.
+            if lineMentionsInclude(base, n, i) { fallback = fallback ?? .computedInclude }
+            return
+        }
+        let wordStart = i
+        while i < n, (base[i] >= 0x61 && base[i] <= 0x7a) || base[i] == UInt8(ascii: "_") { i += 1 }
+        let word = UnsafeBufferPointer(start: base + wordStart, count: i - wordStart)
+        if IncludeDirectiveScanner.matches(word, "embed") {
+            fallback = fallback ?? .embeddedFile
+            return
+        }
+        let isNext = IncludeDirectiveScanner.matches(word, "include_next")
+        guard isNext || IncludeDirectiveScanner.matches(word, "include") || IncludeDirectiveScanner.matches(word, "import")
+        else {
+            if i < n, base[i] == UInt8(ascii: "\\"), isPrefixOfIncludeWord(word) { fallback = fallback ?? .computedInclude }
+            return
+        }
+        var j = i
+        i = wordStart
+        if let directive = IncludeDirectiveScanner.directive(base, n, &i) {
+            includes.append(directive)
+        } else {
+            while j < n, base[j] == 0x20 || base[j] == 0x09 { j += 1 }
+            // `#include` alone on a line is an error the compiler reports; anything else is computed.
+            if j < n, base[j] != 0x0a, base[j] != 0x0d { fallback = fallback ?? .computedInclude }
+        }
+    }
+
+    func lineMentionsInclude(_ base: UnsafePointer<UInt8>, _ n: Int, _ i: Int) -> Bool {
+        var end = i
+        while end < n, base[end] != 0x0a { end += 1 }
+        // A continued line goes on: look one line further.
+        if end > i, base[end - 1] == UInt8(ascii: "\\") || base[end - 1] == 0x0d {
+            end += 1
+            while end < n, base[end] != 0x0a { end += 1 }
+        }
+        return Self.find("include", in: base, end, from: i) != nil || Self.find("import", in: base, end, from: i) != nil
+            || Self.find("embed", in: base, end, from: i) != nil
+    }
+
+    func isPrefixOfIncludeWord(_ word: UnsafeBufferPointer<UInt8>) -> Bool {
+        let words: [StaticString] = ["include_next", "import", "embed"]
+        for full in words where word.count < full.utf8CodeUnitCount {
+            if let start = word.baseAddress, memcmp(start, full.utf8Start, word.count) == 0 { return true }
+        }
+        return false
+    }
+
+    mutating func readExistenceTests(_ base: UnsafePointer<UInt8>, _ n: Int) {
+        var from = 0
+        while let at = Self.find("__has_include", in: base, n, from: from) {
+            var i = at + 13
+            let isNext = i + 5 <= n && memcmp(base + i, "_next", 5) == 0
+            if isNext { i += 5 }
+            from = i
+            if i < n, (base[i] >= 0x61 && base[i] <= 0x7a) || base[i] == UInt8(ascii: "_") { continue }
+            while i < n, base[i] == 0x20 || base[i] == 0x09 { i += 1 }
+            // `#ifdef __has_include`, or the name in a comment: not a test.
+            guard i < n, base[i] == UInt8(ascii: "(") else { continue }
+            i += 1
+            while i < n, base[i] == 0x20 || base[i] == 0x09 { i += 1 }
+            guard i < n, base[i] == UInt8(ascii: "\"") || base[i] == UInt8(ascii: "<") else {
+                fallback = fallback ?? .computedInclude
+                continue
+            }
+            let close = base[i] == UInt8(ascii: "\"") ? UInt8(ascii: "\"") : UInt8(ascii: ">")
+            i += 1
+            let start = i
+            while i < n, base[i] != close, base[i] != 0x0a { i += 1 }
+            guard i < n, base[i] == close, i > start else {
+                fallback = fallback ?? .computedInclude
+                continue
+            }
+            let name = String(decoding: UnsafeBufferPointer(start: base + start, count: i - start), as: UTF8.self)
+            existenceTests.append(IncludeDirective(name: name, isQuoted: close == UInt8(ascii: "\""), isNext: isNext))
+            from = i
+        }
+    }
+
+    /// memchr for the first byte, then a compare (Glibc's memmem is not visible to Swift here).
+    static func find(_ needle: StaticString, in base: UnsafePointer<UInt8>, _ n: Int, from: Int) -> Int? {
+        let length = needle.utf8CodeUnitCount
+        let first = Int32(needle.utf8Start.pointee)
+        var i = from
+        while i + length <= n, let hit = memchr(base + i, first, n - i - length + 1) {
+            i = base.distance(to: hit.assumingMemoryBound(to: UInt8.self))
+            if memcmp(base + i, needle.utf8Start, length) == 0 { return i }
+            i += 1
+        }
+        return nil
+    }
+}
