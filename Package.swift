@@ -5,6 +5,7 @@ let package = Package(
     name: "incrcc",
     products: [
         .executable(name: "incrcc", targets: ["incrcc"]),
+        .executable(name: "incrcc-scan", targets: ["incrcc-scan"]),
         .library(name: "IncrccCore", targets: ["IncrccCore"]),
     ],
     targets: [
@@ -14,6 +15,8 @@ let package = Package(
         .target(name: "CLibclang", linkerSettings: [.linkedLibrary("dl")]),
         .target(name: "IncrccCore", dependencies: ["CZstd", "CXXHash", "CLibclang"]),
         .executableTarget(name: "incrcc", dependencies: ["IncrccCore"]),
+        /// libclang's scan in a dynamically linked child: incrcc itself is static and never loads libclang.
+        .executableTarget(name: "incrcc-scan", dependencies: ["IncrccCore"]),
         .testTarget(name: "IncrccCoreTests", dependencies: ["IncrccCore"]),
     ],
     swiftLanguageModes: [.v6]

@@ -89,7 +89,7 @@ struct IncludeGraphScannerTests {
         let one = IncludeGraph(files: [ScannedFile(path: "a.c", digest: Digest.of([1]))], absentPaths: [])
         var two = one
         two.files[0].digest = Digest.of([2])
-        let key = { (graph: IncludeGraph) in ScanKey.digest(directKey: Digest.of([0]), graph: graph, normalize: { $0 }) }
+        let key = { (graph: IncludeGraph) in ScanKey.digest(directKey: Digest.of([0]), graph: graph, engine: .directives, normalize: { $0 }) }
         #expect(key(one) != key(two))
         #expect(key(one) == key(one))
         #expect(ScanKey.spelling("./inc//a.h") == "inc/a.h")

@@ -79,6 +79,12 @@ enum Tools {
     static let hasMake = which("make") != nil
     static let hasCMakeNinja = which("cmake") != nil && which("ninja") != nil
     static let hasIncrcc = FileManager.default.isExecutableFile(atPath: incrcc)
+    /// Debian's libclang1-NN, where the libclang scan can load it.
+    static let hasLibclang: Bool = {
+        let directory = "/usr/lib/x86_64-linux-gnu"
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+        return names.contains { $0.hasPrefix("libclang-") && $0.hasSuffix(".so.1") } || names.contains("libclang.so.1")
+    }()
 }
 
 /// A started child whose output goes to files in the scratch directory.

@@ -123,6 +123,54 @@ extension CompileRequest {
     }
 }
 
+extension CompileRequest {
+    static let preprocessorOptionsWithValue: Set<String> = [
+        "-I", "-iquote", "-isystem", "-idirafter", "-D", "-U", "-include", "-imacros",
+    ]
+
+    /// The options that decide what the preprocessor finds and defines, for a scan outside the compiler.
+    public var preprocessorArguments: [String] {
+        var kept: [String] = []
+        var index = keyedArguments.startIndex
+        while index < keyedArguments.endIndex {
+            let argument = keyedArguments[index]
+            if Self.preprocessorOptionsWithValue.contains(argument), index + 1 < keyedArguments.endIndex {
+                kept += [argument, keyedArguments[index + 1]]
+                index += 2
+                continue
+            }
+            if argument.hasPrefix("-std=") || argument == "-undef"
+                || ["-I", "-D", "-U", "-iquote", "-isystem", "-idirafter"].contains(where: { argument.hasPrefix($0) }) {
+                kept.append(argument)
+            }
+            index += 1
+        }
+        return kept
+    }
+
+    /// The arguments to ask the compiler for its predefined macros with: everything keyed but what names
+    /// files to read or write (forced includes are scanned as files, not remembered as macros).
+    public var macroAffectingArguments: [String] {
+        var kept: [String] = []
+        var index = keyedArguments.startIndex
+        while index < keyedArguments.endIndex {
+            let argument = keyedArguments[index]
+            if ["-include", "-imacros", "-x", "-MF", "-MT", "-MQ", "-o"].contains(argument) {
+                index += 2
+                continue
+            }
+            if argument == "-c" || argument == "-S" || argument == "-E" || argument.hasPrefix("-M")
+                || argument.hasPrefix("-include") || argument.hasPrefix("-imacros") || argument == source {
+                index += 1
+                continue
+            }
+            kept.append(argument)
+            index += 1
+        }
+        return kept
+    }
+}
+
 /// Where a command line lands: one cacheable compile, or the reason it runs uncached.
 public enum Classification: Sendable {
     case cacheable(CompileRequest)

@@ -52,7 +52,8 @@ public struct StatsReport {
             for counter in verification { lines.append(("  " + counter.label, String(values[counter]))) }
         }
         let scanning: [Counter] = [.scanIndexed, .scanMiss, .scanUnsound, .scanComputedInclude, .scanEmbeddedFile,
-                                   .scanPrecompiledHeader, .scanUnreadableFile, .scannerUnavailable]
+                                   .scanPrecompiledHeader, .scanUnreadableFile, .scannerUnavailable,
+                                   .scanLibclangFailed]
         if scanning.contains(where: { values[$0] > 0 }) {
             lines.append(("Scanning", ""))
             for counter in scanning where values[counter] > 0 { lines.append(("  " + counter.label, String(values[counter]))) }

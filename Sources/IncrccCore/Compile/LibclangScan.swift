@@ -1,5 +1,118 @@
-/// The libclang route (filled in below).
+/// The libclang route, for translation units the directive scan cannot follow (computed includes): libclang
+/// parses the unit as the real compiler sees it (its predefined macros with `-undef`, its own include
+/// directories with `-nostdinc`) in the `incrcc-scan` child, only under `scan = always`.
 extension CachedCompile {
-    func libclangGraph(_ call: Call) -> Result<IncludeGraph, Counter> { .failure(.scannerUnavailable) }
-    func libclangScanAndServe(_ call: Call, _ index: ScanIndex) -> Outcome? { nil }
+    /// The exact include graph libclang finds, with every `__has_include` name resolved and keyed.
+    func libclangGraph(_ call: Call) -> Result<IncludeGraph, Counter> {
+        guard let helper = LibclangScanHelper.locate(lookup: lookup) else {
+            log.write("libclang scan: incrcc-scan not found beside incrcc")
+            return .failure(.scannerUnavailable)
+        }
+        let temporary = store.directory + "/tmp"
+        let builtin = BuiltinIncludeDirectories.lookup(
+            compiler: call.compiler, language: request.language, affecting: request.includeSearch.builtinAffectingArguments,
+            cacheDirectory: store.directory, temporaryDirectory: temporary)
+        guard let macros = CompilerMacros.file(compiler: call.compiler, request: request, cacheDirectory: store.directory,
+                                               temporaryDirectory: temporary) else {
+            log.write("libclang scan: the compiler's predefined macros could not be read")
+            return .failure(.scanLibclangFailed)
+        }
+        var arguments = ["-x", request.language.rawValue, "-undef", "-nostdinc", "-ferror-limit=0", "-w", "-include", macros]
+        let scanner = graphScanner(call)
+        if let predefined = scanner.resolve("stdc-predef.h", from: nil, quoted: false, exists: FileSystem.exists) {
+            arguments += ["-include", predefined]
+        }
+        arguments += request.preprocessorArguments
+        for directory in builtin { arguments += ["-isystem", directory] }
+
+        let output = FileSystem.temporaryName(beside: temporary + "/scan-out")
+        let errors = FileSystem.temporaryName(beside: temporary + "/scan-err")
+        defer {
+            FileSystem.remove(output)
+            FileSystem.remove(errors)
+        }
+        let status = try? ChildProcess.run(helper, [helper, request.source] + arguments, stdoutPath: output, stderrPath: errors)
+        let message = String(decoding: (try? FileSystem.readFile(errors)) ?? [], as: UTF8.self)
+        guard let status, status.succeeded, let listing = try? FileSystem.readFile(output) else {
+            log.write("libclang scan failed: " + message.split(separator: "\n").joined(separator: " "))
+            if status == .exited(3) { return .failure(.scannerUnavailable) }
+            return .failure(.scanLibclangFailed)
+        }
+        var files: [ScannedFile] = []
+        var absent: [String] = []
+        for line in String(decoding: listing, as: UTF8.self).split(separator: "\n") where line != macros {
+            let path = String(line)
+            guard let facts = FileFacts.read(path) else { return .failure(.scanUnreadableFile) }
+            files.append(ScannedFile(path: path, digest: facts.digest))
+            for test in facts.references.existenceTests {
+                let directory = Path.directory(of: path)
+                if let found = scanner.resolve(test.name, from: directory, quoted: test.isQuoted, exists: FileSystem.exists) {
+                    if let facts = FileFacts.read(found) { files.append(ScannedFile(path: found, digest: facts.digest)) }
+                } else {
+                    absent.append(test.name)
+                }
+            }
+        }
+        return .success(IncludeGraph(files: files, absentPaths: absent))
+    }
+
+    /// Scans with libclang and serves what the index holds for that graph.
+    func libclangScanAndServe(_ call: Call, _ index: ScanIndex) -> Outcome? {
+        switch libclangGraph(call) {
+        case .success(let graph):
+            return serveScanned(graph, engine: .libclang, call, index)
+        case .failure(let reason):
+            try? store.stats.update(shard: CacheStore.shard(of: call.directKey), [(reason, 1)])
+            return nil
+        }
+    }
+}
+
+/// Where `incrcc-scan` is: `INCRCC_SCANNER`, else beside the running incrcc, else in its `libexec`.
+enum LibclangScanHelper {
+    static func locate(lookup: (String) -> String?) -> String? {
+        if let explicit = lookup("INCRCC_SCANNER"), !explicit.isEmpty {
+            return FileSystem.isExecutableFile(explicit) ? explicit : nil
+        }
+        guard let running = FileSystem.realPath("/proc/self/exe") else { return nil }
+        let directory = Path.directory(of: running)
+        for candidate in [directory + "/incrcc-scan", directory + "/../libexec/incrcc/incrcc-scan"]
+        where FileSystem.isExecutableFile(candidate) {
+            return candidate
+        }
+        return nil
+    }
+}
+
+/// The macros the real compiler predefines for a call's flags (`-dM -E`), as a header libclang includes
+/// after `-undef`: so a unit whose includes differ between gcc and clang gets gcc's set when gcc compiles.
+/// Remembered per compiler and flags beside the compiler records.
+enum CompilerMacros {
+    static func file(compiler: CompilerIdentity, request: CompileRequest, cacheDirectory: String,
+                     temporaryDirectory: String) -> String? {
+        let flags = request.macroAffectingArguments
+        var hasher = StreamingHasher()
+        hasher.update("compiler macros 1")
+        hasher.update(compiler.digest)
+        hasher.update(request.language.rawValue)
+        for flag in flags { hasher.update(flag) }
+        let record = cacheDirectory + "/compilers/" + hasher.finalize().hex + ".macros.h"
+        if FileSystem.exists(record) { return record }
+        let errors = FileSystem.temporaryName(beside: temporaryDirectory + "/macros-err")
+        let output = FileSystem.temporaryName(beside: temporaryDirectory + "/macros-out")
+        defer {
+            FileSystem.remove(errors)
+            FileSystem.remove(output)
+        }
+        let arguments = [compiler.path] + flags + ["-x", request.language.rawValue, "-E", "-dM", "/dev/null"]
+        guard let status = try? ChildProcess.run(compiler.path, arguments, stdoutPath: output, stderrPath: errors),
+              status.succeeded, let text = try? FileSystem.readFile(output) else { return nil }
+        do {
+            try FileSystem.makeDirectories(cacheDirectory + "/compilers")
+            try FileSystem.writeAtomically(record, text)
+        } catch {
+            return nil
+        }
+        return record
+    }
 }

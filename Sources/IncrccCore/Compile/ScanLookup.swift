@@ -26,16 +26,7 @@ extension CachedCompile {
                 exists: FileSystem.exists)
             switch scanned {
             case .success(let graph):
-                let key = ScanKey.digest(directKey: call.directKey, graph: graph, normalize: call.mapping.normalize)
-                if let result = index.result(for: key) {
-                    let outcome = serve(result, call, via: .scan)
-                    if case .hit? = outcome {
-                        store.markUsed(call.directKey, kind: .scanIndex)
-                        recordInManifest(graph, result: result, call)
-                    }
-                    if outcome != nil { return outcome }
-                }
-                log.write("scan of \(graph.files.count) files found no result")
+                if let outcome = serveScanned(graph, engine: .directives, call, index) { return outcome }
             case .failure(let failure):
                 log.write("scan falls back to direct mode: \(failure.reason.counter.key) in \(failure.path)")
                 notes = [(failure.reason.counter, 1)]
@@ -46,6 +37,21 @@ extension CachedCompile {
         }
         try? store.stats.update(shard: shard, notes)
         return nil
+    }
+
+    /// Serves the result indexed for `graph`, recording the graph in the manifest after a hit.
+    func serveScanned(_ graph: IncludeGraph, engine: ScanEngine, _ call: Call, _ index: ScanIndex) -> Outcome? {
+        let key = ScanKey.digest(directKey: call.directKey, graph: graph, engine: engine, normalize: call.mapping.normalize)
+        guard let result = index.result(for: key) else {
+            log.write("\(engine) scan of \(graph.files.count) files found no result")
+            return nil
+        }
+        let outcome = serve(result, call, via: .scan)
+        if case .hit? = outcome {
+            store.markUsed(call.directKey, kind: .scanIndex)
+            recordInManifest(graph, result: result, call)
+        }
+        return outcome
     }
 
     /// After a scan hit in direct mode: the scanned files and the candidates searched before them become a
@@ -100,7 +106,7 @@ extension CachedCompile {
             return [.scanUnsound]
         }
         guard graph.files.allSatisfy({ call.mapping.roundTrips($0.path) }) else { return [] }
-        let key = ScanKey.digest(directKey: call.directKey, graph: graph, normalize: call.mapping.normalize)
+        let key = ScanKey.digest(directKey: call.directKey, graph: graph, engine: engine, normalize: call.mapping.normalize)
         var index = store.read(call.directKey, kind: .scanIndex).flatMap { try? ScanIndex.decode($0) } ?? ScanIndex()
         index.add(ScanIndex.Entry(scanKey: key, result: result, engine: engine))
         do {

@@ -61,6 +61,17 @@ public struct IncludeGraphScanner {
         self.implicitIncludes = implicitIncludes
     }
 
+    /// The file a directive names from a file in `directory` (nil: the source's own search), as the
+    /// compiler would find it; nil when no candidate exists.
+    public func resolve(_ name: String, from directory: String?, quoted: Bool, exists: (String) -> Bool) -> String? {
+        if name.hasPrefix("/") { return exists(name) ? name : nil }
+        if quoted, let directory, exists(Path.join(directory, name)) { return Path.join(directory, name) }
+        for index in (quoted ? 0 : bracketStart)..<chain.count where exists(Path.join(chain[index], name)) {
+            return Path.join(chain[index], name)
+        }
+        return nil
+    }
+
     /// `read` gives a file's digest and references (nil: unreadable); `exists` answers for candidates.
     public func scan(source: String, read: (String) -> FileFacts?,
                      exists: (String) -> Bool) -> Result<IncludeGraph, ScanFailure> {
@@ -135,15 +146,19 @@ public struct IncludeGraphScanner {
 /// The key under which a result is indexed for scans: the direct key (compiler, arguments, environment,
 /// source) and every scanned file's normalized path and content.
 public enum ScanKey {
-    public static func digest(directKey: Digest, graph: IncludeGraph, normalize: (String) -> String) -> Digest {
+    public static func digest(directKey: Digest, graph: IncludeGraph, engine: ScanEngine,
+                              normalize: (String) -> String) -> Digest {
         var hasher = StreamingHasher()
         hasher.update("incrcc scan key 1")
         hasher.update(directKey)
+        hasher.update(UInt64(engine.rawValue))
         hasher.update(UInt64(graph.files.count))
         for file in graph.files {
             hasher.update(normalize(file.path))
             hasher.update(file.digest)
         }
+        hasher.update(UInt64(graph.absentPaths.count))
+        for path in graph.absentPaths { hasher.update(normalize(path)) }
         return hasher.finalize()
     }
 

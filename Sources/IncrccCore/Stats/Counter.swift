@@ -43,6 +43,7 @@ public enum Counter: Int, CaseIterable, Sendable, Error {
     case scanUnreadableFile
     case scannerUnavailable
     case scanMiss
+    case scanLibclangFailed
 
     /// The key printed by `--print-stats`.
     public var key: String {
@@ -89,6 +90,7 @@ public enum Counter: Int, CaseIterable, Sendable, Error {
         case .scanUnreadableFile: return "scan_fallback_unreadable_file"
         case .scannerUnavailable: return "scan_libclang_unavailable"
         case .scanMiss: return "scan_miss"
+        case .scanLibclangFailed: return "scan_libclang_failed"
         }
     }
 
@@ -137,6 +139,7 @@ public enum Counter: Int, CaseIterable, Sendable, Error {
         case .scanUnreadableFile: return "fallback: unreadable file"
         case .scannerUnavailable: return "libclang could not be loaded"
         case .scanMiss: return "scans that found no result"
+        case .scanLibclangFailed: return "libclang scans that failed"
         }
     }
 
