@@ -31,6 +31,11 @@ struct FileReferencesTests {
         #expect(refs.existenceTests.map(\.name) == ["linux/stat.h", "tbb/tbb.h", "x.h"])
         #expect(refs.existenceTests.last?.isNext == true)
         #expect(refs.fallback == nil)
+        // A block comment that carries the directive onto the next line, and a literal that opens none.
+        let spanning = read("#if /* a comment\n that goes on */ __has_include(<y.h>)\n#endif\n"
+                            + "#define S \"/*\"\n#include <after.h>\n")
+        #expect(spanning.existenceTests.map(\.name) == ["y.h"])
+        #expect(spanning.includes.map(\.name) == ["after.h"])
     }
 }
 

@@ -30,7 +30,7 @@ public struct FileReferences: Equatable, Sendable {
     /// Set when the file holds something the scan cannot follow.
     public var fallback: ScanFallback?
 
-    /// Reads `text` once for directives and once (memmem) for `__has_include` and `.incbin`. Over-reports
+    /// Reads `text` line by line for directives, and searches `.incbin` once. Over-reports
     /// (comments, dead branches): an extra file only makes the scan key stricter. Under-reporting would be a
     /// wrong hit, so any include-like directive it cannot take apart is a fallback, never skipped.
     public static func read(_ text: [UInt8]) -> FileReferences {
@@ -39,7 +39,6 @@ public struct FileReferences: Equatable, Sendable {
             guard let base = buffer.baseAddress else { return }
             let n = buffer.count
             references.readDirectives(base, n)
-            references.readExistenceTests(base, n)
             if references.fallback == nil, find(".incbin", in: base, n, from: 0) != nil {
                 references.fallback = .embeddedFile
             }
@@ -85,6 +84,10 @@ public struct FileReferences: Equatable, Sendable {
         guard isNext || IncludeDirectiveScanner.matches(word, "include") || IncludeDirectiveScanner.matches(word, "import")
         else {
             if i < n, base[i] == UInt8(ascii: "\\"), isPrefixOfIncludeWord(word) { fallback = fallback ?? .computedInclude }
+            // `__has_include` is only valid in `#if`/`#elif` and in macros those expand: directive text only.
+            let end = Self.directiveEnd(base, n, from: i)
+            readExistenceTests(base, end, from: i)
+            i = max(i, end)
             return
         }
         var j = i
@@ -118,8 +121,39 @@ public struct FileReferences: Equatable, Sendable {
         return false
     }
 
-    mutating func readExistenceTests(_ base: UnsafePointer<UInt8>, _ n: Int) {
-        var from = 0
+    /// Where a directive starting at `from` ends: its newline, after line continuations and block comments
+    /// that run on (`#if /* … */ __has_include(…)` over two lines is one directive).
+    static func directiveEnd(_ base: UnsafePointer<UInt8>, _ n: Int, from: Int) -> Int {
+        var i = from
+        while i < n {
+            let byte = base[i]
+            if byte == 0x0a {
+                if i > from, base[i - 1] == UInt8(ascii: "\\") || (base[i - 1] == 0x0d && i > from + 1 && base[i - 2] == UInt8(ascii: "\\")) {
+                    i += 1
+                    continue
+                }
+                return i
+            }
+            if byte == UInt8(ascii: "\""), let close = memchr(base + i + 1, Int32(byte), n - i - 1) {
+                // A literal's `/*` opens no comment; an unterminated one ends at the newline as usual.
+                let closeIndex = base.distance(to: close.assumingMemoryBound(to: UInt8.self))
+                if memchr(base + i + 1, 0x0a, closeIndex - i - 1) == nil {
+                    i = closeIndex + 1
+                    continue
+                }
+            }
+            if byte == UInt8(ascii: "/"), i + 1 < n, base[i + 1] == UInt8(ascii: "*") {
+                guard let close = find("*/", in: base, n, from: i + 2) else { return n }
+                i = close + 2
+                continue
+            }
+            i += 1
+        }
+        return n
+    }
+
+    mutating func readExistenceTests(_ base: UnsafePointer<UInt8>, _ n: Int, from start: Int) {
+        var from = start
         while let at = Self.find("__has_include", in: base, n, from: from) {
             var i = at + 13
             let isNext = i + 5 <= n && memcmp(base + i, "_next", 5) == 0

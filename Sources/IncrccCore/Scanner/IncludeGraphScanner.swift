@@ -164,7 +164,16 @@ public enum ScanKey {
 
     /// The same file spelled as gcc and as the scan spell it (`./a.h` and `a.h`, `inc//b.h`).
     public static func spelling(_ path: String) -> String {
-        guard path.contains("./") || path.contains("//") else { return path }
+        var previous: UInt8 = 0
+        var unusual = false
+        for byte in path.utf8 {
+            if byte == UInt8(ascii: "/"), previous == UInt8(ascii: ".") || previous == UInt8(ascii: "/") {
+                unusual = true
+                break
+            }
+            previous = byte
+        }
+        guard unusual else { return path }
         var parts: [Substring] = []
         for part in path.split(separator: "/", omittingEmptySubsequences: true) where part != "." {
             parts.append(part)
