@@ -101,49 +101,47 @@ public struct CompileRequest: Sendable {
 }
 
 extension CompileRequest {
-    /// `-include` and `-imacros` files, in command-line order: read before the source.
-    public var forcedIncludes: [String] {
-        var files: [String] = []
+    /// The keyed arguments as options with their separate value, where the classifier says they take one.
+    func forEachKeyedOption(_ body: (_ option: String, _ value: String?) -> Void) {
         var index = keyedArguments.startIndex
         while index < keyedArguments.endIndex {
             let argument = keyedArguments[index]
-            if argument == "-include" || argument == "-imacros" {
-                if index + 1 < keyedArguments.endIndex { files.append(keyedArguments[index + 1]) }
+            if ArgumentClassifier.takesValue(argument), index + 1 < keyedArguments.endIndex {
+                body(argument, keyedArguments[index + 1])
                 index += 2
-                continue
+            } else {
+                body(argument, nil)
+                index += 1
             }
-            if argument.hasPrefix("-include") && argument.count > 8 && !argument.hasPrefix("-include-") {
-                files.append(String(argument.dropFirst(8)))
-            } else if argument.hasPrefix("-imacros") && argument.count > 8 {
-                files.append(String(argument.dropFirst(8)))
+        }
+    }
+
+    /// `-include` and `-imacros` files, in command-line order: read before the source.
+    public var forcedIncludes: [String] {
+        var files: [String] = []
+        forEachKeyedOption { option, value in
+            if let value, option == "-include" || option == "-imacros" {
+                files.append(value)
+            } else if value == nil, option.count > 8,
+                      (option.hasPrefix("-include") && !option.hasPrefix("-include-")) || option.hasPrefix("-imacros") {
+                files.append(String(option.dropFirst(8)))
             }
-            index += 1
         }
         return files
     }
-}
 
-extension CompileRequest {
-    static let preprocessorOptionsWithValue: Set<String> = [
-        "-I", "-iquote", "-isystem", "-idirafter", "-D", "-U", "-include", "-imacros",
-    ]
+    static let preprocessorOptions: Set<String> = ["-I", "-iquote", "-isystem", "-idirafter", "-D", "-U", "-include", "-imacros"]
 
     /// The options that decide what the preprocessor finds and defines, for a scan outside the compiler.
     public var preprocessorArguments: [String] {
         var kept: [String] = []
-        var index = keyedArguments.startIndex
-        while index < keyedArguments.endIndex {
-            let argument = keyedArguments[index]
-            if Self.preprocessorOptionsWithValue.contains(argument), index + 1 < keyedArguments.endIndex {
-                kept += [argument, keyedArguments[index + 1]]
-                index += 2
-                continue
+        forEachKeyedOption { option, value in
+            if let value {
+                if Self.preprocessorOptions.contains(option) { kept += [option, value] }
+            } else if option.hasPrefix("-std=") || option == "-undef"
+                        || ["-I", "-D", "-U", "-iquote", "-isystem", "-idirafter"].contains(where: { option.hasPrefix($0) }) {
+                kept.append(option)
             }
-            if argument.hasPrefix("-std=") || argument == "-undef"
-                || ["-I", "-D", "-U", "-iquote", "-isystem", "-idirafter"].contains(where: { argument.hasPrefix($0) }) {
-                kept.append(argument)
-            }
-            index += 1
         }
         return kept
     }
@@ -152,20 +150,13 @@ extension CompileRequest {
     /// files to read or write (forced includes are scanned as files, not remembered as macros).
     public var macroAffectingArguments: [String] {
         var kept: [String] = []
-        var index = keyedArguments.startIndex
-        while index < keyedArguments.endIndex {
-            let argument = keyedArguments[index]
-            if ["-include", "-imacros", "-x", "-MF", "-MT", "-MQ", "-o"].contains(argument) {
-                index += 2
-                continue
+        forEachKeyedOption { option, value in
+            if let value {
+                if !["-include", "-imacros", "-x", "-MF", "-MT", "-MQ", "-o"].contains(option) { kept += [option, value] }
+            } else if !(option == "-c" || option == "-S" || option == "-E" || option.hasPrefix("-M")
+                        || option.hasPrefix("-include") || option.hasPrefix("-imacros") || option == source) {
+                kept.append(option)
             }
-            if argument == "-c" || argument == "-S" || argument == "-E" || argument.hasPrefix("-M")
-                || argument.hasPrefix("-include") || argument.hasPrefix("-imacros") || argument == source {
-                index += 1
-                continue
-            }
-            kept.append(argument)
-            index += 1
         }
         return kept
     }

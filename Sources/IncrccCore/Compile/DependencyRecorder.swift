@@ -15,6 +15,8 @@ struct DependencyRecorder {
         var absentPaths: [String]
         /// What was read of every file, the source included: the scan that indexes the result reuses it.
         var read: [String: FileFacts] = [:]
+        /// The compiler's own include directories the probes were searched with.
+        var builtin: [String] = []
     }
 
     /// Runs the preprocessor once more for a complete list (the user's `-MMD` file lacks system headers).
@@ -55,16 +57,21 @@ struct DependencyRecorder {
             files.append(RecordedFile(path: path, digest: facts.digest, status: status, statTrusted: settled))
             directives.append((path, facts.references.includes))
         }
-        let absent = probeFinder().probes(files: directives, dependencies: seen) { FileSystem.exists($0) }
-        return .success(Recording(files: files, absentPaths: absent, read: read))
+        let builtin = builtinDirectories()
+        let absent = probeFinder(builtin: builtin).probes(files: directives, dependencies: seen) { FileSystem.exists($0) }
+        return .success(Recording(files: files, absentPaths: absent, read: read, builtin: builtin))
+    }
+
+    /// The compiler's own include directories for this call (`-E -v`, remembered).
+    func builtinDirectories() -> [String] {
+        BuiltinIncludeDirectories.lookup(
+            compiler: compiler, language: request.language, affecting: request.includeSearch.builtinAffectingArguments,
+            cacheDirectory: store.directory, temporaryDirectory: temporaryDirectory)
     }
 
     /// The compiler's search chains: the command line's, CPATH and friends, its own directories.
-    func probeFinder() -> NegativeProbeFinder {
-        let builtin = BuiltinIncludeDirectories.lookup(
-            compiler: compiler, language: request.language, affecting: request.includeSearch.builtinAffectingArguments,
-            cacheDirectory: store.directory, temporaryDirectory: temporaryDirectory)
-        return NegativeProbeFinder(
+    func probeFinder(builtin: [String]) -> NegativeProbeFinder {
+        NegativeProbeFinder(
             options: request.includeSearch, builtin: builtin,
             environmentDirectories: OutputAffectingEnvironment.includeDirectories(for: request.language, lookup: lookup))
     }

@@ -9,16 +9,14 @@ extension CachedCompile {
             return .failure(.scannerUnavailable)
         }
         let temporary = store.directory + "/tmp"
-        let builtin = BuiltinIncludeDirectories.lookup(
-            compiler: call.compiler, language: request.language, affecting: request.includeSearch.builtinAffectingArguments,
-            cacheDirectory: store.directory, temporaryDirectory: temporary)
+        let builtin = recorder(call).builtinDirectories()
         guard let macros = CompilerMacros.file(compiler: call.compiler, request: request, cacheDirectory: store.directory,
                                                temporaryDirectory: temporary) else {
             log.write("libclang scan: the compiler's predefined macros could not be read")
             return .failure(.scanLibclangFailed)
         }
         var arguments = ["-x", request.language.rawValue, "-undef", "-nostdinc", "-ferror-limit=0", "-w", "-include", macros]
-        let scanner = graphScanner(call)
+        let scanner = graphScanner(call, builtin: builtin)
         if let predefined = scanner.resolve("stdc-predef.h", from: nil, quoted: false, exists: FileSystem.exists) {
             arguments += ["-include", predefined]
         }
@@ -44,8 +42,8 @@ extension CachedCompile {
             let path = String(line)
             guard let facts = FileFacts.read(path) else { return .failure(.scanUnreadableFile) }
             files.append(ScannedFile(path: path, digest: facts.digest))
+            let directory = Path.directory(of: path)
             for test in facts.references.existenceTests {
-                let directory = Path.directory(of: path)
                 if let found = scanner.resolve(test.name, from: directory, quoted: test.isQuoted, exists: FileSystem.exists) {
                     if let facts = FileFacts.read(found) { files.append(ScannedFile(path: found, digest: facts.digest)) }
                 } else {
@@ -54,17 +52,6 @@ extension CachedCompile {
             }
         }
         return .success(IncludeGraph(files: files, absentPaths: absent))
-    }
-
-    /// Scans with libclang and serves what the index holds for that graph.
-    func libclangScanAndServe(_ call: Call, _ index: ScanIndex) -> Outcome? {
-        switch libclangGraph(call) {
-        case .success(let graph):
-            return serveScanned(graph, engine: .libclang, call, index)
-        case .failure(let reason):
-            try? store.stats.update(shard: CacheStore.shard(of: call.directKey), [(reason, 1)])
-            return nil
-        }
     }
 }
 

@@ -2,9 +2,12 @@
 /// answers (direct mode off, manifests evicted or lost). A result is reachable this way only after the
 /// compiler's own dependency list was found inside the graph scanned when it was stored.
 extension CachedCompile {
-    /// The directive scanner with this call's search chains and forced includes.
-    func graphScanner(_ call: Call) -> IncludeGraphScanner {
-        IncludeGraphScanner(finder: recorder(call).probeFinder(), forcedIncludes: request.forcedIncludes,
+    /// The directive scanner with this call's search chains and forced includes; `builtin` when the
+    /// compiler's own directories are already at hand.
+    func graphScanner(_ call: Call, builtin: [String]? = nil) -> IncludeGraphScanner {
+        let recorder = recorder(call)
+        return IncludeGraphScanner(finder: recorder.probeFinder(builtin: builtin ?? recorder.builtinDirectories()),
+                                   forcedIncludes: request.forcedIncludes,
                             implicitIncludes: request.includeSearch.noStandardIncludes ? [] : ["stdc-predef.h"])
     }
 
@@ -17,10 +20,9 @@ extension CachedCompile {
         if configuration.scan == .auto && configuration.directMode && store.holds(call.directKey, kind: .manifest) {
             return nil
         }
-        let shard = CacheStore.shard(of: call.directKey)
-        let sourceFacts = FileFacts(digest: call.key.sourceDigest, references: FileReferences.read(call.source))
         var notes: [(Counter, Int64)] = [(.scanMiss, 1)]
         if index.holds(.directives) {
+            let sourceFacts = FileFacts(digest: call.key.sourceDigest, references: FileReferences.read(call.source))
             let scanned = graphScanner(call).scan(
                 source: request.source, read: { $0 == request.source ? sourceFacts : FileFacts.read($0) },
                 exists: FileSystem.exists)
@@ -32,10 +34,15 @@ extension CachedCompile {
                 notes = [(failure.reason.counter, 1)]
             }
         }
-        if configuration.scan == .always, index.holds(.libclang), let outcome = libclangScanAndServe(call, index) {
-            return outcome
+        if configuration.scan == .always, index.holds(.libclang) {
+            switch libclangGraph(call) {
+            case .success(let graph):
+                if let outcome = serveScanned(graph, engine: .libclang, call, index) { return outcome }
+            case .failure(let reason):
+                notes.append((reason, 1))
+            }
         }
-        try? store.stats.update(shard: shard, notes)
+        try? store.stats.update(shard: CacheStore.shard(of: call.directKey), notes)
         return nil
     }
 
@@ -76,8 +83,9 @@ extension CachedCompile {
     /// Returns the counters to note.
     func indexForScan(_ call: Call, recording: DependencyRecorder.Recording, result: Digest) -> [Counter] {
         guard configuration.scan != .never, request.language.isPreprocessed else { return [] }
-        let scanned = graphScanner(call).scan(source: request.source, read: { recording.read[$0] ?? FileFacts.read($0) },
-                                              exists: FileSystem.exists)
+        let scanned = graphScanner(call, builtin: recording.builtin).scan(
+            source: request.source, read: { recording.read[$0] ?? FileFacts.read($0) },
+            exists: FileSystem.exists)
         let graph: IncludeGraph
         let engine: ScanEngine
         switch scanned {

@@ -64,10 +64,21 @@ public struct IncludeGraphScanner {
     /// The file a directive names from a file in `directory` (nil: the source's own search), as the
     /// compiler would find it; nil when no candidate exists.
     public func resolve(_ name: String, from directory: String?, quoted: Bool, exists: (String) -> Bool) -> String? {
-        if name.hasPrefix("/") { return exists(name) ? name : nil }
-        if quoted, let directory, exists(Path.join(directory, name)) { return Path.join(directory, name) }
-        for index in (quoted ? 0 : bracketStart)..<chain.count where exists(Path.join(chain[index], name)) {
-            return Path.join(chain[index], name)
+        resolve(name, from: directory, next: nil, quoted: quoted, present: exists)?.path
+    }
+
+    /// The first candidate `present` accepts, with its chain index (nil: not found through the chain).
+    /// `next` is where `#include_next` goes on; it ignores the includer's directory.
+    func resolve(_ name: String, from directory: String?, next: Int?, quoted: Bool,
+                 present: (String) -> Bool) -> (path: String, index: Int?)? {
+        if name.hasPrefix("/") { return present(name) ? (name, nil) : nil }
+        if next == nil, quoted, let directory {
+            let candidate = Path.join(directory, name)
+            if present(candidate) { return (candidate, nil) }
+        }
+        for index in (next ?? (quoted ? 0 : bracketStart))..<chain.count {
+            let candidate = Path.join(chain[index], name)
+            if present(candidate) { return (candidate, index) }
         }
         return nil
     }
@@ -90,21 +101,7 @@ public struct IncludeGraphScanner {
             return answer
         }
         func resolve(_ name: String, quotedFrom includer: String?, next: Int?, quoted: Bool) -> (String, Int?)? {
-            if name.hasPrefix("/") { return present(name) ? (name, nil) : nil }
-            if let next {
-                for index in next..<chain.count where present(Path.join(chain[index], name)) {
-                    return (Path.join(chain[index], name), index)
-                }
-                return nil
-            }
-            if quoted, let includer {
-                let candidate = Path.join(includer, name)
-                if present(candidate) { return (candidate, nil) }
-            }
-            for index in (quoted ? 0 : bracketStart)..<chain.count where present(Path.join(chain[index], name)) {
-                return (Path.join(chain[index], name), index)
-            }
-            return nil
+            self.resolve(name, from: includer, next: next, quoted: quoted, present: present)
         }
         func enqueue(_ found: (String, Int?)?) {
             guard let (path, index) = found, visited.insert(path).inserted else { return }
