@@ -9,6 +9,8 @@ public struct CachedCompile {
     public var log: LogFile
     public var currentDirectory: String
     public var lookup: (String) -> String? = Environment.value
+    /// Files' facts remembered across calls; written entries are counted when the call ends.
+    let facts: FileFactsStore
 
     /// What happened, for the caller's stats and exit status. `notes` are counted besides the outcome.
     public enum Outcome: Equatable {
@@ -27,6 +29,7 @@ public struct CachedCompile {
         self.store = store
         self.log = log
         self.currentDirectory = currentDirectory
+        self.facts = FileFactsStore(store: store, now: Clock.nowNanoseconds())
     }
 
     var colorDiagnostics: Bool {
@@ -42,6 +45,7 @@ public struct CachedCompile {
     }
 
     public func run() -> Outcome {
+        defer { facts.flush() }
         let now = Clock.nowNanoseconds()
         for path in outputPaths {
             guard let status = try? FileSystem.statusIfExists(path) else { continue }
@@ -90,7 +94,7 @@ public struct CachedCompile {
     /// or some keyed input could not be normalized reversibly.
     func pathMapping(key: DirectKeyInput, family: CompilerFamily) -> PathMapping {
         let rules = EphemeralPathRule.rules(configuration: configuration, lookup: lookup)
-        var mapping = rules.isEmpty ? PathMapping() : PathMappingBuilder(rules: rules).mapping(
+        let mapping = rules.isEmpty ? PathMapping() : PathMappingBuilder(rules: rules).mapping(
             keyed: key.pathInputs, related: { lookup("out").map { [$0] } ?? [] },
             normalizeSeeds: !request.seedReachesDebugInfo(family))
         guard let root = CheckoutRoot.find(baseDirectory: configuration.baseDirectory,

@@ -65,7 +65,7 @@ extension CachedCompile {
 
     func recorder(_ call: Call) -> DependencyRecorder {
         DependencyRecorder(request: request, compilerPath: compilerPath, compiler: call.compiler, store: store,
-                           temporaryDirectory: store.directory + "/tmp", lookup: lookup)
+                           facts: facts, temporaryDirectory: store.directory + "/tmp", lookup: lookup)
     }
 
     /// Records a fresh compile's dependencies and outputs under the call's key, paths normalized.

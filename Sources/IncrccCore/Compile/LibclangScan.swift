@@ -40,12 +40,12 @@ extension CachedCompile {
         var absent: [String] = []
         for line in String(decoding: listing, as: UTF8.self).split(separator: "\n") where line != macros {
             let path = String(line)
-            guard let facts = FileFacts.read(path) else { return .failure(.scanUnreadableFile) }
-            files.append(ScannedFile(path: path, digest: facts.digest))
+            guard let found = facts.facts(of: path)?.facts else { return .failure(.scanUnreadableFile) }
+            files.append(ScannedFile(path: path, digest: found.digest))
             let directory = Path.directory(of: path)
-            for test in facts.references.existenceTests {
-                if let found = scanner.resolve(test.name, from: directory, quoted: test.isQuoted, exists: FileSystem.exists) {
-                    if let facts = FileFacts.read(found) { files.append(ScannedFile(path: found, digest: facts.digest)) }
+            for test in found.references.existenceTests {
+                if let resolved = scanner.resolve(test.name, from: directory, quoted: test.isQuoted, exists: FileSystem.exists) {
+                    if let tested = facts.facts(of: resolved)?.facts { files.append(ScannedFile(path: resolved, digest: tested.digest)) }
                 } else {
                     absent.append(test.name)
                 }

@@ -24,7 +24,7 @@ extension CachedCompile {
         if index.holds(.directives) {
             let sourceFacts = FileFacts(digest: call.key.sourceDigest, references: FileReferences.read(call.source))
             let scanned = graphScanner(call).scan(
-                source: request.source, read: { $0 == request.source ? sourceFacts : FileFacts.read($0) },
+                source: request.source, read: { $0 == request.source ? sourceFacts : facts.facts(of: $0)?.facts },
                 exists: FileSystem.exists)
             switch scanned {
             case .success(let graph):
@@ -84,7 +84,7 @@ extension CachedCompile {
     func indexForScan(_ call: Call, recording: DependencyRecorder.Recording, result: Digest) -> [Counter] {
         guard configuration.scan != .never, request.language.isPreprocessed else { return [] }
         let scanned = graphScanner(call, builtin: recording.builtin).scan(
-            source: request.source, read: { recording.read[$0] ?? FileFacts.read($0) },
+            source: request.source, read: { recording.read[$0] ?? facts.facts(of: $0)?.facts },
             exists: FileSystem.exists)
         let graph: IncludeGraph
         let engine: ScanEngine

@@ -15,23 +15,6 @@ public struct ScanFailure: Error, Equatable, Sendable {
     }
 }
 
-/// What the scan needs of one file: its digest and its references.
-public struct FileFacts: Equatable, Sendable {
-    public var digest: Digest
-    public var references: FileReferences
-
-    public init(digest: Digest, references: FileReferences) {
-        self.digest = digest
-        self.references = references
-    }
-
-    /// Reads a file for the scan; nil when it cannot be read.
-    public static func read(_ path: String) -> FileFacts? {
-        guard let bytes = try? FileSystem.readFile(path) else { return nil }
-        return FileFacts(digest: Digest.of(bytes), references: FileReferences.read(bytes))
-    }
-}
-
 /// The files a translation unit can read, found before any compile: the source, the forced includes, and
 /// every file an include directive or `__has_include` in any of them resolves to through the compiler's
 /// search path. Conditionals are not evaluated, so the set is a superset of what either gcc or clang

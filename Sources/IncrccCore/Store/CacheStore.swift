@@ -19,6 +19,7 @@ public struct CacheStore: Sendable {
         case .manifest: return ".M"
         case .result: return ".R"
         case .scanIndex: return ".S"
+        case .fileFacts: return ".F"
         }
     }
 
@@ -50,6 +51,13 @@ public struct CacheStore: Sendable {
 
     /// Writes an entry and adds its size and file count to its shard's counters.
     public func write(_ key: Digest, kind: EntryCodec.Kind, payload: [UInt8]) throws(SystemError) {
+        let change = try place(key, kind: kind, payload: payload)
+        try stats.update(shard: Self.shard(of: key), [(.filesInCache, change.files), (.cacheSizeBytes, change.bytes)])
+    }
+
+    /// Writes an entry and returns what it adds to its shard's counters, for a caller that counts many at once.
+    public func place(_ key: Digest, kind: EntryCodec.Kind,
+                      payload: [UInt8]) throws(SystemError) -> (files: Int64, bytes: Int64) {
         let file = path(for: key, kind: kind)
         let data = EntryCodec.encode(payload, kind: kind, level: compressionLevel)
         let previous = try? FileSystem.statusIfExists(file)
@@ -60,9 +68,7 @@ public struct CacheStore: Sendable {
             try FileSystem.makeDirectories(Path.directory(of: file))
             try FileSystem.writeAtomically(file, data)
         }
-        let sizeDelta = Int64(data.count) - (previous?.size ?? 0)
-        let fileDelta: Int64 = previous == nil ? 1 : 0
-        try stats.update(shard: Self.shard(of: key), [(.filesInCache, fileDelta), (.cacheSizeBytes, sizeDelta)])
+        return (previous == nil ? 1 : 0, Int64(data.count) - (previous?.size ?? 0))
     }
 
     /// Whether an entry exists, without reading it.

@@ -42,7 +42,7 @@ public struct Cleanup {
                     if status.modifiedNanoseconds < now - Self.staleTemporaryNanoseconds { FileSystem.remove(file) }
                     continue
                 }
-                guard name.hasSuffix(".M") || name.hasSuffix(".R") || name.hasSuffix(".S") else { continue }
+                guard [".M", ".R", ".S", ".F"].contains(where: name.hasSuffix) else { continue }
                 entries.append((file, status.size, status.modifiedNanoseconds))
             }
         }

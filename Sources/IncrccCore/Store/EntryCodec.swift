@@ -2,7 +2,9 @@ import CXXHash
 import CZstd
 
 /// The on-disk frame of every cache entry: magic, kind, payload size, XXH3-64 checksum of the payload, then
-/// the zstd-compressed payload. Anything that does not check out is `MalformedEntry`.
+/// the payload, zstd-compressed except in file facts (a few hundred bytes each, read by the dozen on every
+/// miss: setting up a zstd context cost more than the read). Anything that does not check out is
+/// `MalformedEntry`.
 public enum EntryCodec {
     static let magic: [UInt8] = Array("incrcc\u{0}\u{1}".utf8)
     static let headerSize = 8 + 1 + 8 + 8
@@ -13,6 +15,9 @@ public enum EntryCodec {
         case manifest = 1
         case result = 2
         case scanIndex = 3
+        case fileFacts = 4
+
+        var isCompressed: Bool { self != .fileFacts }
     }
 
     public static func encode(_ payload: [UInt8], kind: Kind, level: Int32) -> [UInt8] {
@@ -22,6 +27,7 @@ public enum EntryCodec {
         writer.write(UInt64(payload.count))
         writer.write(checksum(payload))
         out.append(contentsOf: writer.bytes)
+        guard kind.isCompressed else { return out + payload }
         let bound = ZSTD_compressBound(payload.count)
         let start = out.count
         out.append(contentsOf: repeatElement(0, count: bound))
@@ -46,6 +52,12 @@ public enum EntryCodec {
         let size = try reader.readUInt64()
         let expected = try reader.readUInt64()
         guard size <= UInt64(maximumPayload) else { throw MalformedEntry("size out of range") }
+        guard kind.isCompressed else {
+            guard UInt64(data.count - headerSize) == size else { throw MalformedEntry("truncated") }
+            let payload = Array(data[headerSize...])
+            guard checksum(payload) == expected else { throw MalformedEntry("checksum mismatch") }
+            return payload
+        }
         var produced = 0
         let payload = [UInt8](unsafeUninitializedCapacity: Int(size)) { target, initialized in
             produced = data.withUnsafeBytes { source in

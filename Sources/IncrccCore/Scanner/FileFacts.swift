@@ -1,0 +1,97 @@
+import Glibc
+
+/// What a miss and the scan need of one file: its digest, its references, and whether it names a time
+/// macro (a result that depends on the clock is never stored).
+public struct FileFacts: Equatable, Sendable {
+    public var digest: Digest
+    public var references: FileReferences
+    public var mentionsTimeMacro: Bool
+
+    public init(digest: Digest, references: FileReferences, mentionsTimeMacro: Bool = false) {
+        self.digest = digest
+        self.references = references
+        self.mentionsTimeMacro = mentionsTimeMacro
+    }
+
+    /// Everything at once from a file's bytes.
+    public init(reading bytes: [UInt8]) {
+        self.init(digest: Digest.of(bytes), references: FileReferences.read(bytes),
+                  mentionsTimeMacro: Self.mentionsTimeMacro(bytes))
+    }
+
+    static let timeMacros: [StaticString] = ["__DATE__", "__TIME__", "__TIMESTAMP__"]
+
+    /// Jumps from underscore to underscore with memchr instead of testing every byte: a miss scans every
+    /// header the compiler read, and the byte loop was a quarter of a small miss's instructions.
+    public static func mentionsTimeMacro(_ bytes: [UInt8]) -> Bool {
+        bytes.withUnsafeBufferPointer { buffer in
+            guard let base = buffer.baseAddress else { return false }
+            let n = buffer.count
+            var i = 0
+            while i + 8 <= n, let hit = memchr(base + i, 0x5f, n - i - 7) {
+                i = base.distance(to: hit.assumingMemoryBound(to: UInt8.self))
+                if base[i + 1] == 0x5f, base[i + 2] == 0x44 || base[i + 2] == 0x54 {
+                    for name in timeMacros where n - i >= name.utf8CodeUnitCount {
+                        if memcmp(base + i, name.utf8Start, name.utf8CodeUnitCount) == 0 { return true }
+                    }
+                }
+                i += 1
+            }
+            return false
+        }
+    }
+}
+
+/// The stored form of one file's facts, tied to the path and the stat they were read under.
+struct FileFactsRecord: Equatable {
+    var path: String
+    var status: FileStatus
+    var facts: FileFacts
+
+    static let fallbackCodes: [ScanFallback] = [.computedInclude, .embeddedFile, .precompiledHeader, .unreadableFile]
+
+    func encode() -> [UInt8] {
+        var writer = ByteWriter()
+        writer.write(path)
+        writer.write(status)
+        writer.write(facts.digest)
+        writer.write(facts.mentionsTimeMacro ? 1 as UInt8 : 0)
+        let fallback = facts.references.fallback.flatMap { Self.fallbackCodes.firstIndex(of: $0) }
+        writer.write(fallback.map { UInt8($0 + 1) } ?? 0)
+        for list in [facts.references.includes, facts.references.existenceTests] {
+            writer.write(UInt64(list.count))
+            for directive in list {
+                writer.write((directive.isQuoted ? 1 as UInt8 : 0) | (directive.isNext ? 2 : 0))
+                writer.write(directive.name)
+            }
+        }
+        return writer.bytes
+    }
+
+    static func decode(_ bytes: [UInt8]) throws(MalformedEntry) -> FileFactsRecord {
+        var reader = ByteReader(bytes)
+        let path = try reader.readString()
+        let status = try reader.readFileStatus()
+        let digest = try reader.readDigest()
+        let timeMacro = try reader.readUInt8()
+        let fallbackCode = Int(try reader.readUInt8())
+        guard timeMacro <= 1, fallbackCode <= fallbackCodes.count else { throw MalformedEntry("file facts flags") }
+        var references = FileReferences()
+        references.fallback = fallbackCode == 0 ? nil : fallbackCodes[fallbackCode - 1]
+        for list in 0..<2 {
+            let count = try reader.readCount(minimumItemSize: 1 + 8)
+            var directives: [IncludeDirective] = []
+            directives.reserveCapacity(count)
+            for _ in 0..<count {
+                let flags = try reader.readUInt8()
+                guard flags <= 3 else { throw MalformedEntry("include flags") }
+                directives.append(IncludeDirective(name: try reader.readString(), isQuoted: flags & 1 != 0,
+                                                   isNext: flags & 2 != 0))
+            }
+            if list == 0 { references.includes = directives } else { references.existenceTests = directives }
+        }
+        guard reader.isAtEnd else { throw MalformedEntry("trailing bytes") }
+        return FileFactsRecord(path: path, status: status,
+                               facts: FileFacts(digest: digest, references: references, mentionsTimeMacro: timeMacro == 1))
+    }
+}

@@ -1,0 +1,102 @@
+import Foundation
+import Testing
+@testable import IncrccCore
+
+struct FileFactsStoreTests {
+    /// A store whose clock runs ahead, so files written by the test count as settled.
+    func store(_ s: Scratch, settled: Bool = true) -> FileFactsStore {
+        let ahead: Int64 = settled ? 10_000_000_000 : 0
+        return FileFactsStore(store: CacheStore(directory: s.file("cache"), compressionLevel: 1),
+                              now: Clock.nowNanoseconds() + ahead)
+    }
+
+    func recordPath(_ s: Scratch, for path: String) -> String {
+        CacheStore(directory: s.file("cache"), compressionLevel: 1).path(for: FileFactsStore.key(of: path), kind: .fileFacts)
+    }
+
+    @Test func recordRoundTripsEveryField() throws {
+        var references = FileReferences()
+        references.includes = [IncludeDirective(name: "a.h", isQuoted: true, isNext: false),
+                               IncludeDirective(name: "sys/b.h", isQuoted: false, isNext: true)]
+        references.existenceTests = [IncludeDirective(name: "c.h", isQuoted: false, isNext: false)]
+        references.fallback = .precompiledHeader
+        let record = FileFactsRecord(
+            path: "/usr/include/x.h",
+            status: FileStatus(device: 1, inode: 2, size: 3, modifiedNanoseconds: 4, changedNanoseconds: 5, mode: 0),
+            facts: FileFacts(digest: Digest(high: 6, low: 7), references: references, mentionsTimeMacro: true))
+        #expect(try FileFactsRecord.decode(record.encode()) == record)
+        let bytes = record.encode()
+        #expect(throws: MalformedEntry.self) { try FileFactsRecord.decode(Array(bytes.dropLast())) }
+        #expect(throws: MalformedEntry.self) { try FileFactsRecord.decode(bytes + [0]) }
+    }
+
+    @Test func settledFileIsRememberedAndServedFromTheRecord() throws {
+        let s = Scratch()
+        s.write("h.h", "#include <stdio.h>\nconst char *t = __TIME__;\n")
+        let header = s.file("h.h")
+        let first = try #require(store(s).facts(of: header))
+        #expect(first.facts.references.includes.map(\.name) == ["stdio.h"])
+        #expect(first.facts.digest == Digest.of(Array("#include <stdio.h>\nconst char *t = __TIME__;\n".utf8)))
+        #expect(first.facts.mentionsTimeMacro)
+        let recordFile = recordPath(s, for: header)
+        #expect(FileManager.default.fileExists(atPath: recordFile))
+
+        // A record that says something else about the same stat is what the store answers with: proof that
+        // the file was not read again.
+        var altered = try FileFactsRecord.decode(try EntryCodec.decode(Array(try Data(contentsOf: URL(fileURLWithPath: recordFile))), kind: .fileFacts))
+        altered.facts.digest = Digest(high: 1, low: 1)
+        try Data(EntryCodec.encode(altered.encode(), kind: .fileFacts, level: 1)).write(to: URL(fileURLWithPath: recordFile))
+        let served = try #require(store(s).facts(of: header))
+        #expect(served.facts.digest == Digest(high: 1, low: 1))
+        #expect(served.facts.mentionsTimeMacro && served.facts.references == first.facts.references)
+    }
+
+    @Test func changedFileIsReadAgain() throws {
+        let s = Scratch()
+        s.write("h.h", "int a;\n")
+        let header = s.file("h.h")
+        _ = try #require(store(s).facts(of: header))
+        // Same size, new content: the ctime moves, so the record no longer applies.
+        s.write("h.h", "int b;\n")
+        let again = try #require(store(s).facts(of: header))
+        #expect(again.facts.digest == Digest.of(Array("int b;\n".utf8)))
+    }
+
+    @Test func recentFileIsNeverRemembered() throws {
+        let s = Scratch()
+        s.write("h.h", "int a;\n")
+        let header = s.file("h.h")
+        #expect(store(s, settled: false).facts(of: header)?.facts.digest == Digest.of(Array("int a;\n".utf8)))
+        #expect(!FileManager.default.fileExists(atPath: recordPath(s, for: header)))
+    }
+
+    @Test func damagedRecordIsReadAgainAndReplaced() throws {
+        let s = Scratch()
+        s.write("h.h", "#include \"x.h\"\n")
+        let header = s.file("h.h")
+        _ = try #require(store(s).facts(of: header))
+        let recordFile = recordPath(s, for: header)
+        var bytes = Array(try Data(contentsOf: URL(fileURLWithPath: recordFile)))
+        bytes[bytes.count - 2] ^= 0xff
+        try Data(bytes).write(to: URL(fileURLWithPath: recordFile))
+        let again = try #require(store(s).facts(of: header))
+        #expect(again.facts.references.includes.map(\.name) == ["x.h"])
+        #expect(try EntryCodec.decode(Array(try Data(contentsOf: URL(fileURLWithPath: recordFile))), kind: .fileFacts).count > 0)
+    }
+
+    @Test func writtenRecordsAreCountedOnFlush() throws {
+        let s = Scratch()
+        s.write("a.h", "int a;\n")
+        s.write("b.h", "int b;\n")
+        let facts = store(s)
+        _ = facts.facts(of: s.file("a.h"))
+        _ = facts.facts(of: s.file("b.h"))
+        _ = facts.facts(of: s.file("a.h"))
+        let stats = StatsFiles(cacheDirectory: s.file("cache"))
+        func total(_ counter: Counter) -> UInt64 { (0..<StatsFiles.shardCount).reduce(0) { $0 + stats.read(shard: $1)[counter] } }
+        #expect(total(.filesInCache) == 0)
+        facts.flush()
+        #expect(total(.filesInCache) == 2)
+        #expect(total(.cacheSizeBytes) > 0)
+    }
+}
