@@ -21,7 +21,13 @@ public struct ByteWriter {
         bytes.append(contentsOf: data)
     }
 
-    public mutating func write(_ text: String) { write(Array(text.utf8)) }
+    public mutating func write(_ text: String) {
+        var text = text
+        text.withUTF8 { utf8 in
+            write(UInt64(utf8.count))
+            bytes.append(contentsOf: utf8)
+        }
+    }
 
     public mutating func write(_ digest: Digest) {
         write(digest.high)
