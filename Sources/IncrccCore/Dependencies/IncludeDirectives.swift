@@ -65,10 +65,19 @@ public struct NegativeProbeFinder {
         known.reserveCapacity(dependencies.count * 4)
         for dependency in dependencies { known[dependency] = .dependency }
         var ordered: [String] = []
+        /// Chains already walked: a bracketed or `#include_next` name's chain does not depend on its
+        /// includer, a quoted one's only on the includer's directory. Headers repeat the same includes (a
+        /// binutils unit asks for `bfd.h` and the libc headers from dozens of files), so a second walk, which
+        /// could find nothing new, is skipped.
+        var walked: Set<String> = []
         for file in files {
             let includerDirectory = Path.directory(of: file.path)
             for directive in file.directives {
                 if directive.name.hasPrefix("/") { continue }
+                let walk = directive.isNext ? Path.concatenate("^", "", directive.name)
+                    : directive.isQuoted ? Path.concatenate(includerDirectory, "\u{0}", directive.name)
+                    : Path.concatenate("<", "", directive.name)
+                guard walked.insert(walk).inserted else { continue }
                 let chain: [String] = directive.isNext ? quoteChain
                     : directive.isQuoted ? [includerDirectory] + quoteChain : bracketChain
                 search: for directory in chain {

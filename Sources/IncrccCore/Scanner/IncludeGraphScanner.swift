@@ -73,6 +73,7 @@ public struct IncludeGraphScanner {
         var absent: [String] = []
         var files: [ScannedFile] = []
         var visited: Set<String> = []
+        var resolved: [String: (String, Int?)?] = [:]
         /// Files still to read, with the chain index their directory had (nil: not found through the chain).
         var pending: [(path: String, index: Int?)] = []
 
@@ -116,7 +117,17 @@ public struct IncludeGraphScanner {
             let directory = Path.directory(of: path)
             for directive in references.includes + references.existenceTests {
                 let next = directive.isNext ? foundIndex.map { $0 + 1 } : nil
-                enqueue(resolve(directive.name, quotedFrom: directory, next: next, quoted: directive.isQuoted))
+                // A name resolves the same from every includer with the same directory and chain position:
+                // resolve it once. NUL never occurs in a directory, so a chain position cannot pass for one.
+                let walk = Path.concatenate(next.map { "\u{0}\($0)" } ?? (directive.isQuoted ? directory : ""),
+                                            directive.isQuoted ? "\"" : "<", directive.name)
+                if let answer = resolved[walk] {
+                    enqueue(answer)
+                    continue
+                }
+                let answer = resolve(directive.name, quotedFrom: directory, next: next, quoted: directive.isQuoted)
+                resolved[walk] = answer
+                enqueue(answer)
             }
         }
         return .success(IncludeGraph(files: files, absentPaths: absent))

@@ -33,7 +33,28 @@ public enum Path {
     public static func join(_ directory: String, _ name: String) -> String {
         if name.hasPrefix("/") { return name }
         if directory.isEmpty || directory == "." { return name }
-        return directory.hasSuffix("/") ? directory + name : directory + "/" + name
+        return concatenate(directory, directory.hasSuffix("/") ? "" : "/", name)
+    }
+
+    /// `a + b + c` in one allocation: chained `+` copies twice and went through string interpolation, a
+    /// tenth of a small miss's instructions where every include candidate is joined.
+    public static func concatenate(_ a: String, _ b: String, _ c: String) -> String {
+        var a = a, b = b, c = c
+        return a.withUTF8 { x in
+            b.withUTF8 { y in
+                c.withUTF8 { z in
+                    String(unsafeUninitializedCapacity: x.count + y.count + z.count) { buffer in
+                        var at = 0
+                        for part in [x, y, z] {
+                            guard let source = part.baseAddress, let target = buffer.baseAddress else { continue }
+                            (target + at).initialize(from: source, count: part.count)
+                            at += part.count
+                        }
+                        return at
+                    }
+                }
+            }
+        }
     }
 
     public static func absolute(_ path: String, cwd: String) -> String {
