@@ -49,15 +49,16 @@ struct ScanEndToEndTests {
         #expect(try stats(s)["preprocessed_cache_hit"] == 1)
     }
 
-    /// Manifests lost (evicted, or a cache whose manifests were removed): the scan reaches the result and
-    /// writes a manifest entry from what it scanned, so the next call is a direct hit, and a header created
-    /// earlier in the search path still turns that into a miss.
+    /// Manifests lost (a cache whose manifests were removed) after a miss indexed under `scan = always`: the
+    /// default scan reaches the result and writes a manifest entry from what it scanned, so the next call is
+    /// a direct hit, and a header created earlier in the search path still turns that into a miss.
     @Test func manifestsGoneResultsStillHit() throws {
         let s = project()
         s.write("other/placeholder.txt", "")
         let args = ["gcc", "-c", "src/main.c", "-Iother", "-Iinclude", "-o", "main.o"]
         try run(["gcc", "-c", "src/main.c", "-Iother", "-Iinclude", "-o", "plain.o"], in: s)
-        try incrcc(args, in: s)
+        try incrcc(args, in: s, env: ["INCRCC_SCAN": "always"])
+        #expect(cacheEntries(s, suffix: ".S").count == 1)
         let manifests = cacheEntries(s, suffix: ".M")
         #expect(manifests.count == 1)
         for manifest in manifests { try FileManager.default.removeItem(atPath: manifest) }

@@ -22,6 +22,20 @@ struct FileReferencesTests {
         #expect(read("#define X 1\n#pragma once\nint include = 1;\n").fallback == nil)
         // `#include` with nothing after it is the compiler's error to report.
         #expect(read("#include\n").fallback == nil)
+        // A macro may be spelled with `$` or UTF-8, and a comment, a continuation or a trigraph may come first.
+        for after in ["$H", "\u{e9}H", "/* c */ <a.h>", "\\\n<a.h>", "??/\n<a.h>", "\"unclosed", "L\"a.h\""] {
+            #expect(read("#include \(after)\n").fallback == .computedInclude, "\(after)")
+        }
+    }
+
+    /// glibc's limits.h says "#include's protect themselves" in a comment: no name can follow, so it must
+    /// not stop the scan of every unit that includes it.
+    @Test func wordsAfterIncludeThatNameNothingAreIgnored() {
+        for after in ["'s protect themselves", "3", "(x)", ": see below", ".", "'a.h'"] {
+            let refs = read("/* The\n   #include\(after)\n*/\n#include <limits.h>\n")
+            #expect(refs.fallback == nil, "\(after)")
+            #expect(refs.includes.map(\.name) == ["limits.h"])
+        }
     }
 
     @Test func existenceTestsAreReferences() {

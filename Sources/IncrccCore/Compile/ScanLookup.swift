@@ -82,7 +82,7 @@ extension CachedCompile {
     /// Indexes a stored result under the graph a scan finds now, if the compiler's files are all in it.
     /// Returns the counters to note.
     func indexForScan(_ call: Call, recording: DependencyRecorder.Recording, result: Digest) -> [Counter] {
-        guard configuration.scan != .never, request.language.isPreprocessed else { return [] }
+        guard configuration.indexesForScans, request.language.isPreprocessed else { return [] }
         let scanned = graphScanner(call, builtin: recording.builtin).scan(
             source: request.source, read: { recording.read[$0] ?? facts.facts(of: $0)?.facts },
             exists: FileSystem.exists)

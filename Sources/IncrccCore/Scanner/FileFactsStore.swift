@@ -21,6 +21,8 @@ public final class FileFactsStore {
     static func key(of path: String) -> Digest {
         var hasher = StreamingHasher()
         hasher.update("file facts\u{0}")
+        // Facts remembered by another reader would be another reader's answer.
+        hasher.update(UInt64(FileReferences.readerVersion))
         hasher.update(path)
         return hasher.finalize()
     }

@@ -23,6 +23,9 @@ public enum ScanFallback: Error, Equatable, Sendable {
 
 /// Everything in one file's text that decides which other files a compile can depend on.
 public struct FileReferences: Equatable, Sendable {
+    /// Changes whenever `read` would answer differently for some text, so remembered facts are not reused.
+    static let readerVersion = 2
+
     /// `#include`, `#include_next`, `#import` with a literal name, in every branch of every conditional.
     public var includes: [IncludeDirective] = []
     /// `__has_include(…)` and `__has_include_next(…)` names: their existence changes what is compiled.
@@ -96,8 +99,23 @@ public struct FileReferences: Equatable, Sendable {
             includes.append(directive)
         } else {
             while j < n, base[j] == 0x20 || base[j] == 0x09 { j += 1 }
-            // `#include` alone on a line is an error the compiler reports; anything else is computed.
-            if j < n, base[j] != 0x0a, base[j] != 0x0d { fallback = fallback ?? .computedInclude }
+            if j < n, Self.mayStartIncludedName(base[j]) { fallback = fallback ?? .computedInclude }
+        }
+    }
+
+    /// Whether what follows `#include` can still name a file: a macro (an identifier, which gcc lets hold
+    /// `$` and UTF-8), a comment or continuation before the name (`/`, `\`, `??/`), or a name this reader
+    /// could not close. Anything else (`#include's` in a license comment of glibc's limits.h, which every
+    /// unit including it fell back on) is an error in live code, so the compile is never stored, and reads
+    /// nothing in a comment or a skipped branch.
+    static func mayStartIncludedName(_ byte: UInt8) -> Bool {
+        switch byte {
+        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "_"),
+             UInt8(ascii: "$"), 0x80...0xff, UInt8(ascii: "/"), UInt8(ascii: "\\"), UInt8(ascii: "?"),
+             UInt8(ascii: "\""), UInt8(ascii: "<"):
+            return true
+        default:
+            return false
         }
     }
 
