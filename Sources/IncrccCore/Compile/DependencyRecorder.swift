@@ -48,7 +48,7 @@ struct DependencyRecorder {
                 return .failure(.tooNewDependency)
             }
             if checksTimeMacros && fileFacts.mentionsTimeMacro { return .failure(.unsupportedCodeDirective) }
-            let settled = max(status.modifiedNanoseconds, status.changedNanoseconds) < now - StatTrust.settleNanoseconds
+            let settled = StatTrust.isSettled(status, now: now)
             read[path] = fileFacts
             files.append(RecordedFile(path: path, digest: fileFacts.digest, status: status, statTrusted: settled))
             directives.append((path, fileFacts.references.includes))

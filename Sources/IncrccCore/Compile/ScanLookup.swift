@@ -70,7 +70,7 @@ extension CachedCompile {
         var files: [RecordedFile] = []
         for file in graph.files.dropFirst() {
             guard let status = try? FileSystem.status(file.path) else { return }
-            let settled = max(status.modifiedNanoseconds, status.changedNanoseconds) < now - StatTrust.settleNanoseconds
+            let settled = StatTrust.isSettled(status, now: now)
             files.append(RecordedFile(path: call.mapping.normalize(file.path), digest: file.digest, status: status,
                                       statTrusted: settled))
         }

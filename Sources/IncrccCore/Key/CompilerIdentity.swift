@@ -25,7 +25,7 @@ public struct CompilerIdentity: Sendable {
         let digest = Digest.of(content)
         let family = CompilerFamily.detect(path, temporaryDirectory: cacheDirectory + "/tmp")
         // Only remember a stat that is old enough that a later change must show in it.
-        if max(status.modifiedNanoseconds, status.changedNanoseconds) < now - StatTrust.settleNanoseconds {
+        if StatTrust.isSettled(status, now: now) {
             var writer = ByteWriter()
             writer.write(status)
             writer.write(digest)
@@ -71,4 +71,9 @@ public enum StatTrust {
     /// A file whose mtime and ctime are at least this old when recorded cannot change again without its
     /// ctime moving: 2 s covers file systems with whole-second timestamps.
     public static let settleNanoseconds: Int64 = 2_000_000_000
+
+    /// Whether a stat taken now is old enough to stand for the content it was taken with.
+    public static func isSettled(_ status: FileStatus, now: Int64) -> Bool {
+        max(status.modifiedNanoseconds, status.changedNanoseconds) < now - settleNanoseconds
+    }
 }

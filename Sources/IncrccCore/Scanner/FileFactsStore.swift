@@ -28,7 +28,7 @@ public final class FileFactsStore {
     }
 
     func isSettled(_ status: FileStatus) -> Bool {
-        max(status.modifiedNanoseconds, status.changedNanoseconds) < now - StatTrust.settleNanoseconds
+        StatTrust.isSettled(status, now: now)
     }
 
     /// The facts of `path` and the stat they belong to; nil when it cannot be read.
