@@ -166,6 +166,7 @@ struct CompileEndToEndTests {
         let s = project()
         let args = ["gcc", "-c", "src/main.c", "-Iinclude", "-o", "main.o"]
         try incrcc(args, in: s)
+        try awaitStores(s)
         let entries = FileManager.default.enumerator(atPath: s.file("cache"))?.compactMap { $0 as? String }
             .filter { $0.hasSuffix(".R") || $0.hasSuffix(".M") } ?? []
         #expect(entries.count == 2)

@@ -58,6 +58,7 @@ struct ScanEndToEndTests {
         let args = ["gcc", "-c", "src/main.c", "-Iother", "-Iinclude", "-o", "main.o"]
         try run(["gcc", "-c", "src/main.c", "-Iother", "-Iinclude", "-o", "plain.o"], in: s)
         try incrcc(args, in: s, env: ["INCRCC_SCAN": "always"])
+        try awaitStores(s)
         #expect(cacheEntries(s, suffix: ".S").count == 1)
         let manifests = cacheEntries(s, suffix: ".M")
         #expect(manifests.count == 1)
@@ -140,6 +141,7 @@ struct ScanEndToEndTests {
         let args = ["gcc", "-c", "src/main.c", "-Iinclude", "-o", "main.o"]
         try incrcc(args, in: s, env: env)
         try incrcc(args, in: s, env: env)
+        try awaitStores(s)
         #expect(cacheEntries(s, suffix: ".S").isEmpty)
         #expect(try stats(s)["cache_miss"] == 2)
     }

@@ -168,6 +168,12 @@ func incrcc(_ arguments: [String], in scratch: Scratch, cwd: String? = nil, env:
 }
 
 /// `--print-stats` as a dictionary.
+/// Waits for the entries of misses still being written after their calls returned, as the statistics
+/// commands do; tests that open cache files themselves call it first.
+func awaitStores(_ scratch: Scratch) throws {
+    _ = try stats(scratch)
+}
+
 func stats(_ scratch: Scratch, env: [String: String] = [:]) throws -> [String: Int] {
     let result = try incrcc(["--print-stats"], in: scratch, env: env)
     var values: [String: Int] = [:]

@@ -19,6 +19,10 @@ public struct Commands {
             Console.write(Array(Self.usage.utf8), to: 2)
             return 1
         }
+        // Counts and entries of misses still being written after their calls returned are waited for.
+        if ["-s", "--show-stats", "--print-stats", "-z", "--zero-stats", "-C", "--clear", "-c", "--cleanup"].contains(first) {
+            BackgroundStore(store: store).waitForAllWriters()
+        }
         switch first {
         case "-s", "--show-stats":
             print(report().table(), terminator: "")

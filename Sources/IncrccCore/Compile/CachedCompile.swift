@@ -78,16 +78,29 @@ public struct CachedCompile {
         let call = Call(source: source, compiler: compiler, key: key, directKey: key.digest(), patchClass: patchClass)
         log.write("\(request.source): direct key \(call.directKey.hex)")
         let calls = [call] + (call.boundToCheckout.map { [$0] } ?? [])
-        if configuration.directMode && !configuration.recache {
-            for candidate in calls { if let outcome = lookupAndServe(candidate) { return outcome } }
-        }
-        if configuration.scan != .never && !configuration.recache {
-            for candidate in calls { if let outcome = scanAndServe(candidate) { return outcome } }
+        if !configuration.recache {
+            if let outcome = lookUp(calls) { return outcome }
+            // A call with the same key may be writing its entries after returning: wait for them, not compile.
+            if BackgroundStore(store: store).waitForWriter(of: call.directKey) {
+                log.write("waited for the entries of a call with the same key")
+                if let outcome = lookUp(calls) { return outcome }
+            }
         }
         switch compileFresh(call) {
-        case .compiled(let fresh): return store(fresh, call)
+        case .compiled(let fresh): return storeAfterReturning(fresh, call)
         case .ended(let outcome): return outcome
         }
+    }
+
+    /// A hit for one of the call's keys, through the manifest and then the include scan.
+    func lookUp(_ calls: [Call]) -> Outcome? {
+        if configuration.directMode {
+            for candidate in calls { if let outcome = lookupAndServe(candidate) { return outcome } }
+        }
+        if configuration.scan != .never {
+            for candidate in calls { if let outcome = scanAndServe(candidate) { return outcome } }
+        }
+        return nil
     }
 
     /// The call's ephemeral path parts and its checkout root (with `base_dir`); empty when there are none

@@ -70,8 +70,13 @@ extension CachedCompile {
 
     /// Records a fresh compile's dependencies and outputs under the call's key, paths normalized.
     func store(_ fresh: FreshCompile, _ call: Call, notes: [Counter] = []) -> Outcome {
+        store(fresh, collectOutputs(stdout: fresh.stdout, stderr: fresh.stderr), call, notes: notes)
+    }
+
+    /// Records a fresh compile whose outputs were read already (nil: one the options promise was missing).
+    func store(_ fresh: FreshCompile, _ outputs: CachedResult?, _ call: Call, notes: [Counter] = []) -> Outcome {
         let outcome = Outcome.miss(fresh.status, notes: notes)
-        guard let result = collectOutputs(stdout: fresh.stdout, stderr: fresh.stderr) else {
+        guard let result = outputs else {
             log.write("not stored: an expected output is missing")
             try? store.stats.update(shard: CacheStore.shard(of: call.directKey), [(.compilerProducedNoOutput, 1)])
             return outcome

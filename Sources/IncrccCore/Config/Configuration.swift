@@ -61,6 +61,8 @@ public struct Configuration: Sendable {
     /// and scans whenever the manifest gives no hit (its load alone costs more than a whole directive scan,
     /// measured in bench/RESULTS.md).
     public var scan = ScanMode.auto
+    /// Write a miss's entries after the call returns (see `BackgroundStore`); off: before it returns.
+    public var backgroundStore = true
     /// Origins in the order of `settings`; an array, not a dictionary: this runs on every compile, and
     /// a dictionary's first use costs more instructions here than the rest of the lookup.
     var originList: [SettingOrigin] = Array(repeating: .defaultValue, count: Configuration.settings.count)
@@ -82,7 +84,7 @@ public struct Configuration: Sendable {
         ("direct_mode", "INCRCC_DIRECT"), ("umask", "INCRCC_UMASK"), ("normalize", "INCRCC_NORMALIZE"),
         ("store_dirs", "INCRCC_STORE_DIRS"),
         ("temp_dirs", "INCRCC_TEMP_DIRS"), ("base_dir", "INCRCC_BASEDIR"), ("verify_rate", "INCRCC_VERIFY_RATE"), ("trust_after", "INCRCC_TRUST_AFTER"),
-        ("scan", "INCRCC_SCAN"),
+        ("scan", "INCRCC_SCAN"), ("background_store", "INCRCC_BACKGROUND_STORE"),
     ]
 
     public static let systemConfigurationPath = "/etc/incrcc.conf"
@@ -217,6 +219,7 @@ public struct Configuration: Sendable {
                 throw ConfigurationError("scan: '\(value)' is not auto, always or never")
             }
             scan = mode
+        case "background_store": backgroundStore = try Self.boolean(name, value, origin: origin)
         default:
             throw ConfigurationError("unknown setting '\(name)'")
         }
@@ -264,6 +267,7 @@ public struct Configuration: Sendable {
         case "verify_rate": return String(verifyRate)
         case "trust_after": return String(trustAfter)
         case "scan": return scan.rawValue
+        case "background_store": return String(backgroundStore)
         default: return ""
         }
     }
