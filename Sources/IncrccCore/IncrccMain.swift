@@ -6,9 +6,13 @@ public enum IncrccMain {
         let selfPath = FileSystem.realPath("/proc/self/exe")
         let pathVariable = Environment.value("PATH")
         let locator = CompilerLocator(pathVariable: pathVariable, selfPath: selfPath)
+        /// The first argument's search, kept: when it names the compiler, it is searched for once.
+        var searched: (name: String, path: String?)?
         let invocation = Invocation.decide(argv) { name in
             if SourceLanguage.forExtension(Path.fileExtension(name)) != nil { return false }
-            return locator.locate(name) != nil
+            let path = locator.locate(name)
+            searched = (name, path)
+            return path != nil
         }
 
         var configurationProblem: ConfigurationError?
@@ -34,7 +38,8 @@ public enum IncrccMain {
             case .defaultCXX: name = configuration.cxxCompiler
             case .masquerade(let own), .explicit(let own): name = own
             }
-            guard let compilerPath = locator.locate(name) else {
+            let found = searched.flatMap { $0.name == name ? $0.path : nil } ?? locator.locate(name)
+            guard let compilerPath = found else {
                 Console.error("error: cannot find compiler '\(name)' in PATH")
                 return 127
             }

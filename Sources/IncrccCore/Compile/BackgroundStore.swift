@@ -106,16 +106,16 @@ extension CachedCompile {
     /// Stores a fresh compile, after returning where that is allowed and a child can be started.
     func storeAfterReturning(_ fresh: FreshCompile, _ call: Call) -> Outcome {
         let outputs = collectOutputs(stdout: fresh.stdout, stderr: fresh.stderr)
-        guard storesInBackground, outputs.map { _ in true } ?? false else { return store(fresh, outputs, call) }
+        guard storesInBackground, let collected = outputs else { return store(fresh, outputs, call) }
         let writer = BackgroundStore(store: store)
-        guard let locks = writer.begin(call.directKey) else { return store(fresh, outputs, call) }
+        guard let locks = writer.begin(call.directKey) else { return store(fresh, collected, call) }
         // What this process has to count is counted here; the child counts what it writes.
         facts.flush()
         let pid = fork()
         if pid < 0 {
             writer.finish(call.directKey, marker: locks.marker)
             close(locks.writers)
-            return store(fresh, outputs, call)
+            return store(fresh, collected, call)
         }
         if pid > 0 {
             close(locks.marker)
@@ -124,7 +124,7 @@ extension CachedCompile {
         }
         _ = setsid()
         BackgroundStore.detachDescriptors(keeping: [locks.marker, locks.writers])
-        if case .miss(_, let notes) = store(fresh, outputs, call), !notes.isEmpty {
+        if case .miss(_, let notes) = store(fresh, collected, call), !notes.isEmpty {
             try? store.stats.update(shard: Int(getpid()) % StatsFiles.shardCount, notes.map { ($0, 1) })
         }
         facts.flush()

@@ -35,10 +35,12 @@ public struct Manifest: Equatable, Sendable {
         if entries.count > Self.maximumEntries { entries.removeLast(entries.count - Self.maximumEntries) }
     }
 
-    /// Files and absent paths shared between entries are written once and referred to by index.
+    /// Files and absent paths shared between entries are written once and referred to by index. One entry
+    /// holds each file and path once already: looking them up cost a small miss 0.6 M instructions.
     public func encode() -> [UInt8] {
-        var files = Interner<FileIdentity, RecordedFile>()
-        var paths = Interner<String, String>()
+        let shared = entries.count > 1
+        var files = Interner<FileIdentity, RecordedFile>(deduplicating: shared)
+        var paths = Interner<String, String>(deduplicating: shared)
         var writer = ByteWriter()
         writer.write(Self.formatVersion)
         var entryIndices: [([Int], [Int])] = []
@@ -119,8 +121,19 @@ struct FileIdentity: Hashable {
 struct Interner<Key: Hashable, Value> {
     private var indices: [Key: Int] = [:]
     private(set) var values: [Value] = []
+    /// Off where every value is known to be distinct: each gets the next index.
+    let deduplicating: Bool
 
-    mutating func index(of value: Value, key: Key) -> Int {
+    init(deduplicating: Bool = true) {
+        self.deduplicating = deduplicating
+    }
+
+    mutating func index(of value: Value, key: @autoclosure () -> Key) -> Int {
+        guard deduplicating else {
+            values.append(value)
+            return values.count - 1
+        }
+        let key = key()
         if let known = indices[key] { return known }
         indices[key] = values.count
         values.append(value)

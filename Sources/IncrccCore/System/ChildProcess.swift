@@ -68,33 +68,43 @@ public enum Environment {
     }
 
     /// Names are captured when they start with one of these; everything incrcc asks for on a hit does.
-    static let capturedPrefixes: [String] = [
+    static let capturedPrefixes: [StaticString] = [
         "INCRCC_", "NIX_", "LC_", "GCC_", "CPATH", "C_INCLUDE_PATH", "CPLUS_INCLUDE_PATH", "OBJC", "SOURCE_DATE_EPOCH",
         "LANG", "TERM", "COMPILER_PATH", "CCC_", "QA_", "DEPENDENCIES_OUTPUT", "SUNPRO_", "PATH", "HOME",
         "XDG_CACHE_HOME", "COLUMNS",
     ]
+
+    /// Whether a name (its bytes) starts with a captured prefix. Compared as bytes: as String prefixes the
+    /// test cost more instructions than the rest of the snapshot.
+    static func isCaptured(_ name: UnsafeBufferPointer<UInt8>) -> Bool {
+        guard let start = name.baseAddress else { return false }
+        for prefix in capturedPrefixes where prefix.utf8CodeUnitCount <= name.count {
+            if memcmp(start, prefix.utf8Start, prefix.utf8CodeUnitCount) == 0 { return true }
+        }
+        return false
+    }
 
     static let snapshot: Snapshot = {
         var snapshot = Snapshot()
         var cursor = environ
         while let entry = cursor.pointee {
             cursor += 1
-            let first = entry.pointee
-            // Cheap filter on the first byte before building any String.
-            guard first == 0x43 || first == 0x44 || first == 0x47 || first == 0x48 || first == 0x49
-                || first == 0x4c || first == 0x4e || first == 0x4f || first == 0x50 || first == 0x51
-                || first == 0x53 || first == 0x54 || first == 0x58 else { continue }
-            let text = String(cString: entry)
-            guard let eq = text.utf8.firstIndex(of: UInt8(ascii: "=")) else { continue }
-            let name = String(text[..<eq])
-            guard capturedPrefixes.contains(where: { name.hasPrefix($0) }) else { continue }
-            snapshot.pairs.append(Variable(name: name, value: String(text[text.index(after: eq)...])))
+            let bytes = UnsafeRawPointer(entry).assumingMemoryBound(to: UInt8.self)
+            let length = strlen(entry)
+            guard let eq = memchr(bytes, Int32(UInt8(ascii: "=")), length) else { continue }
+            let nameLength = UnsafeRawPointer(eq) - UnsafeRawPointer(bytes)
+            let name = UnsafeBufferPointer(start: bytes, count: nameLength)
+            guard isCaptured(name) else { continue }
+            let value = UnsafeBufferPointer(start: bytes + nameLength + 1, count: length - nameLength - 1)
+            snapshot.pairs.append(Variable(name: String(decoding: name, as: UTF8.self),
+                                           value: String(decoding: value, as: UTF8.self)))
         }
         return snapshot
     }()
 
     public static func value(_ name: String) -> String? {
-        if capturedPrefixes.contains(where: { name.hasPrefix($0) }) {
+        var name = name
+        if name.withUTF8({ isCaptured($0) }) {
             for variable in snapshot.pairs where variable.name == name { return variable.value }
             return nil
         }
