@@ -69,14 +69,14 @@ public struct NegativeProbeFinder {
         /// includer, a quoted one's only on the includer's directory. Headers repeat the same includes (a
         /// binutils unit asks for `bfd.h` and the libc headers from dozens of files), so a second walk, which
         /// could find nothing new, is skipped.
-        var walked: Set<String> = []
+        var walked: Set<Walk> = []
         for file in files {
             let includerDirectory = Path.directory(of: file.path)
             for directive in file.directives {
                 if directive.name.hasPrefix("/") { continue }
-                let walk = directive.isNext ? Path.concatenate("^", "", directive.name)
-                    : directive.isQuoted ? Path.concatenate(includerDirectory, "\u{0}", directive.name)
-                    : Path.concatenate("<", "", directive.name)
+                let walk = directive.isNext ? Walk(chain: .next, directory: "", name: directive.name)
+                    : directive.isQuoted ? Walk(chain: .quoted, directory: includerDirectory, name: directive.name)
+                    : Walk(chain: .bracketed, directory: "", name: directive.name)
                 guard walked.insert(walk).inserted else { continue }
                 let chain: [String] = directive.isNext ? quoteChain
                     : directive.isQuoted ? [includerDirectory] + quoteChain : bracketChain
@@ -97,5 +97,14 @@ public struct NegativeProbeFinder {
             }
         }
         return ordered
+    }
+
+    /// One walk of a chain: its kind, the includer's directory for a quoted name, and the name. Hashed as
+    /// parts: joining them into one string first allocated for every directive of every header.
+    struct Walk: Hashable {
+        enum Chain: UInt8 { case bracketed, quoted, next }
+        var chain: Chain
+        var directory: String
+        var name: String
     }
 }

@@ -45,16 +45,22 @@ public enum Path {
                 c.withUTF8 { z in
                     String(unsafeUninitializedCapacity: x.count + y.count + z.count) { buffer in
                         var at = 0
-                        for part in [x, y, z] {
-                            guard let source = part.baseAddress, let target = buffer.baseAddress else { continue }
-                            (target + at).initialize(from: source, count: part.count)
-                            at += part.count
-                        }
+                        copy(x, into: buffer, at: &at)
+                        copy(y, into: buffer, at: &at)
+                        copy(z, into: buffer, at: &at)
                         return at
                     }
                 }
             }
         }
+    }
+
+    /// One part of a concatenation; three calls, not a loop over an array of the parts, which allocated.
+    @inline(__always)
+    static func copy(_ part: UnsafeBufferPointer<UInt8>, into buffer: UnsafeMutableBufferPointer<UInt8>, at: inout Int) {
+        guard let source = part.baseAddress, let target = buffer.baseAddress else { return }
+        (target + at).initialize(from: source, count: part.count)
+        at += part.count
     }
 
     public static func absolute(_ path: String, cwd: String) -> String {
