@@ -51,10 +51,15 @@ def sh(cmd, cwd=None, env=None, check=True):
 
 
 def callgrind_instructions(cmd, cwd, env):
+    """Instructions of the process started, not of its children; a child it forks (incrcc's store after
+    returning) is followed by valgrind into a file of its own and not counted."""
     out = os.path.join(cwd, "callgrind.out")
-    r = sh(["valgrind", "--tool=callgrind", "--callgrind-out-file=" + out] + cmd, cwd=cwd, env=env)
-    m = re.search(r"Collected : (\d+)", r.stderr)
-    os.remove(out)
+    r = sh(["valgrind", "--tool=callgrind", "--callgrind-out-file=" + out + ".%p"] + cmd, cwd=cwd, env=env)
+    first = re.search(r"==(\d+)==", r.stderr)
+    m = first and re.search(rf"=={first.group(1)}== Collected : (\d+)", r.stderr)
+    for name in os.listdir(cwd):
+        if name.startswith("callgrind.out."):
+            os.remove(os.path.join(cwd, name))
     return int(m.group(1)) if m else None
 
 

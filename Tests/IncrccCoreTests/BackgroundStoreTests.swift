@@ -42,12 +42,29 @@ import Testing
         let marker = store.markerPath(key)
         try FileManager.default.createDirectory(atPath: (marker as NSString).deletingLastPathComponent,
                                                 withIntermediateDirectories: true)
-        FileManager.default.createFile(atPath: marker, contents: Data())
+        #expect(FileManager.default.createFile(atPath: marker, contents: Data()))
         #expect(store.waitForWriter(of: key, waitingAtMost: Self.shortWait), "no lock on it: the lookup is repeated at once")
         let locks = try #require(store.begin(key), "the next writer takes the marker over")
         store.finish(key, marker: locks.marker)
         close(locks.writers)
         #expect(!FileManager.default.fileExists(atPath: marker))
+    }
+
+    @Test func cleanupRemovesMarkersOfKilledWritersOnly() throws {
+        let s = Scratch()
+        let store = writers(s)
+        let old = store.markerPath(Digest.of(Array("old".utf8)))
+        let recent = store.markerPath(Digest.of(Array("recent".utf8)))
+        for marker in [old, recent] {
+            try FileManager.default.createDirectory(atPath: (marker as NSString).deletingLastPathComponent,
+                                                    withIntermediateDirectories: true)
+            #expect(FileManager.default.createFile(atPath: marker, contents: Data()))
+        }
+        let twoHoursAgo = Date(timeIntervalSinceNow: -7200)
+        try FileManager.default.setAttributes([.modificationDate: twoHoursAgo], ofItemAtPath: old)
+        Cleanup(store: store.store, maxSize: 1 << 30).cleanAll(limit: 1 << 30, now: Clock.nowNanoseconds())
+        #expect(!FileManager.default.fileExists(atPath: old))
+        #expect(FileManager.default.fileExists(atPath: recent), "a writer may still be at work")
     }
 
     @Test func settingAndEnvironment() throws {
@@ -117,7 +134,7 @@ struct BackgroundStoreEndToEndTests {
         Thread.sleep(forTimeInterval: 0.5)
         var status: Int32 = 0
         #expect(waitpid(waiting.pid, &status, WNOHANG) == 0, "the call waits while the writer works")
-        FileManager.default.createFile(atPath: manifest, contents: saved)
+        #expect(FileManager.default.createFile(atPath: manifest, contents: saved))
         unlink(directory + "/\(hex).P")
         close(marker)
         #expect(try waiting.finish().status == 0)

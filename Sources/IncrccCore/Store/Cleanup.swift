@@ -38,7 +38,8 @@ public struct Cleanup {
             for name in (try? FileSystem.listDirectory(subDirectory)) ?? [] {
                 let file = subDirectory + "/" + name
                 guard let status = try? FileSystem.status(file), status.isRegularFile else { continue }
-                if name.contains(FileSystem.temporaryMarker) {
+                // Temporary files, and markers of stores after returning, left by killed processes.
+                if name.contains(FileSystem.temporaryMarker) || name.hasSuffix(".P") {
                     if status.modifiedNanoseconds < now - Self.staleTemporaryNanoseconds { FileSystem.remove(file) }
                     continue
                 }
