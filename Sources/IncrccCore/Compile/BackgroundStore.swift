@@ -20,9 +20,12 @@ struct BackgroundStore {
     /// was stopped, and then the call goes on without it.
     static let longestWait: Int64 = 10_000_000_000
 
+    static let markerSuffix = ".P"
+
+    /// Beside the key's manifest: `<key>.P` for `<key>.M`.
     func markerPath(_ key: Digest) -> String {
         let manifest = store.path(for: key, kind: .manifest)
-        return String(manifest.dropLast(2)) + ".P"
+        return String(manifest.dropLast(CacheStore.suffix(.manifest).utf8.count)) + Self.markerSuffix
     }
 
     var writersLockPath: String { store.directory + "/tmp/stores.lock" }

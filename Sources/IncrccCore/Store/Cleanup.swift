@@ -12,6 +12,8 @@ public struct Cleanup {
         self.maxSize = maxSize
     }
 
+    static let entrySuffixes = EntryCodec.Kind.allCases.map(CacheStore.suffix)
+
     /// Temporary files older than this were left by a killed process.
     static let staleTemporaryNanoseconds: Int64 = 3600 * 1_000_000_000
 
@@ -39,11 +41,11 @@ public struct Cleanup {
                 let file = subDirectory + "/" + name
                 guard let status = try? FileSystem.status(file), status.isRegularFile else { continue }
                 // Temporary files, and markers of stores after returning, left by killed processes.
-                if name.contains(FileSystem.temporaryMarker) || name.hasSuffix(".P") {
+                if name.contains(FileSystem.temporaryMarker) || name.hasSuffix(BackgroundStore.markerSuffix) {
                     if status.modifiedNanoseconds < now - Self.staleTemporaryNanoseconds { FileSystem.remove(file) }
                     continue
                 }
-                guard [".M", ".R", ".S", ".F"].contains(where: name.hasSuffix) else { continue }
+                guard Self.entrySuffixes.contains(where: name.hasSuffix) else { continue }
                 entries.append((file, status.size, status.modifiedNanoseconds))
             }
         }

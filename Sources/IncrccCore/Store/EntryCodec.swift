@@ -11,7 +11,7 @@ public enum EntryCodec {
     /// No entry may claim to expand beyond this, so a damaged size cannot exhaust memory.
     static let maximumPayload = 1 << 32
 
-    public enum Kind: UInt8, Sendable {
+    public enum Kind: UInt8, Sendable, CaseIterable {
         case manifest = 1
         case result = 2
         case scanIndex = 3
