@@ -31,7 +31,22 @@ public struct ArgumentClassifier {
         "-fsave-optimization-record", "-foptimization-record-file", "-fopt-info", "-fcoverage-compilation-dir",
         "--serialize-diagnostics", "-serialize-diagnostics", "-gen-reproducer", "-ftime-trace", "-fdiagnostics-format=sarif",
         "-fsanitize-coverage-allowlist", "-fsanitize-coverage-ignorelist", "-fembed-bitcode", "-Wl,--",
+        // Reads the `.gcda` profile (gcc derives its name from the output), which is no input the key holds.
+        "-fbranch-probabilities", "-fprofile-note=", "-fauto-profile",
+        // Write files beside the object that a hit would not restore.
+        "-aux-info", "-MJ", "-save-stats",
+        // Move the names of the derived outputs (`.dwo`, `.gcno`, `.su`) away from the object's.
+        "-dumpdir", "-dumpbase",
     ]
+
+    /// Whether an assembler option (one item of `-Wa,` or `-Xassembler`) names a file the assembler reads or
+    /// writes besides its input and output: listings into a file (`-a…=FILE`, `--MD FILE`), include
+    /// directories for `.include`/`.incbin`, other outputs and option files. Listings without a file go to
+    /// stdout, which a hit replays.
+    static func assemblerOptionNamesFile(_ item: Substring) -> Bool {
+        if item.hasPrefix("-a") { return item.contains("=") }
+        return item.hasPrefix("--MD") || item.hasPrefix("-o") || item.hasPrefix("-I") || item.hasPrefix("@")
+    }
 
     /// Options that change which built-in include directories the compiler searches.
     static let builtinAffectingPrefixes = [
@@ -83,6 +98,12 @@ public struct ArgumentClassifier {
                 continue
             }
             for prefix in Self.unsupportedPrefixes where arg.hasPrefix(prefix) {
+                return .uncacheable(.unsupportedCompilerOption)
+            }
+            if arg.hasPrefix("-Wa,"), arg.dropFirst(4).split(separator: ",").contains(where: Self.assemblerOptionNamesFile) {
+                return .uncacheable(.unsupportedCompilerOption)
+            }
+            if arg == "-Xassembler", let v = value(at: index), Self.assemblerOptionNamesFile(Substring(v)) {
                 return .uncacheable(.unsupportedCompilerOption)
             }
             if arg.hasSuffix("=native") { hostCPU = true }
@@ -188,7 +209,12 @@ public struct ArgumentClassifier {
             // -MF without -MD/-MMD does nothing for a compile; keep it simple and let the compiler run.
             return .uncacheable(.unsupportedCompilerOption)
         }
-        if splitDwarf && !assembly && debugInfo { request.splitDwarfOutput = Path.replacingExtension(objectPath, with: "dwo") }
+        if splitDwarf && !assembly {
+            // gcc writes it only with debug info; clang also for a bare -gsplit-dwarf, so without -g it is
+            // taken when the compile wrote it.
+            request.splitDwarfOutput = Path.replacingExtension(objectPath, with: "dwo")
+            request.splitDwarfIsCertain = debugInfo
+        }
         if coverageNotes && !assembly { request.coverageNotesOutput = Path.replacingExtension(objectPath, with: "gcno") }
         if stackUsage && !assembly { request.stackUsageOutput = Path.replacingExtension(objectPath, with: "su") }
         return .cacheable(request)

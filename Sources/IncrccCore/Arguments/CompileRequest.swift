@@ -83,6 +83,8 @@ public struct CompileRequest: Sendable {
     public var keyedArguments: [String]
     public var dependencyFile: DependencyFileRequest?
     public var splitDwarfOutput: String?
+    /// Whether every compiler writes the `.dwo` for these options (otherwise: only when it did).
+    public var splitDwarfIsCertain = true
     public var coverageNotesOutput: String?
     public var stackUsageOutput: String?
     public var includeSearch = IncludeSearchOptions()

@@ -27,8 +27,8 @@ public struct StatsReport {
     }
 
     public func table() -> String {
-        let hits = values[.directHit] + values[.scanHit]
-        let cacheable = hits + values[.miss]
+        let hits = values[.directHit].saturatingAdding(values[.scanHit])
+        let cacheable = hits.saturatingAdding(values[.miss])
         var lines: [(String, String)] = [
             ("Cache directory", cacheDirectory),
             ("Cacheable calls", String(cacheable)),
@@ -39,8 +39,8 @@ public struct StatsReport {
             ("  Misses", String(values[.miss]) + percent(values[.miss], of: cacheable)),
         ]
         let uncacheable = Counter.uncacheableReasons.filter { values[$0] > 0 }
-        let uncacheableTotal = uncacheable.reduce(UInt64(0)) { $0 + values[$1] }
-        lines.append(("Uncacheable calls", String(uncacheableTotal + values[.compileFailed])))
+        let uncacheableTotal = uncacheable.reduce(UInt64(0)) { $0.saturatingAdding(values[$1]) }
+        lines.append(("Uncacheable calls", String(uncacheableTotal.saturatingAdding(values[.compileFailed]))))
         if values[.compileFailed] > 0 { lines.append(("  " + Counter.compileFailed.label, String(values[.compileFailed]))) }
         for counter in uncacheable { lines.append(("  " + counter.label, String(values[counter]))) }
         for counter in [Counter.recache, .missingCacheFile, .corruptEntryRemoved, .cleanupsPerformed] where values[counter] > 0 {
@@ -70,7 +70,7 @@ public struct StatsReport {
 
     func percent(_ part: UInt64, of whole: UInt64) -> String {
         guard whole > 0 else { return "" }
-        let tenths = (part * 1000 + whole / 2) / whole
+        let tenths = UInt64(min(Double(part) / Double(whole) * 1000 + 0.5, 1e18))
         return " (" + String(tenths / 10) + "." + String(tenths % 10) + "%)"
     }
 }

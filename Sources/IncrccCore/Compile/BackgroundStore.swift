@@ -109,7 +109,7 @@ extension CachedCompile {
 
     /// Stores a fresh compile, after returning where that is allowed and a child can be started.
     func storeAfterReturning(_ fresh: FreshCompile, _ call: Call) -> Outcome {
-        let outputs = collectOutputs(stdout: fresh.stdout, stderr: fresh.stderr)
+        let outputs = collectOutputs(fresh)
         guard storesInBackground, let collected = outputs else { return store(fresh, outputs, call) }
         let writer = BackgroundStore(store: store)
         guard let locks = writer.begin(call.directKey) else { return store(fresh, collected, call) }

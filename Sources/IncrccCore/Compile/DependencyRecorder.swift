@@ -34,6 +34,8 @@ struct DependencyRecorder {
         let checksTimeMacros = lookup("SOURCE_DATE_EPOCH") == nil
         let sourceFacts = FileFacts(reading: source)
         if checksTimeMacros && sourceFacts.mentionsTimeMacro { return .failure(.unsupportedCodeDirective) }
+        // `.incbin`, `.include` and `#embed` read files no dependency list names.
+        if sourceFacts.references.fallback == .embeddedFile { return .failure(.unsupportedCodeDirective) }
         guard request.language.isPreprocessed else { return .success(Recording(files: [], absentPaths: [])) }
         guard let dependencyText else { return .failure(.internalError) }
         var seen: Set<String> = [request.source]
@@ -48,13 +50,38 @@ struct DependencyRecorder {
                 return .failure(.tooNewDependency)
             }
             if checksTimeMacros && fileFacts.mentionsTimeMacro { return .failure(.unsupportedCodeDirective) }
+            if fileFacts.references.fallback == .embeddedFile { return .failure(.unsupportedCodeDirective) }
             let settled = StatTrust.isSettled(status, now: now)
             read[path] = fileFacts
             files.append(RecordedFile(path: path, digest: fileFacts.digest, status: status, statTrusted: settled))
             directives.append((path, fileFacts.references.includes))
         }
         let builtin = builtinDirectories()
-        let absent = probeFinder(builtin: builtin).probes(files: directives, dependencies: seen) { FileSystem.exists($0) }
+        let finder = probeFinder(builtin: builtin)
+        var absent = finder.probes(files: directives, dependencies: seen) { FileSystem.exists($0) }
+        let precompiled = PrecompiledHeaderProbe(quoteChain: finder.quoteChain, bracketChain: finder.bracketChain)
+        let candidates = precompiled.candidates(
+            forcedIncludes: request.forcedIncludes, source: request.source,
+            leading: PrecompiledHeaderProbe.leadingIncludes(source), exists: FileSystem.exists)
+        for path in candidates where !seen.contains(path) {
+            let found: FileStatus?
+            do { found = try FileSystem.statusIfExists(path) } catch { return .failure(.internalError) }
+            guard let status = found else {
+                absent.append(path)
+                continue
+            }
+            // A `.gch` directory holds several headers, of which the compiler picks one: not followed.
+            guard status.isRegularFile, let bytes = try? FileSystem.readFile(path),
+                  let after = try? FileSystem.status(path), after.sameContentAs(status) else {
+                return .failure(.unsupportedPrecompiledHeader)
+            }
+            if status.modifiedNanoseconds >= compileStart || status.changedNanoseconds >= compileStart {
+                return .failure(.tooNewDependency)
+            }
+            seen.insert(path)
+            files.append(RecordedFile(path: path, digest: Digest.of(bytes), status: status,
+                                      statTrusted: StatTrust.isSettled(status, now: now)))
+        }
         return .success(Recording(files: files, absentPaths: absent, read: read, builtin: builtin))
     }
 

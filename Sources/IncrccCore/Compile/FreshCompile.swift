@@ -6,6 +6,8 @@ struct FreshCompile {
     var start: Int64
     /// The compiler's own dependency list (nil for languages without a preprocessor, or when it failed).
     var dependencyText: [UInt8]?
+    /// The optional `.dwo` as it was before the compile (nil: absent), to tell a new one from a left-over.
+    var splitDwarfBefore: FileStatus? = nil
 }
 
 /// A fresh compile, or how the call ended without one to record (the compiler failed or could not run).
@@ -34,6 +36,8 @@ extension CachedCompile {
         let needsOwnDependencies = request.language.isPreprocessed && request.dependencyFile == nil
         if needsOwnDependencies { arguments += ["-MD", "-MF", ownDependencyPath] }
 
+        let splitDwarfBefore = request.splitDwarfIsCertain ? nil
+            : request.splitDwarfOutput.flatMap { (try? FileSystem.statusIfExists($0)) ?? nil }
         let start = Clock.nowNanoseconds()
         let status: ExitStatus
         do {
@@ -60,7 +64,7 @@ extension CachedCompile {
             dependencyText = recorder(call).runDependencyPass(writingTo: ownDependencyPath)
         }
         return .compiled(FreshCompile(status: status, stdout: stdout, stderr: stderr, start: start,
-                                     dependencyText: dependencyText))
+                                     dependencyText: dependencyText, splitDwarfBefore: splitDwarfBefore))
     }
 
     func recorder(_ call: Call) -> DependencyRecorder {
@@ -70,7 +74,7 @@ extension CachedCompile {
 
     /// Records a fresh compile's dependencies and outputs under the call's key, paths normalized.
     func store(_ fresh: FreshCompile, _ call: Call, notes: [Counter] = []) -> Outcome {
-        store(fresh, collectOutputs(stdout: fresh.stdout, stderr: fresh.stderr), call, notes: notes)
+        store(fresh, collectOutputs(fresh), call, notes: notes)
     }
 
     /// Records a fresh compile whose outputs were read already (nil: one the options promise was missing).
@@ -139,7 +143,7 @@ extension CachedCompile {
         case .compiled(let value): fresh = value
         case .ended(let outcome): return outcome
         }
-        guard let compiled = collectOutputs(stdout: fresh.stdout, stderr: fresh.stderr) else {
+        guard let compiled = collectOutputs(fresh) else {
             return .miss(fresh.status)
         }
         let patchClass = call.patchClass ?? PatchTrust.classDigest(compiler: call.compiler.digest, request: request)
@@ -168,7 +172,7 @@ extension CachedCompile {
     }
 
     /// Reads what the compiler wrote; nil when an output the options promise is missing or unusable.
-    func collectOutputs(stdout: [UInt8], stderr: [UInt8]) -> CachedResult? {
+    func collectOutputs(_ fresh: FreshCompile) -> CachedResult? {
         var files: [OutputFile] = []
         guard let object = try? FileSystem.readFile(request.output) else { return nil }
         files.append(OutputFile(.object, object))
@@ -187,9 +191,16 @@ extension CachedCompile {
             (.stackUsage, request.stackUsageOutput),
         ]
         for case let (kind, path?) in extras {
+            if kind == .splitDwarf, !request.splitDwarfIsCertain {
+                // Optional: taken only when this compile wrote it, never a file left from an earlier one.
+                let found: FileStatus?
+                do { found = try FileSystem.statusIfExists(path) } catch { return nil }
+                guard let status = found else { continue }
+                if let before = fresh.splitDwarfBefore, before.sameContentAs(status) { continue }
+            }
             guard let bytes = try? FileSystem.readFile(path) else { return nil }
             files.append(OutputFile(kind, bytes))
         }
-        return CachedResult(stdout: stdout, stderr: stderr, files: files)
+        return CachedResult(stdout: fresh.stdout, stderr: fresh.stderr, files: files)
     }
 }

@@ -16,17 +16,27 @@ public enum Invocation: Equatable, Sendable {
 
     /// Commands are recognised only in the forms they take, so that `CC=incrcc` compiles such as
     /// `incrcc -c foo.c` still reach the compiler.
-    public static func decide(_ argv: [String], isCompilerName: (String) -> Bool) -> Invocation {
+    public static func decide(_ argv: [String], exists: (String) -> Bool = FileSystem.exists,
+                              isCompilerName: (String) -> Bool) -> Invocation {
         let name = Path.baseName(argv.first ?? "incrcc")
-        let rest = Array(argv.dropFirst())
+        var rest = Array(argv.dropFirst())
         let isOwnName = name.hasPrefix("incrcc")
         guard isOwnName else { return .compile(.masquerade(name), rest) }
         let isCXX = name.hasSuffix("++")
         if !isCXX {
             if rest.isEmpty || isCommand(rest) { return .command(rest) }
         }
-        if let first = rest.first, !first.hasPrefix("-"), isCompilerName(first) {
-            return .compile(.explicit(first), Array(rest.dropFirst()))
+        // `incrcc incrcc gcc …` (a wrapper that adds incrcc to a command that already has it): once is enough.
+        while let first = rest.first, Path.baseName(first).hasPrefix("incrcc"), !first.hasPrefix("-") {
+            rest.removeFirst()
+        }
+        if let first = rest.first, !first.hasPrefix("-") {
+            if isCompilerName(first) { return .compile(.explicit(first), Array(rest.dropFirst())) }
+            // A word without an extension that names no file is a compiler that is not there (exit 127),
+            // not an input for cc.
+            if !Path.baseName(first).contains("."), !exists(first) {
+                return .compile(.explicit(first), Array(rest.dropFirst()))
+            }
         }
         return .compile(isCXX ? .defaultCXX : .defaultC, rest)
     }

@@ -24,7 +24,7 @@ public enum ScanFallback: Error, Equatable, Sendable {
 /// Everything in one file's text that decides which other files a compile can depend on.
 public struct FileReferences: Equatable, Sendable {
     /// Changes whenever `read` would answer differently for some text, so remembered facts are not reused.
-    static let readerVersion = 2
+    static let readerVersion = 3
 
     /// `#include`, `#include_next`, `#import` with a literal name, in every branch of every conditional.
     public var includes: [IncludeDirective] = []
@@ -42,7 +42,8 @@ public struct FileReferences: Equatable, Sendable {
             guard let base = buffer.baseAddress else { return }
             let n = buffer.count
             references.readDirectives(base, n)
-            if references.fallback == nil, find(".incbin", in: base, n, from: 0) != nil {
+            if references.fallback == nil,
+               find(".incbin", in: base, n, from: 0) != nil || assemblerIncludeDirective(in: base, n) {
                 references.fallback = .embeddedFile
             }
         }
@@ -199,6 +200,19 @@ public struct FileReferences: Equatable, Sendable {
             existenceTests.append(IncludeDirective(name: name, isQuoted: close == UInt8(ascii: "\""), isNext: isNext))
             from = i
         }
+    }
+
+    /// The assembler's `.include "file"`, in a `.s`/`.S` file or an `asm` statement (`.include \"file\"`):
+    /// the assembler reads it, and no dependency list names it.
+    static func assemblerIncludeDirective(in base: UnsafePointer<UInt8>, _ n: Int) -> Bool {
+        var from = 0
+        while let at = find(".include", in: base, n, from: from) {
+            var i = at + 8
+            while i < n, base[i] == 0x20 || base[i] == 0x09 { i += 1 }
+            if i < n, base[i] == UInt8(ascii: "\"") || base[i] == UInt8(ascii: "\\") { return true }
+            from = at + 8
+        }
+        return false
     }
 
     /// memchr for the first byte, then a compare (Glibc's memmem is not visible to Swift here).

@@ -44,6 +44,7 @@ public enum Counter: Int, CaseIterable, Sendable, Error {
     case scannerUnavailable
     case scanMiss
     case scanLibclangFailed
+    case unsupportedPrecompiledHeader
 
     /// The key printed by `--print-stats`.
     public var key: String {
@@ -91,6 +92,7 @@ public enum Counter: Int, CaseIterable, Sendable, Error {
         case .scannerUnavailable: return "scan_libclang_unavailable"
         case .scanMiss: return "scan_miss"
         case .scanLibclangFailed: return "scan_libclang_failed"
+        case .unsupportedPrecompiledHeader: return "could_not_use_precompiled_header"
         }
     }
 
@@ -109,7 +111,7 @@ public enum Counter: Int, CaseIterable, Sendable, Error {
         case .unsupportedCompilerOption: return "unsupported compiler option"
         case .outputToStdout: return "output to stdout"
         case .stdinInput: return "source from stdin"
-        case .unsupportedCodeDirective: return "__DATE__/__TIME__ without SOURCE_DATE_EPOCH"
+        case .unsupportedCodeDirective: return "__DATE__/__TIME__ (no SOURCE_DATE_EPOCH), .incbin, .include"
         case .badCompilerArguments: return "bad compiler arguments"
         case .couldNotFindCompiler: return "could not find compiler"
         case .internalError: return "cache error (ran uncached)"
@@ -140,6 +142,7 @@ public enum Counter: Int, CaseIterable, Sendable, Error {
         case .scannerUnavailable: return "libclang could not be loaded"
         case .scanMiss: return "scans that found no result"
         case .scanLibclangFailed: return "libclang scans that failed"
+        case .unsupportedPrecompiledHeader: return "precompiled header directory"
         }
     }
 
@@ -148,7 +151,7 @@ public enum Counter: Int, CaseIterable, Sendable, Error {
         .calledForLink, .calledForPreprocessing, .multipleSourceFiles, .noInputFile, .unsupportedSourceLanguage,
         .unsupportedCompilerOption, .outputToStdout, .stdinInput, .responseFile, .badCompilerArguments,
         .unsupportedCodeDirective, .compilerProducedNoOutput, .tooNewDependency, .badOutputFile, .couldNotFindCompiler,
-        .internalError, .disabled,
+        .internalError, .disabled, .unsupportedPrecompiledHeader,
     ]
 }
 
@@ -165,8 +168,17 @@ public struct CounterValues: Sendable, Equatable {
 
     public mutating func add(_ other: CounterValues) {
         for counter in Counter.allCases where counter != .statsZeroedTimestamp {
-            self[counter] &+= other[counter]
+            self[counter] = self[counter].saturatingAdding(other[counter])
         }
         self[.statsZeroedTimestamp] = max(self[.statsZeroedTimestamp], other[.statsZeroedTimestamp])
+    }
+}
+
+extension UInt64 {
+    /// Counters saturate instead of trapping: statistics files are written by many processes and may hold
+    /// anything, and `-s` must still print.
+    public func saturatingAdding(_ other: UInt64) -> UInt64 {
+        let (sum, overflow) = addingReportingOverflow(other)
+        return overflow ? .max : sum
     }
 }

@@ -19,8 +19,9 @@ public struct StatsFiles: Sendable {
     public func update(shard: Int, _ deltas: [(Counter, Int64)]) throws(SystemError) {
         try overwrite(shard: shard) { values in
             for (counter, delta) in deltas {
-                let current = Int64(bitPattern: values[counter])
-                values[counter] = UInt64(max(0, current &+ delta))
+                let current = values[counter]
+                values[counter] = delta >= 0 ? current.saturatingAdding(UInt64(delta))
+                    : current - min(current, delta.magnitude)
             }
         }
     }
