@@ -53,6 +53,8 @@ public enum IncrccMain {
 
 /// One compiler call: classify, run through the cache when that is safe, otherwise hand over to the compiler.
 struct CompileSession {
+    static let nestingVariable = "INCRCC_NESTING"
+
     var compilerPath: String
     var arguments: [String]
     var configuration: Configuration
@@ -63,6 +65,16 @@ struct CompileSession {
             Console.error("error: \(configurationProblem.message); compiling without the cache")
             return handOver()
         }
+        // A wrapper script named like the compiler that calls incrcc again, or a copy of incrcc that the
+        // compiler search cannot tell from the real compiler, would run forever: each call tells the
+        // compilers it runs how deep it is, and the third level stops.
+        let depth = Int(Environment.value(Self.nestingVariable) ?? "") ?? 0
+        if depth >= 2 {
+            Console.error("error: incrcc is calling itself through '\(compilerPath)' (nested \(depth) deep); "
+                          + "point INCRCC_CC/INCRCC_CXX or PATH at the real compiler")
+            return 1
+        }
+        setenv(Self.nestingVariable, String(depth + 1), 1)
         if let mask = configuration.umask { _ = umask(mode_t(mask)) }
         let log = LogFile(path: configuration.logFile)
         let store = CacheStore(directory: configuration.cacheDirectory, compressionLevel: configuration.compressionLevel)
@@ -90,6 +102,10 @@ struct CompileSession {
             }
         } catch {
             Console.error("error: cache directory unusable (\(error)); compiling without the cache")
+            return handOver()
+        }
+        if let problem = CacheOwnership.problem(with: configuration.cacheDirectory) {
+            Console.error("error: \(problem); compiling without the cache")
             return handOver()
         }
         guard let cwd = FileSystem.currentDirectory() else {

@@ -43,9 +43,9 @@ struct FileFactsStoreTests {
 
         // A record that says something else about the same stat is what the store answers with: proof that
         // the file was not read again.
-        var altered = try FileFactsRecord.decode(try EntryCodec.decode(Array(try Data(contentsOf: URL(fileURLWithPath: recordFile))), kind: .fileFacts))
+        var altered = try FileFactsRecord.decode(try EntryCodec.decode(Array(try Data(contentsOf: URL(fileURLWithPath: recordFile))), kind: .fileFacts, key: FileFactsStore.key(of: header)))
         altered.facts.digest = Digest(high: 1, low: 1)
-        try Data(EntryCodec.encode(altered.encode(), kind: .fileFacts, level: 1)).write(to: URL(fileURLWithPath: recordFile))
+        try Data(EntryCodec.encode(altered.encode(), kind: .fileFacts, key: FileFactsStore.key(of: header), level: 1)).write(to: URL(fileURLWithPath: recordFile))
         let served = try #require(store(s).facts(of: header))
         #expect(served.facts.digest == Digest(high: 1, low: 1))
         #expect(served.facts.mentionsTimeMacro && served.facts.references == first.facts.references)
@@ -81,7 +81,8 @@ struct FileFactsStoreTests {
         try Data(bytes).write(to: URL(fileURLWithPath: recordFile))
         let again = try #require(store(s).facts(of: header))
         #expect(again.facts.references.includes.map(\.name) == ["x.h"])
-        #expect(try EntryCodec.decode(Array(try Data(contentsOf: URL(fileURLWithPath: recordFile))), kind: .fileFacts).count > 0)
+        #expect(try EntryCodec.decode(Array(try Data(contentsOf: URL(fileURLWithPath: recordFile))), kind: .fileFacts,
+                                      key: FileFactsStore.key(of: header)).count > 0)
     }
 
     @Test func writtenRecordsAreCountedOnFlush() throws {

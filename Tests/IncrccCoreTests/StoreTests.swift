@@ -36,15 +36,88 @@ import Testing
     }
 
     @Test func entryFrameDetectsDamage() throws {
+        let key = Digest(high: 1, low: 2)
         let payload = Array(repeating: UInt8(7), count: 10_000) + Array("tail".utf8)
-        var frame = EntryCodec.encode(payload, kind: .result, level: 3)
+        var frame = EntryCodec.encode(payload, kind: .result, key: key, level: 3)
         #expect(frame.count < payload.count)
-        #expect(try EntryCodec.decode(frame, kind: .result) == payload)
-        #expect(throws: MalformedEntry.self) { try EntryCodec.decode(frame, kind: .manifest) }
-        #expect(throws: MalformedEntry.self) { try EntryCodec.decode(Array(frame.prefix(frame.count - 3)), kind: .result) }
+        #expect(try EntryCodec.decode(frame, kind: .result, key: key) == payload)
+        #expect(throws: MalformedEntry.self) { try EntryCodec.decode(frame, kind: .manifest, key: key) }
+        #expect(throws: MalformedEntry.self) {
+            try EntryCodec.decode(Array(frame.prefix(frame.count - 3)), kind: .result, key: key)
+        }
         frame[frame.count - 2] ^= 0xff
-        #expect(throws: MalformedEntry.self) { try EntryCodec.decode(frame, kind: .result) }
-        #expect(throws: MalformedEntry.self) { try EntryCodec.decode(Array("garbage".utf8), kind: .result) }
+        #expect(throws: MalformedEntry.self) { try EntryCodec.decode(frame, kind: .result, key: key) }
+        #expect(throws: MalformedEntry.self) { try EntryCodec.decode(Array("garbage".utf8), kind: .result, key: key) }
+    }
+
+    /// An entry is valid only at its own key: the same bytes under another key are damage, never a hit.
+    @Test func entryIsBoundToItsKey() throws {
+        let payload = Array("an object".utf8)
+        for kind in EntryCodec.Kind.allCases {
+            let frame = EntryCodec.encode(payload, kind: kind, key: Digest(high: 1, low: 2), level: 1)
+            #expect(try EntryCodec.decode(frame, kind: kind, key: Digest(high: 1, low: 2)) == payload)
+            #expect(throws: MalformedEntry.self) { try EntryCodec.decode(frame, kind: kind, key: Digest(high: 1, low: 3)) }
+            #expect(throws: MalformedEntry.self) { try EntryCodec.decode(frame, kind: kind, key: Digest(high: 3, low: 2)) }
+        }
+    }
+
+    /// Sizes are checked before anything is allocated: a claimed size beyond the frame's own, beyond what the
+    /// compressed bytes may expand to, or a compression bomb's, is damage.
+    @Test func entrySizesAreCheckedBeforeAllocating() throws {
+        let key = Digest(high: 9, low: 9)
+        let payload = Array(repeating: UInt8(0), count: 64 << 20)
+        let bomb = EntryCodec.encode(payload, kind: .result, key: key, level: 3)
+        // 64 MiB of zeros compress far beyond the accepted ratio: stored raw, still readable.
+        #expect(bomb.count > payload.count)
+        #expect(try EntryCodec.decode(bomb, kind: .result, key: key).count == payload.count)
+        var small = EntryCodec.encode(Array(repeating: 1, count: 4096), kind: .result, key: key, level: 3)
+        for claimed: UInt64 in [0xFFFF_FFFF, 1 << 40, 4097, 4095, 0] {
+            var lie = small
+            withUnsafeBytes(of: claimed.littleEndian) { lie.replaceSubrange(10..<18, with: $0) }
+            #expect(throws: MalformedEntry.self) { try EntryCodec.decode(lie, kind: .result, key: key) }
+        }
+        small[9] = 7
+        #expect(throws: MalformedEntry.self) { try EntryCodec.decode(small, kind: .result, key: key) }
+    }
+
+    /// A fixed-seed fuzz of the frame decoder and the payload decoders: damaged bytes throw, never trap.
+    @Test func decodersSurviveDamage() throws {
+        var generator = SeededGenerator(seed: 0x1acc)
+        let key = Digest(high: 5, low: 6)
+        var manifest = Manifest()
+        manifest.add(ManifestEntry(
+            files: [RecordedFile(path: "/usr/include/stdio.h", digest: Digest(high: 1, low: 1),
+                                 status: FileStatus(device: 1, inode: 2, size: 3, modifiedNanoseconds: 4,
+                                                    changedNanoseconds: 5, mode: 0), statTrusted: true)],
+            absentPaths: ["a/b.h"], result: Digest(high: 7, low: 7)))
+        let samples: [(EntryCodec.Kind, [UInt8])] = [
+            (.manifest, manifest.encode()),
+            (.result, CachedResult(stdout: [], stderr: Array("warning".utf8),
+                                   files: [OutputFile(.object, Array(repeating: 0x7f, count: 300))]).encode()),
+        ]
+        var decoded = 0
+        for (kind, payload) in samples {
+            let frame = EntryCodec.encode(payload, kind: kind, key: key, level: 1)
+            for _ in 0..<400 {
+                var damaged = frame
+                for _ in 0..<Int.random(in: 1...4, using: &generator) {
+                    let at = Int.random(in: 0..<damaged.count, using: &generator)
+                    damaged[at] = UInt8.random(in: 0...255, using: &generator)
+                }
+                if Bool.random(using: &generator) { damaged.removeLast(Int.random(in: 0..<damaged.count, using: &generator)) }
+                if let bytes = try? EntryCodec.decode(damaged, kind: kind, key: key) {
+                    decoded += 1
+                    #expect(bytes == payload)
+                }
+                // The payload decoders alone, on damaged payloads with no checksum in the way.
+                var raw = payload
+                raw[Int.random(in: 0..<raw.count, using: &generator)] = UInt8.random(in: 0...255, using: &generator)
+                raw.removeLast(Int.random(in: 0..<min(raw.count, 8), using: &generator))
+                _ = try? Manifest.decode(raw)
+                _ = try? CachedResult.decode(raw)
+            }
+        }
+        #expect(decoded < 800)
     }
 
     @Test func resultRoundTrip() throws {
@@ -146,5 +219,18 @@ import Testing
     func loadsDebianLibclang() throws {
         let clang = try LibclangLoader.load(lookup: { $0 == "INCRCC_LIBCLANG" ? "/usr/lib/llvm-14/lib/libclang.so.1" : nil })
         #expect(clang.version.contains("clang version"))
+    }
+}
+
+/// A small deterministic generator (SplitMix64) for fuzzing from a fixed seed.
+struct SeededGenerator: RandomNumberGenerator {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE5_E9B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
     }
 }

@@ -54,8 +54,9 @@ public struct Commands {
             }
             print("Statistics zeroed")
         case "-C", "--clear":
+            // Temporary files of calls still running stay (their compiles would fail without them); those
+            // older than any compile are removed with the entries.
             Cleanup(store: store, maxSize: 0).cleanAll(limit: 0, now: Clock.nowNanoseconds())
-            FileSystem.removeTree(configuration.cacheDirectory + "/tmp")
             print("Cache cleared")
         case "-c", "--cleanup":
             Cleanup(store: store, maxSize: configuration.maxSize)

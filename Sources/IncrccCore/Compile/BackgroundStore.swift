@@ -34,10 +34,9 @@ struct BackgroundStore {
     /// files cannot be made), and the caller stores in the foreground.
     func begin(_ key: Digest) -> (marker: Int32, writers: Int32)? {
         let marker = markerPath(key)
-        try? FileSystem.makeDirectories(Path.directory(of: marker))
-        guard let markerFd = try? FileSystem.open(marker, O_RDWR | O_CREAT) else { return nil }
+        guard let markerFd = try? store.files.open(marker, O_RDWR | O_CREAT, create: true) else { return nil }
         guard flock(markerFd, LOCK_EX | LOCK_NB) == 0,
-              let writersFd = try? FileSystem.open(writersLockPath, O_RDWR | O_CREAT) else {
+              let writersFd = try? store.files.open(writersLockPath, O_RDWR | O_CREAT, create: true) else {
             close(markerFd)
             return nil
         }
@@ -51,32 +50,53 @@ struct BackgroundStore {
 
     /// Ends a writer's work: the marker goes before its lock, so a waiter that wakes finds the entries.
     func finish(_ key: Digest, marker: Int32) {
-        FileSystem.remove(markerPath(key))
+        store.files.remove(markerPath(key))
         close(marker)
     }
 
     /// Waits while a writer of `key` is at work. True when one finished (or left its marker when killed), so
     /// a lookup is worth repeating; false when there was none or it outlasted `limit`.
     func waitForWriter(of key: Digest, waitingAtMost limit: Int64 = longestWait) -> Bool {
-        guard let fd = try? FileSystem.open(markerPath(key), O_RDONLY) else { return false }
+        guard let fd = try? store.files.open(markerPath(key), O_RDONLY) else { return false }
         defer { close(fd) }
-        return Self.lock(fd, LOCK_SH, waitingAtMost: limit)
+        return Self.lock(fd, LOCK_SH, waitingAtMost: limit) { Self.writerIsStopped(marker: fd) }
+    }
+
+    /// The writer puts its process id in its marker, so a waiter can tell a stopped writer (SIGSTOP, a
+    /// debugger) from a slow one and stop waiting at once.
+    func announce(marker: Int32) {
+        let text = Array(String(getpid()).utf8)
+        _ = text.withUnsafeBytes { pwrite(marker, $0.baseAddress, $0.count, 0) }
+    }
+
+    /// Whether the marker's writer is stopped (state `T` or `t` in `/proc/<pid>/stat`).
+    static func writerIsStopped(marker: Int32) -> Bool {
+        var buffer = [UInt8](repeating: 0, count: 16)
+        let count = buffer.withUnsafeMutableBytes { pread(marker, $0.baseAddress, 15, 0) }
+        guard count > 0, let pid = Int32(String(decoding: buffer[0..<count], as: UTF8.self)), pid > 0,
+              let stat = try? FileSystem.readFile("/proc/\(pid)/stat"),
+              let close = stat.lastIndex(of: UInt8(ascii: ")")), close + 2 < stat.count else { return false }
+        let state = stat[close + 2]
+        return state == UInt8(ascii: "T") || state == UInt8(ascii: "t")
     }
 
     /// Waits until no writer is at work (the statistics and cleanup commands); false when one outlasted `limit`.
     @discardableResult
     func waitForAllWriters(waitingAtMost limit: Int64 = longestWait) -> Bool {
-        guard let fd = try? FileSystem.open(writersLockPath, O_RDONLY) else { return true }
+        guard let fd = try? store.files.open(writersLockPath, O_RDONLY) else { return true }
         defer { close(fd) }
         return Self.lock(fd, LOCK_EX, waitingAtMost: limit)
     }
 
     /// `flock` polled without blocking, so a writer that never ends cannot hold the caller forever.
-    static func lock(_ fd: Int32, _ operation: Int32, waitingAtMost limit: Int64) -> Bool {
+    static func lock(_ fd: Int32, _ operation: Int32, waitingAtMost limit: Int64,
+                     givingUp: () -> Bool = { false }) -> Bool {
         let deadline = Clock.nowNanoseconds() + limit
         var pause = timespec(tv_sec: 0, tv_nsec: 200_000)
         while flock(fd, operation | LOCK_NB) != 0 {
-            guard errno == EWOULDBLOCK || errno == EINTR, Clock.nowNanoseconds() < deadline else { return false }
+            guard errno == EWOULDBLOCK || errno == EINTR, Clock.nowNanoseconds() < deadline, !givingUp() else {
+                return false
+            }
             nanosleep(&pause, nil)
             pause.tv_nsec = min(pause.tv_nsec * 2, 5_000_000)
         }
@@ -128,6 +148,7 @@ extension CachedCompile {
         }
         _ = setsid()
         BackgroundStore.detachDescriptors(keeping: [locks.marker, locks.writers])
+        writer.announce(marker: locks.marker)
         if case .miss(_, let notes) = store(fresh, collected, call), !notes.isEmpty {
             try? store.stats.update(shard: Int(getpid()) % StatsFiles.shardCount, notes.map { ($0, 1) })
         }

@@ -190,8 +190,9 @@ public struct CachedCompile {
         do {
             try ResultWriter(request: request).write(result)
         } catch {
+            // Nothing was put in place; the compiler runs as called and has the last word.
             log.write("cannot write outputs: \(error)")
-            return nil
+            return .uncached(.internalError)
         }
         store.markUsed(resultKey, kind: .result)
         let kind = route == .scan ? "scan hit " : "direct hit "

@@ -1,3 +1,5 @@
+import Glibc
+
 /// A compile that ran for real: what the compiler printed and the dependency list the cache records.
 struct FreshCompile {
     var status: ExitStatus
@@ -22,15 +24,9 @@ extension CachedCompile {
     /// call's outcome.
     func compileFresh(_ call: Call) -> FreshCompileResult {
         let temporary = store.directory + "/tmp"
-        try? FileSystem.makeDirectories(temporary)
-        let stdoutPath = FileSystem.temporaryName(beside: temporary + "/stdout")
-        let stderrPath = FileSystem.temporaryName(beside: temporary + "/stderr")
+        store.files.makeDirectory(temporary)
         let ownDependencyPath = FileSystem.temporaryName(beside: temporary + "/deps") + ".d"
-        defer {
-            FileSystem.remove(stdoutPath)
-            FileSystem.remove(stderrPath)
-            FileSystem.remove(ownDependencyPath)
-        }
+        defer { FileSystem.remove(ownDependencyPath) }
         var arguments = request.arguments
         if call.key.colorDiagnostics { arguments.append("-fdiagnostics-color") }
         let needsOwnDependencies = request.language.isPreprocessed && request.dependencyFile == nil
@@ -39,16 +35,22 @@ extension CachedCompile {
         let splitDwarfBefore = request.splitDwarfIsCertain ? nil
             : request.splitDwarfOutput.flatMap { (try? FileSystem.statusIfExists($0)) ?? nil }
         let start = Clock.nowNanoseconds()
-        let status: ExitStatus
+        let captured: (status: ExitStatus, stdout: [UInt8], stderr: [UInt8])
         do {
-            status = try ChildProcess.run(compilerPath, [compilerPath] + arguments, stdoutPath: stdoutPath,
-                                          stderrPath: stderrPath)
+            captured = try ChildProcess.runCapturing(compilerPath, [compilerPath] + arguments)
         } catch {
             log.write("cannot run compiler: \(error)")
             return .ended(.uncached(.couldNotFindCompiler))
         }
-        let stdout = (try? FileSystem.readFile(stdoutPath)) ?? []
-        let stderr = (try? FileSystem.readFile(stderrPath)) ?? []
+        let (status, stdout, stderr) = captured
+        // A compile that failed over the dependency file incrcc added (the cache's file system full, its
+        // `tmp` removed meanwhile): nothing of it is shown, and the compiler runs again as the user called it,
+        // so what it says and returns is its own.
+        if !status.succeeded, needsOwnDependencies,
+           ByteSearch.find(Array(ownDependencyPath.utf8), in: stderr) != nil || !FileSystem.exists(temporary) {
+            log.write("the compile failed over incrcc's own dependency file: running it uncached")
+            return .ended(.uncached(.internalError))
+        }
         Console.write(stdout, to: 1)
         Console.write(stderr, to: 2)
         guard status.succeeded else { return .ended(.failed(status)) }

@@ -27,7 +27,7 @@ public struct StatsFiles: Sendable {
     }
 
     public func read(shard: Int) -> CounterValues {
-        Self.decode((try? FileSystem.readFile(path(shard: shard))) ?? [])
+        Self.decode((try? CacheFiles(root: cacheDirectory).readIfExists(path(shard: shard))) ?? [])
     }
 
     public func readAll() -> CounterValues {
@@ -39,14 +39,8 @@ public struct StatsFiles: Sendable {
     /// Replaces a shard's counters wholesale (zeroing, recounting after cleanup).
     public func overwrite(shard: Int, with mutate: (inout CounterValues) -> Void) throws(SystemError) {
         let file = path(shard: shard)
-        let fd: Int32
-        do {
-            fd = try FileSystem.open(file, O_RDWR | O_CREAT)
-        } catch {
-            guard error.isNotFound else { throw error }
-            try FileSystem.makeDirectories(Path.directory(of: file))
-            fd = try FileSystem.open(file, O_RDWR | O_CREAT)
-        }
+        // Never through a link planted in the cache: a victim's file would be overwritten with counters.
+        let fd = try CacheFiles(root: cacheDirectory).open(file, O_RDWR | O_CREAT, create: true)
         defer { close(fd) }
         while flock(fd, LOCK_EX) != 0 {
             if errno != EINTR { throw SystemError("flock", file) }

@@ -52,15 +52,18 @@ public struct CacheStore: Sendable {
 
     public static func shard(of key: Digest) -> Int { Int(key.high >> 60) }
 
+    /// The cache's files, reached without following links below the root.
+    public var files: CacheFiles { CacheFiles(root: directory) }
+
     /// The payload of an entry, or nil when there is none. A damaged or foreign entry is removed and
     /// reported as absent.
     public func read(_ key: Digest, kind: EntryCodec.Kind) -> [UInt8]? {
         let file = path(for: key, kind: kind)
-        guard let data = try? FileSystem.readFileIfExists(file) else { return nil }
+        guard let data = try? files.readIfExists(file) else { return nil }
         do {
-            return try EntryCodec.decode(data, kind: kind)
+            return try EntryCodec.decode(data, kind: kind, key: key)
         } catch {
-            FileSystem.remove(file)
+            files.remove(file)
             try? stats.update(shard: Self.shard(of: key), [
                 (.corruptEntryRemoved, 1), (.filesInCache, -1), (.cacheSizeBytes, -Int64(data.count)),
             ])
@@ -78,25 +81,19 @@ public struct CacheStore: Sendable {
     public func place(_ key: Digest, kind: EntryCodec.Kind,
                       payload: [UInt8]) throws(SystemError) -> (files: Int64, bytes: Int64) {
         let file = path(for: key, kind: kind)
-        let data = EntryCodec.encode(payload, kind: kind, level: compressionLevel)
-        let previous = try? FileSystem.statusIfExists(file)
-        do {
-            try FileSystem.writeAtomically(file, data)
-        } catch {
-            guard error.isNotFound else { throw error }
-            try FileSystem.makeDirectories(Path.directory(of: file))
-            try FileSystem.writeAtomically(file, data)
-        }
+        let data = EntryCodec.encode(payload, kind: kind, key: key, level: compressionLevel)
+        let previous = files.status(file)
+        try files.writeAtomically(file, data)
         return (previous == nil ? 1 : 0, Int64(data.count) - (previous?.size ?? 0))
     }
 
     /// Whether an entry exists, without reading it.
     public func holds(_ key: Digest, kind: EntryCodec.Kind) -> Bool {
-        FileSystem.exists(path(for: key, kind: kind))
+        files.status(path(for: key, kind: kind)) != nil
     }
 
     /// Marks an entry as recently used, for size-limit cleanup.
     public func markUsed(_ key: Digest, kind: EntryCodec.Kind) {
-        FileSystem.touch(path(for: key, kind: kind))
+        files.touch(path(for: key, kind: kind))
     }
 }

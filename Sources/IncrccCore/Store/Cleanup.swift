@@ -32,17 +32,19 @@ public struct Cleanup {
     }
 
     func clean(shard: Int, target: UInt64, now: Int64) {
-        if shard == 0 { removeStaleTemporaries(in: store.directory + "/tmp", now: now) }
+        let files = store.files
+        if shard == 0 { removeStaleTemporaries(now: now) }
         let shardDirectory = store.directory + "/" + String(shard, radix: 16)
         var entries: [(path: String, size: Int64, used: Int64)] = []
-        for sub in (try? FileSystem.listDirectory(shardDirectory)) ?? [] where sub.count == 1 {
+        // Listed and removed by name from directories opened without following links: a link planted in
+        // the cache is never entered, and a file that is not a regular one is never counted or removed.
+        for (sub, subStatus) in files.list(shardDirectory) where sub.utf8.count == 1 && subStatus.isDirectory {
             let subDirectory = shardDirectory + "/" + sub
-            for name in (try? FileSystem.listDirectory(subDirectory)) ?? [] {
+            for (name, status) in files.list(subDirectory) where status.isRegularFile {
                 let file = subDirectory + "/" + name
-                guard let status = try? FileSystem.status(file), status.isRegularFile else { continue }
                 // Temporary files, and markers of stores after returning, left by killed processes.
                 if name.contains(FileSystem.temporaryMarker) || name.hasSuffix(BackgroundStore.markerSuffix) {
-                    if status.modifiedNanoseconds < now - Self.staleTemporaryNanoseconds { FileSystem.remove(file) }
+                    if status.modifiedNanoseconds < now - Self.staleTemporaryNanoseconds { files.remove(file) }
                     continue
                 }
                 guard Self.entrySuffixes.contains(where: name.hasSuffix) else { continue }
@@ -54,7 +56,7 @@ public struct Cleanup {
         var count = entries.count
         var removed = false
         for entry in entries where total > Int64(target) {
-            FileSystem.remove(entry.path)
+            files.remove(entry.path)
             total -= entry.size
             count -= 1
             removed = true
@@ -66,13 +68,11 @@ public struct Cleanup {
         }
     }
 
-    /// The compiler's captured output and dependency files of processes that were killed.
-    func removeStaleTemporaries(in directory: String, now: Int64) {
-        for name in (try? FileSystem.listDirectory(directory)) ?? [] where name.contains(FileSystem.temporaryMarker) {
-            let file = directory + "/" + name
-            if let status = try? FileSystem.status(file), status.modifiedNanoseconds < now - Self.staleTemporaryNanoseconds {
-                FileSystem.remove(file)
-            }
+    /// What killed processes left in `tmp` (captured output, dependency files), once it is older than any
+    /// compile could take. Newer files belong to calls still running and stay, even for `-C`.
+    func removeStaleTemporaries(now: Int64) {
+        store.files.removeContents(of: store.directory + "/tmp") { name, status in
+            name == "stores.lock" || status.modifiedNanoseconds >= now - Self.staleTemporaryNanoseconds
         }
     }
 }

@@ -1,15 +1,25 @@
 import CXXHash
 import CZstd
 
-/// The on-disk frame of every cache entry: magic, kind, payload size, XXH3-64 checksum of the payload, then
-/// the payload, zstd-compressed except in file facts (a few hundred bytes each, read by the dozen on every
-/// miss: setting up a zstd context cost more than the read). Anything that does not check out is
-/// `MalformedEntry`.
+/// The on-disk frame of every cache entry: magic, kind, format (raw or zstd), payload size, checksum, then the
+/// payload. Anything that does not check out is `MalformedEntry`.
+///
+/// The checksum (XXH3-64) covers the entry's own key and kind as well as the payload, so an entry is valid
+/// only at its own key: a file copied over another key's (or a server answering one key with another's
+/// bytes) is damaged, not served. It is no authentication: whoever can write the cache can compute it; a
+/// local cache relies on its permissions (see the manual), a shared tier on its own authentication.
+///
+/// Every size is checked before anything is allocated: a payload may claim at most `maximumPayload` bytes,
+/// a zstd frame must declare the same size in its own header, and no frame may expand more than
+/// `maximumRatio` times its compressed bytes (payloads that would are stored raw instead), so a 16 KiB
+/// entry can never make a reader allocate more than 32 MiB.
 public enum EntryCodec {
-    static let magic: [UInt8] = Array("incrcc\u{0}\u{1}".utf8)
-    static let headerSize = 8 + 1 + 8 + 8
+    static let magic: [UInt8] = Array("incrcc\u{0}\u{2}".utf8)
+    static let headerSize = 8 + 1 + 1 + 8 + 8
     /// No entry may claim to expand beyond this, so a damaged size cannot exhaust memory.
     static let maximumPayload = 1 << 32
+    /// The largest expansion a reader accepts; measured object files compress 3-10 times.
+    static let maximumRatio = 2048
 
     public enum Kind: UInt8, Sendable, CaseIterable {
         case manifest = 1
@@ -17,17 +27,26 @@ public enum EntryCodec {
         case scanIndex = 3
         case fileFacts = 4
 
+        /// File facts are a few hundred bytes, read by the dozen on every miss: setting up a zstd context
+        /// cost more than the read.
         var isCompressed: Bool { self != .fileFacts }
     }
 
-    public static func encode(_ payload: [UInt8], kind: Kind, level: Int32) -> [UInt8] {
+    enum Format: UInt8 {
+        case raw = 0
+        case zstd = 1
+    }
+
+    public static func encode(_ payload: [UInt8], kind: Kind, key: Digest, level: Int32) -> [UInt8] {
         var out = magic
         out.append(kind.rawValue)
+        let formatIndex = out.count
+        out.append(Format.raw.rawValue)
         var writer = ByteWriter()
         writer.write(UInt64(payload.count))
-        writer.write(checksum(payload))
+        writer.write(checksum(payload, kind: kind, key: key))
         out.append(contentsOf: writer.bytes)
-        guard kind.isCompressed else { return out + payload }
+        guard kind.isCompressed, !payload.isEmpty else { return out + payload }
         let bound = ZSTD_compressBound(payload.count)
         let start = out.count
         out.append(contentsOf: repeatElement(0, count: bound))
@@ -36,43 +55,56 @@ public enum EntryCodec {
                 ZSTD_compress(buffer.baseAddress! + start, bound, source.baseAddress, source.count, level)
             }
         }
-        if ZSTD_isError(written) != 0 {
-            // Compression of a valid buffer into its bound cannot fail; keep the frame valid regardless.
+        // A failed compression, or one no reader would accept: the payload goes in raw.
+        guard ZSTD_isError(written) == 0, payload.count <= written * maximumRatio else {
             out.removeSubrange(start...)
-            return out
+            return out + payload
         }
         out.removeSubrange((start + written)...)
+        out[formatIndex] = Format.zstd.rawValue
         return out
     }
 
-    public static func decode(_ data: [UInt8], kind: Kind) throws(MalformedEntry) -> [UInt8] {
+    public static func decode(_ data: [UInt8], kind: Kind, key: Digest) throws(MalformedEntry) -> [UInt8] {
         guard data.count >= headerSize, Array(data[0..<8]) == magic else { throw MalformedEntry("not an incrcc entry") }
         guard data[8] == kind.rawValue else { throw MalformedEntry("wrong entry kind") }
-        var reader = ByteReader(data, offset: 9)
+        guard let format = Format(rawValue: data[9]) else { throw MalformedEntry("unknown format") }
+        var reader = ByteReader(data, offset: 10)
         let size = try reader.readUInt64()
         let expected = try reader.readUInt64()
+        let stored = data.count - headerSize
         guard size <= UInt64(maximumPayload) else { throw MalformedEntry("size out of range") }
-        guard kind.isCompressed else {
-            guard UInt64(data.count - headerSize) == size else { throw MalformedEntry("truncated") }
-            let payload = Array(data[headerSize...])
-            guard checksum(payload) == expected else { throw MalformedEntry("checksum mismatch") }
-            return payload
-        }
-        var produced = 0
-        let payload = [UInt8](unsafeUninitializedCapacity: Int(size)) { target, initialized in
-            produced = data.withUnsafeBytes { source in
-                ZSTD_decompress(target.baseAddress, target.count, source.baseAddress! + headerSize,
-                                source.count - headerSize)
+        let payload: [UInt8]
+        switch format {
+        case .raw:
+            guard UInt64(stored) == size else { throw MalformedEntry("truncated") }
+            payload = Array(data[headerSize...])
+        case .zstd:
+            guard size <= UInt64(stored) * UInt64(maximumRatio) else { throw MalformedEntry("expands too far") }
+            let declared = data.withUnsafeBytes { ZSTD_getFrameContentSize($0.baseAddress! + headerSize, stored) }
+            guard declared == size else { throw MalformedEntry("frame size differs") }
+            var produced = 0
+            payload = [UInt8](unsafeUninitializedCapacity: Int(size)) { target, initialized in
+                produced = data.withUnsafeBytes { source in
+                    ZSTD_decompress(target.baseAddress, target.count, source.baseAddress! + headerSize, stored)
+                }
+                // Bytes past what zstd wrote are never read: the size check below rejects a short result.
+                initialized = ZSTD_isError(produced) == 0 ? min(produced, Int(size)) : 0
             }
-            // Bytes past what zstd wrote are never read: the size check below rejects a short result.
-            initialized = ZSTD_isError(produced) == 0 ? min(produced, Int(size)) : 0
+            guard ZSTD_isError(produced) == 0, produced == Int(size), payload.count == Int(size) else {
+                throw MalformedEntry("bad compressed data")
+            }
         }
-        guard ZSTD_isError(produced) == 0, produced == Int(size), payload.count == Int(size) else { throw MalformedEntry("bad compressed data") }
-        guard checksum(payload) == expected else { throw MalformedEntry("checksum mismatch") }
+        guard checksum(payload, kind: kind, key: key) == expected else { throw MalformedEntry("checksum mismatch") }
         return payload
     }
 
-    static func checksum(_ bytes: [UInt8]) -> UInt64 {
-        bytes.withUnsafeBytes { XXH3_64bits($0.baseAddress, $0.count) }
+    /// XXH3 of the payload, seeded with the key and kind it belongs to.
+    static func checksum(_ bytes: [UInt8], kind: Kind, key: Digest) -> UInt64 {
+        var seedInput = ByteWriter()
+        seedInput.write(key)
+        seedInput.write(kind.rawValue)
+        let seed = seedInput.bytes.withUnsafeBytes { XXH3_64bits($0.baseAddress, $0.count) }
+        return bytes.withUnsafeBytes { XXH3_64bits_withSeed($0.baseAddress, $0.count, seed) }
     }
 }

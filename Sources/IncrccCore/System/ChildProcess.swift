@@ -40,6 +40,61 @@ public enum ChildProcess {
         return .signaled(low)
     }
 
+    /// Runs `executable` with its stdout and stderr read through pipes, so what the compiler says never
+    /// passes through the file system: a full or cleared cache cannot lose a warning or an error.
+    public static func runCapturing(_ executable: String, _ arguments: [String]) throws(SystemError)
+        -> (status: ExitStatus, stdout: [UInt8], stderr: [UInt8]) {
+        var outPipe: [Int32] = [-1, -1]
+        var errPipe: [Int32] = [-1, -1]
+        guard pipe(&outPipe) == 0 else { throw SystemError("pipe", executable) }
+        guard pipe(&errPipe) == 0 else {
+            let failure = SystemError("pipe", executable)
+            close(outPipe[0]); close(outPipe[1])
+            throw failure
+        }
+        for fd in outPipe + errPipe { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_adddup2(&actions, outPipe[1], 1)
+        posix_spawn_file_actions_adddup2(&actions, errPipe[1], 2)
+        var pid: pid_t = 0
+        let result = withCStrings(arguments) { argv in
+            posix_spawn(&pid, executable, &actions, nil, argv, environ)
+        }
+        close(outPipe[1])
+        close(errPipe[1])
+        defer { close(outPipe[0]); close(errPipe[0]) }
+        if result != 0 { throw SystemError("posix_spawn", executable, code: result) }
+        var stdout: [UInt8] = []
+        var stderr: [UInt8] = []
+        var polled = [pollfd(fd: outPipe[0], events: Int16(POLLIN), revents: 0),
+                      pollfd(fd: errPipe[0], events: Int16(POLLIN), revents: 0)]
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        var open = 2
+        while open > 0 {
+            if poll(&polled, 2, -1) < 0 {
+                if errno == EINTR { continue }
+                break
+            }
+            for index in 0..<2 where polled[index].fd >= 0 && polled[index].revents != 0 {
+                let n = buffer.withUnsafeMutableBytes { Glibc.read(polled[index].fd, $0.baseAddress, $0.count) }
+                if n > 0 {
+                    if index == 0 { stdout.append(contentsOf: buffer[0..<n]) } else { stderr.append(contentsOf: buffer[0..<n]) }
+                } else if n == 0 || errno != EINTR {
+                    polled[index].fd = -1
+                    open -= 1
+                }
+            }
+        }
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 {
+            if errno != EINTR { throw SystemError("waitpid", executable) }
+        }
+        let low = status & 0x7f
+        return (low == 0 ? .exited((status >> 8) & 0xff) : .signaled(low), stdout, stderr)
+    }
+
     /// Replaces this process with `executable`; returns only on failure.
     public static func replaceProcess(_ executable: String, _ arguments: [String]) -> SystemError {
         _ = withCStrings(arguments) { argv in execv(executable, argv) }

@@ -72,50 +72,52 @@ public enum FileSystem {
         }
     }
 
-    public static func readFile(_ path: String) throws(SystemError) -> [UInt8] {
-        let fd = try open(path, O_RDONLY)
+    /// Reads a regular file whole. Opened without blocking, so a FIFO named where a header was cannot hold
+    /// the call, and refused unless `fstat` says regular, so `/dev/zero` cannot be read without end. With
+    /// `followLinks` false (files inside the cache) a symlink is refused too.
+    public static func readFile(_ path: String, followLinks: Bool = true) throws(SystemError) -> [UInt8] {
+        let fd = try open(path, O_RDONLY | O_NONBLOCK | (followLinks ? 0 : O_NOFOLLOW))
         defer { close(fd) }
         return try readAll(fd, path: path)
     }
 
     /// `nil` when the file does not exist.
-    public static func readFileIfExists(_ path: String) throws(SystemError) -> [UInt8]? {
+    public static func readFileIfExists(_ path: String, followLinks: Bool = true) throws(SystemError) -> [UInt8]? {
         do {
-            return try readFile(path)
+            return try readFile(path, followLinks: followLinks)
         } catch {
             if error.isNotFound { return nil }
             throw error
         }
     }
 
-    /// Reads to the end. The buffer is sized from fstat and left uninitialised until read into: zero-filling
-    /// every header a miss reads showed up as a measurable share of its instructions.
+    /// What is read of a regular file that reports no size (`/proc` files): at most this.
+    static let sizelessFileLimit = 16 << 20
+
+    /// Reads a regular file's bytes, at most as many as `fstat` reports (or `sizelessFileLimit` where it
+    /// reports none): the buffer is sized once and left uninitialised until read into (zero-filling every
+    /// header a miss reads showed up as a measurable share of its instructions).
     public static func readAll(_ fd: Int32, path: String) throws(SystemError) -> [UInt8] {
         var s = stat()
-        var capacity = 64 * 1024
-        if fstat(fd, &s) == 0, s.st_size >= 0 { capacity = Int(s.st_size) + 1 }
-        var result: [UInt8] = []
+        guard fstat(fd, &s) == 0 else { throw SystemError("fstat", path) }
+        guard s.st_mode & S_IFMT == S_IFREG else { throw SystemError("read", path, code: EINVAL) }
+        let limit = s.st_size > 0 ? Int(s.st_size) : sizelessFileLimit
         var failure: SystemError?
-        while true {
-            var reachedEnd = false
-            let chunk = [UInt8](unsafeUninitializedCapacity: capacity) { buffer, count in
-                count = 0
-                while count < buffer.count {
-                    let n = Glibc.read(fd, buffer.baseAddress! + count, buffer.count - count)
-                    if n == 0 { reachedEnd = true; return }
-                    if n < 0 {
-                        if errno == EINTR { continue }
-                        failure = SystemError("read", path)
-                        return
-                    }
-                    count += n
+        let bytes = [UInt8](unsafeUninitializedCapacity: limit) { buffer, count in
+            count = 0
+            while count < limit {
+                let n = Glibc.read(fd, buffer.baseAddress! + count, limit - count)
+                if n == 0 { return }
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    failure = SystemError("read", path)
+                    return
                 }
+                count += n
             }
-            if let failure { throw failure }
-            if result.isEmpty { result = chunk } else { result.append(contentsOf: chunk) }
-            if reachedEnd { return result }
-            capacity = max(capacity, 64 * 1024)
         }
+        if let failure { throw failure }
+        return bytes
     }
 
     public static func writeAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer, path: String) throws(SystemError) {
@@ -201,19 +203,23 @@ public enum FileSystem {
         return names
     }
 
-    /// Removes a tree; missing paths are fine.
-    public static func removeTree(_ path: String) {
-        if let status = try? statusIfExists(path), status.isDirectory {
-            for name in (try? listDirectory(path)) ?? [] { removeTree(path + "/" + name) }
-            rmdir(path)
-        } else {
-            unlink(path)
-        }
-    }
-
     /// Sets the modification time to now (the store's recency mark for size-limit cleanup).
     public static func touch(_ path: String) {
         utimensat(AT_FDCWD, path, nil, 0)
+    }
+
+    /// Where writing to `path` lands when symlinks are followed, as the compiler's own `open` does: the
+    /// last target of a chain of links (which need not exist). `path` itself when it is no link.
+    public static func resolvingLinks(_ path: String) -> String {
+        var current = path
+        for _ in 0..<40 {
+            var buffer = [CChar](repeating: 0, count: Int(PATH_MAX))
+            let count = readlink(current, &buffer, buffer.count - 1)
+            guard count > 0 else { return current }
+            let target = String(decoding: buffer[0..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            current = target.hasPrefix("/") ? target : Path.join(Path.directory(of: current), target)
+        }
+        return current
     }
 
     public static func currentDirectory() -> String? {

@@ -1,0 +1,195 @@
+import Glibc
+
+/// Files inside the cache directory, reached without following any symlink below its root.
+///
+/// The cache may be shared (a group-writable directory for Nix build users) and is treated as written by
+/// someone else: a link planted at a shard directory, at `tmp`, at a stats file or a lock must never lead
+/// incrcc to read, write, create or remove anything outside the cache. Each path is resolved by opening its
+/// directories one by one from the root with `O_NOFOLLOW | O_DIRECTORY`, and the last step is made by name
+/// relative to the directory found (`openat`, `renameat`, `unlinkat`, `utimensat` with
+/// `AT_SYMLINK_NOFOLLOW`). The root itself may be a link (a cache on another disk).
+public struct CacheFiles: Sendable {
+    public let root: String
+
+    public init(root: String) {
+        self.root = root
+    }
+
+    /// The directory holding `path` (an absolute path under the root, or one relative to it) opened without
+    /// following links, and the last component. `create` makes missing directories on the way.
+    func parent(of path: String, create: Bool) throws(SystemError) -> (fd: Int32, name: String) {
+        var relative = Substring(path)
+        if path.hasPrefix(root + "/") { relative = relative.dropFirst(root.utf8.count + 1) }
+        var components = relative.split(separator: "/", omittingEmptySubsequences: true)
+        guard let last = components.popLast(), last != "..", last != "." else {
+            throw SystemError("open", path, code: EINVAL)
+        }
+        var fd: Int32
+        do {
+            fd = try FileSystem.open(root, O_RDONLY | O_DIRECTORY)
+        } catch {
+            guard create, error.isNotFound else { throw error }
+            try FileSystem.makeDirectories(root)
+            fd = try FileSystem.open(root, O_RDONLY | O_DIRECTORY)
+        }
+        for component in components {
+            guard component != ".." else {
+                close(fd)
+                throw SystemError("open", path, code: EINVAL)
+            }
+            let name = String(component)
+            var next = openat(fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+            if next < 0 && errno == ENOENT && create {
+                if mkdirat(fd, name, 0o777) != 0 && errno != EEXIST {
+                    let failure = SystemError("mkdir", path)
+                    close(fd)
+                    throw failure
+                }
+                next = openat(fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+            }
+            if next < 0 {
+                let failure = SystemError("open", path)
+                close(fd)
+                throw failure
+            }
+            close(fd)
+            fd = next
+        }
+        return (fd, String(last))
+    }
+
+    /// Creates a directory inside the cache and its missing parents, none of them through a link.
+    public func makeDirectory(_ path: String) {
+        guard let (directory, name) = try? parent(of: path, create: true) else { return }
+        mkdirat(directory, name, 0o777)
+        close(directory)
+    }
+
+    /// Opens a file inside the cache; a link at any step is refused (`ELOOP` or `ENOTDIR`).
+    public func open(_ path: String, _ flags: Int32, mode: mode_t = 0o666, create: Bool = false) throws(SystemError) -> Int32 {
+        let (directory, name) = try parent(of: path, create: create)
+        defer { close(directory) }
+        while true {
+            let fd = openat(directory, name, flags | O_NOFOLLOW | O_CLOEXEC, mode)
+            if fd >= 0 { return fd }
+            if errno != EINTR { throw SystemError("open", path) }
+        }
+    }
+
+    /// A regular file's bytes; nil when it does not exist.
+    public func readIfExists(_ path: String) throws(SystemError) -> [UInt8]? {
+        let fd: Int32
+        do {
+            fd = try open(path, O_RDONLY | O_NONBLOCK)
+        } catch {
+            if error.isNotFound { return nil }
+            throw error
+        }
+        defer { close(fd) }
+        return try FileSystem.readAll(fd, path: path)
+    }
+
+    /// Writes through a new temporary file renamed over `path`, both by name in the same directory.
+    public func writeAtomically(_ path: String, _ bytes: [UInt8], mode: mode_t = 0o666) throws(SystemError) {
+        let (directory, name) = try parent(of: path, create: true)
+        defer { close(directory) }
+        let temporary = FileSystem.temporaryName(beside: name)
+        let fd = openat(directory, temporary, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode)
+        guard fd >= 0 else { throw SystemError("open", path) }
+        do {
+            try FileSystem.writeAll(fd, bytes, path: path)
+        } catch {
+            close(fd)
+            unlinkat(directory, temporary, 0)
+            throw error
+        }
+        close(fd)
+        if renameat(directory, temporary, directory, name) != 0 {
+            let failure = SystemError("rename", path)
+            unlinkat(directory, temporary, 0)
+            throw failure
+        }
+    }
+
+    /// The file's own status (a link is reported as a link); nil when absent or unreachable.
+    public func status(_ path: String) -> FileStatus? {
+        guard let (directory, name) = try? parent(of: path, create: false) else { return nil }
+        defer { close(directory) }
+        var s = stat()
+        guard fstatat(directory, name, &s, AT_SYMLINK_NOFOLLOW) == 0 else { return nil }
+        return FileStatus(s)
+    }
+
+    public func remove(_ path: String) {
+        guard let (directory, name) = try? parent(of: path, create: false) else { return }
+        unlinkat(directory, name, 0)
+        close(directory)
+    }
+
+    /// Sets the modification time to now, on the file itself even if it is a link.
+    public func touch(_ path: String) {
+        guard let (directory, name) = try? parent(of: path, create: false) else { return }
+        utimensat(directory, name, nil, AT_SYMLINK_NOFOLLOW)
+        close(directory)
+    }
+
+    /// The entries of a directory inside the cache with their own status (links not followed, and never
+    /// entered). Empty when the directory is absent or is itself a link.
+    public func list(_ path: String) -> [(name: String, status: FileStatus)] {
+        let fd: Int32
+        if path == root {
+            guard let opened = try? FileSystem.open(root, O_RDONLY | O_DIRECTORY) else { return [] }
+            fd = opened
+        } else {
+            guard let opened = try? open(path, O_RDONLY | O_DIRECTORY) else { return [] }
+            fd = opened
+        }
+        return Self.list(directory: fd)
+    }
+
+    /// Takes ownership of `fd`.
+    static func list(directory fd: Int32) -> [(name: String, status: FileStatus)] {
+        guard let dir = fdopendir(fd) else {
+            close(fd)
+            return []
+        }
+        defer { closedir(dir) }
+        var out: [(name: String, status: FileStatus)] = []
+        while let entry = readdir(dir) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(cString: raw.bindMemory(to: CChar.self).baseAddress!)
+            }
+            guard name != "." && name != ".." else { continue }
+            var s = stat()
+            guard fstatat(dirfd(dir), name, &s, AT_SYMLINK_NOFOLLOW) == 0 else { continue }
+            out.append((name, FileStatus(s)))
+        }
+        return out
+    }
+
+    /// Removes what a directory inside the cache holds, by name from its descriptor: links are removed,
+    /// never followed, and a directory is entered only through `O_NOFOLLOW`. `keep` spares entries by name
+    /// and status (files still in use).
+    public func removeContents(of path: String, keep: (String, FileStatus) -> Bool = { _, _ in false }) {
+        guard let fd = try? open(path, O_RDONLY | O_DIRECTORY) else { return }
+        Self.removeContents(directory: fd, keep: keep)
+    }
+
+    /// Takes ownership of `fd`.
+    static func removeContents(directory fd: Int32, keep: (String, FileStatus) -> Bool) {
+        guard let duplicate = Optional(dup(fd)), duplicate >= 0 else {
+            close(fd)
+            return
+        }
+        for (name, status) in list(directory: duplicate) where !keep(name, status) {
+            if status.isDirectory {
+                let child = openat(fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+                if child >= 0 { removeContents(directory: child, keep: keep) }
+                unlinkat(fd, name, AT_REMOVEDIR)
+            } else {
+                unlinkat(fd, name, 0)
+            }
+        }
+        close(fd)
+    }
+}
