@@ -1,0 +1,224 @@
+import Foundation
+import Testing
+@testable import IncrccCore
+
+/// The cache as someone else may have left it: swapped and crafted entries, planted links, a full disk,
+/// `-C` under running compiles, counters at their limit, a compiler wrapper that calls incrcc again.
+/// Every case checks that the compile says and writes exactly what gcc does, and that nothing outside the
+/// cache is touched.
+@Suite(.enabled(if: Tools.hasIncrcc && Tools.hasGCC))
+struct HostileCacheTests {
+    /// Entry files of one kind under the cache, by key.
+    func entries(_ s: Scratch, suffix: String) -> [String: String] {
+        var found: [String: String] = [:]
+        let root = s.file("cache")
+        for path in (FileManager.default.enumerator(atPath: root)?.allObjects as? [String]) ?? []
+        where path.hasSuffix(suffix) {
+            found[String((path as NSString).lastPathComponent.dropLast(suffix.count))] = root + "/" + path
+        }
+        return found
+    }
+
+    static func digest(hex: String) -> Digest? {
+        guard hex.utf8.count == 32, let high = UInt64(hex.prefix(16), radix: 16),
+              let low = UInt64(hex.suffix(16), radix: 16) else { return nil }
+        return Digest(high: high, low: low)
+    }
+
+    /// Compiles through incrcc and checks the object against gcc's.
+    func expectPlainObject(_ arguments: [String], object: String, in s: Scratch,
+                           env: [String: String] = [:]) throws -> RunResult {
+        let cached = try incrcc(["gcc"] + arguments, in: s, env: env)
+        let served = s.read(object)
+        try? FileManager.default.removeItem(atPath: s.file(object))
+        let plain = try run(["gcc"] + arguments, in: s)
+        #expect(cached.status == plain.status)
+        #expect(cached.stderr == plain.stderr)
+        #expect(served == s.read(object), "wrong object for \(arguments)")
+        return cached
+    }
+
+    @Test func swappedEntriesAreNeverServed() throws {
+        let s = Scratch()
+        s.write("a.c", "int a(void) { return 1; }\n")
+        s.write("b.c", "int b(void) { return 2; }\n")
+        try incrcc(["gcc", "-c", "a.c"], in: s, env: ["INCRCC_BACKGROUND_STORE": "false"])
+        let aResults = entries(s, suffix: ".R"), aManifests = entries(s, suffix: ".M")
+        try incrcc(["gcc", "-c", "b.c"], in: s, env: ["INCRCC_BACKGROUND_STORE": "false"])
+        let bResult = try #require(entries(s, suffix: ".R").first { aResults[$0.key] == nil }?.value)
+        let bManifest = try #require(entries(s, suffix: ".M").first { aManifests[$0.key] == nil }?.value)
+        try FileManager.default.removeItem(atPath: bResult)
+        try FileManager.default.copyItem(atPath: try #require(aResults.first?.value), toPath: bResult)
+        _ = try expectPlainObject(["-c", "b.c"], object: "b.o", in: s)
+        try FileManager.default.removeItem(atPath: bManifest)
+        try FileManager.default.copyItem(atPath: try #require(aManifests.first?.value), toPath: bManifest)
+        _ = try expectPlainObject(["-c", "b.c"], object: "b.o", in: s)
+        #expect(try stats(s)["corrupt_entry_removed"] ?? 0 >= 2)
+    }
+
+    /// A manifest (validly framed for its key) that names a FIFO or a device where a header was: the call
+    /// neither blocks nor reads without end, and compiles.
+    @Test func manifestNamingSpecialFilesDoesNotHang() throws {
+        let s = Scratch()
+        s.write("h.h", "#define V 1\n")
+        s.write("t.c", "#include \"h.h\"\nint v = V;\n")
+        try incrcc(["gcc", "-c", "t.c"], in: s, env: ["INCRCC_BACKGROUND_STORE": "false"])
+        let (hex, path) = try #require(entries(s, suffix: ".M").first)
+        let key = try #require(Self.digest(hex: hex))
+        #expect(mkfifo(s.file("fifo"), 0o644) == 0)
+        for special in [s.file("fifo"), "/dev/zero"] {
+            let frame = Array(try #require(FileManager.default.contents(atPath: path)))
+            var manifest = try Manifest.decode(try EntryCodec.decode(frame, kind: .manifest, key: key))
+            for index in manifest.entries.indices {
+                for file in manifest.entries[index].files.indices {
+                    manifest.entries[index].files[file].path = special
+                    manifest.entries[index].files[file].status.size = 0
+                    manifest.entries[index].files[file].statTrusted = false
+                }
+            }
+            try Data(EntryCodec.encode(manifest.encode(), kind: .manifest, key: key, level: 1))
+                .write(to: URL(fileURLWithPath: path))
+            let started = Date()
+            _ = try expectPlainObject(["-c", "t.c"], object: "t.o", in: s, env: ["INCRCC_BACKGROUND_STORE": "false"])
+            #expect(Date().timeIntervalSince(started) < 20)
+        }
+    }
+
+    /// Links planted at a shard directory, at `tmp`, at stats files and at the writers' lock: compiles,
+    /// `-z`, `-c` and `-C` leave the victims exactly as they were.
+    @Test func plantedLinksAreNeverFollowed() throws {
+        let s = Scratch()
+        s.write("t.c", "int f(void) { return 1; }\n")
+        try incrcc(["gcc", "-c", "t.c"], in: s)
+        let victims = ["victim/x.R", "victim/stats", "victim/keep.txt", "victim2/deps.d", "victim2/stores.lock",
+                       "victim3/stats"]
+        for name in victims { s.write(name, "precious \(name)\n") }
+        try FileManager.default.createDirectory(atPath: s.file("cache/tmp"), withIntermediateDirectories: true)
+        let fm = FileManager.default
+        for shard in ["3", "a"] {
+            try? fm.removeItem(atPath: s.file("cache/\(shard)"))
+            try fm.createSymbolicLink(atPath: s.file("cache/\(shard)"), withDestinationPath: s.file("victim"))
+        }
+        try fm.createDirectory(atPath: s.file("cache/5/5"), withIntermediateDirectories: true)
+        try? fm.removeItem(atPath: s.file("cache/5/stats"))
+        try fm.createSymbolicLink(atPath: s.file("cache/5/stats"), withDestinationPath: s.file("victim3/stats"))
+        try? fm.removeItem(atPath: s.file("cache/5/5/sub"))
+        try fm.createSymbolicLink(atPath: s.file("cache/5/5/sub"), withDestinationPath: s.file("victim2"))
+        try fm.removeItem(atPath: s.file("cache/tmp"))
+        try fm.createSymbolicLink(atPath: s.file("cache/tmp"), withDestinationPath: s.file("victim2"))
+        for index in 0..<12 {
+            s.write("u\(index).c", "int u\(index)(void) { return \(index); }\n")
+            _ = try expectPlainObject(["-c", "u\(index).c"], object: "u\(index).o", in: s)
+        }
+        for command in [["-z"], ["-s"], ["-c"], ["-C"], ["-M", "1M"]] { try incrcc(command, in: s) }
+        for name in victims { #expect(s.text(name) == "precious \(name)\n", "\(name) was touched") }
+        let listed = Set(try fm.contentsOfDirectory(atPath: s.file("victim")))
+        #expect(listed == ["x.R", "stats", "keep.txt"])
+        #expect(Set(try fm.contentsOfDirectory(atPath: s.file("victim2"))) == ["deps.d", "stores.lock"])
+    }
+
+    /// `-C` in a loop while compiles with warnings run: every compile exits 0 and shows its warning.
+    @Test func clearingWhileCompilingLosesNothing() throws {
+        let s = Scratch()
+        s.write("w.c", "int f(int x) { int unused; return x; }\n")
+        s.writeExecutable("clear.sh", "#!/bin/sh\nfor i in $(seq 200); do \"$1\" -C >/dev/null; done\n")
+        let clearing = try start([s.file("clear.sh"), Tools.incrcc], in: s)
+        var silent = 0
+        for index in 0..<40 {
+            s.write("w.c", "int f(int x) { int unused; return x + \(index % 4); }\n")
+            let result = try incrcc(["gcc", "-Wall", "-c", "w.c"], in: s)
+            if result.status != 0 || !result.stderr.contains("unused") { silent += 1 }
+        }
+        _ = try clearing.finish()
+        #expect(silent == 0)
+    }
+
+    /// A cache on a file system with no room: misses and hits say exactly what gcc says and return what it
+    /// returns; a failing compile keeps its error text.
+    @Test(.enabled(if: geteuid() == 0)) func fullCacheFileSystemChangesNothing() throws {
+        let s = Scratch()
+        try FileManager.default.createDirectory(atPath: s.file("cache"), withIntermediateDirectories: true)
+        let mounted = try run(["mount", "-t", "tmpfs", "-o", "size=48k", "tmpfs", s.file("cache")], in: s)
+        guard mounted.status == 0 else {
+            Issue.record("mount failed: \(mounted.stderr)")
+            return
+        }
+        defer { _ = try? run(["umount", s.file("cache")], in: s) }
+        // Fill it up.
+        _ = try? run(["dd", "if=/dev/zero", "of=" + s.file("cache/filler"), "bs=4k", "count=100"], in: s)
+        s.write("w.c", "#include <stdio.h>\nint f(int x) { int unused; return x; }\n")
+        s.write("bad.c", "int f(void) { return nosuch; }\n")
+        for flags in [[String](), ["-MMD"], ["-MD"]] {
+            for _ in 0..<2 {
+                let result = try expectPlainObject(["-Wall", "-c", "w.c"] + flags, object: "w.o", in: s)
+                #expect(result.stderr.contains("unused"))
+            }
+        }
+        let failing = try incrcc(["gcc", "-c", "bad.c"], in: s)
+        #expect(failing.status == 1)
+        #expect(failing.stderr.contains("nosuch"))
+    }
+
+    /// Output files that are links are written through, as gcc does.
+    @Test func outputLinksAreWrittenThrough() throws {
+        let s = Scratch()
+        s.write("t.c", "int f(void) { return 1; }\n")
+        try FileManager.default.createSymbolicLink(atPath: s.file("t.d"), withDestinationPath: "real.d")
+        try FileManager.default.createSymbolicLink(atPath: s.file("t.o"), withDestinationPath: "objects/real.o")
+        try FileManager.default.createDirectory(atPath: s.file("objects"), withIntermediateDirectories: true)
+        for _ in 0..<2 {
+            let result = try incrcc(["gcc", "-MD", "-MF", "t.d", "-c", "t.c", "-o", "t.o"], in: s)
+            #expect(result.status == 0)
+            let attributes = try FileManager.default.attributesOfItem(atPath: s.file("t.d"))
+            #expect(attributes[.type] as? FileAttributeType == .typeSymbolicLink)
+            #expect(s.text("real.d").hasPrefix("t.o:"))
+            #expect(s.exists("objects/real.o"))
+        }
+        #expect(try stats(s)["direct_cache_hit"] == 1)
+    }
+
+    @Test func saturatedCountersStillPrint() throws {
+        let s = Scratch()
+        s.write("t.c", "int f(void) { return 1; }\n")
+        try incrcc(["gcc", "-c", "t.c"], in: s)
+        try awaitStores(s)
+        var bytes: [UInt8] = []
+        for _ in Counter.allCases { withUnsafeBytes(of: (UInt64.max - 5).littleEndian) { bytes += $0 } }
+        for shard in ["0", "1", "2"] {
+            try FileManager.default.createDirectory(atPath: s.file("cache/\(shard)"), withIntermediateDirectories: true)
+            try Data(bytes).write(to: URL(fileURLWithPath: s.file("cache/\(shard)/stats")))
+        }
+        let shown = try incrcc(["-s"], in: s)
+        #expect(shown.status == 0)
+        #expect(shown.stdout.contains("18446744073709551615"))
+        try incrcc(["gcc", "-c", "t.c"], in: s)
+        #expect(try incrcc(["--print-stats"], in: s).status == 0)
+    }
+
+    /// A script named gcc, first in PATH, that calls `incrcc gcc` again: stopped with a message, not looped.
+    @Test func wrapperThatCallsIncrccAgainStops() throws {
+        let s = Scratch()
+        s.write("t.c", "int f(void) { return 1; }\n")
+        s.writeExecutable("bin/gcc", "#!/bin/sh\nexec \(Tools.incrcc) gcc \"$@\"\n")
+        let path = s.file("bin") + ":" + (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin")
+        let started = Date()
+        let result = try incrcc(["gcc", "-c", "t.c"], in: s, env: ["PATH": path])
+        #expect(result.status != 0)
+        #expect(result.stderr.contains("calling itself"))
+        #expect(Date().timeIntervalSince(started) < 10)
+    }
+
+    /// A cache directory that belongs to someone else is not used, and the compile still succeeds.
+    @Test(.enabled(if: geteuid() == 0)) func foreignCacheDirectoryIsRefused() throws {
+        let s = Scratch()
+        s.write("t.c", "int f(void) { return 1; }\n")
+        try FileManager.default.createDirectory(atPath: s.file("cache"), withIntermediateDirectories: true)
+        #expect(chown(s.file("cache"), 65534, 65534) == 0)
+        #expect(chmod(s.file("cache"), 0o777) == 0)
+        let result = try incrcc(["gcc", "-c", "t.c"], in: s)
+        #expect(result.status == 0)
+        #expect(result.stderr.contains("belongs to another user"))
+        #expect(s.exists("t.o"))
+        #expect(!FileManager.default.fileExists(atPath: s.file("cache/tmp")))
+    }
+}

@@ -1,0 +1,114 @@
+import Foundation
+import Testing
+@testable import IncrccCore
+
+/// Inputs and outputs that no dependency list names: each case compiles through incrcc after the hidden
+/// input changed and compares the object byte for byte with a plain compile of the same state.
+@Suite(.enabled(if: Tools.hasIncrcc && Tools.hasGCC))
+struct WrongResultTests {
+    /// The object incrcc leaves, and the one gcc writes for the same call.
+    func compareWithPlain(_ arguments: [String], object: String, in s: Scratch) throws {
+        let cached = try incrcc(["gcc"] + arguments, in: s)
+        #expect(cached.status == 0, "\(cached.stderr)")
+        let served = try #require(s.read(object))
+        try FileManager.default.removeItem(atPath: s.file(object))
+        let plain = try run(["gcc"] + arguments, in: s)
+        #expect(plain.status == 0)
+        #expect(s.read(object) == served, "incrcc's \(object) differs from gcc's for \(arguments)")
+    }
+
+    @Test func precompiledHeaderThroughForcedIncludeIsAnInput() throws {
+        let s = Scratch()
+        s.write("pch.h", "#include <stdlib.h>\n#include \"config.h\"\n")
+        s.write("main.c", "int v = VALUE;\nint main(void) { return v; }\n")
+        for value in 1...3 {
+            s.write("config.h", "#define VALUE \(value)\n")
+            try run(["gcc", "-x", "c-header", "-c", "pch.h", "-o", "pch.h.gch"], in: s)
+            try compareWithPlain(["-include", "pch.h", "-c", "main.c"], object: "main.o", in: s)
+            try compareWithPlain(["-include", "pch.h", "-c", "main.c"], object: "main.o", in: s)
+        }
+        #expect(try stats(s)["direct_cache_hit"] == 3)
+    }
+
+    @Test func precompiledHeaderBesideAnIncludedHeaderIsAnInput() throws {
+        let s = Scratch()
+        s.write("pch.h", "#include \"config.h\"\n")
+        s.write("main.c", "/* leading comment */\n#include \"pch.h\"\nint v = VALUE;\n")
+        s.write("config.h", "#define VALUE 1\n")
+        // No .gch yet: a hit, then one appears (built from another VALUE) and must be used.
+        try compareWithPlain(["-c", "main.c"], object: "main.o", in: s)
+        try compareWithPlain(["-c", "main.c"], object: "main.o", in: s)
+        s.write("config.h", "#define VALUE 7\n")
+        try run(["gcc", "-x", "c-header", "-c", "pch.h", "-o", "pch.h.gch"], in: s)
+        s.write("config.h", "#define VALUE 1\n")
+        try compareWithPlain(["-c", "main.c"], object: "main.o", in: s)
+        let data = try run(["objdump", "-s", "-j", ".data", "main.o"], in: s)
+        #expect(data.stdout.contains("07000000"))
+    }
+
+    @Test func leadingIncludesStopAtTheFirstToken() {
+        let text = Array("// c\n/* a\n b */ #include \"a.h\"\n#define X 1\n#include <b.h>\nint x;\n#include \"c.h\"\n".utf8)
+        #expect(PrecompiledHeaderProbe.leadingIncludes(text).map(\.name) == ["a.h", "b.h"])
+    }
+
+    @Test func incbinDataIsNeverServedStale() throws {
+        let s = Scratch()
+        s.write("a.c", "__asm__(\".section .rodata\\n.incbin \\\"data.bin\\\"\\n.text\");\nint x;\n")
+        s.write("b.s", ".section .rodata\n.incbin \"data.bin\"\n")
+        s.write("c.S", "#define N 1\n.section .rodata\n.include \"more.s\"\n")
+        s.write("more.s", ".byte 1\n")
+        for (content, byte) in [("AAAA", "4"), ("BBBB", "5")] {
+            s.write("data.bin", content)
+            s.write("more.s", ".byte \(byte)\n")
+            try compareWithPlain(["-c", "a.c"], object: "a.o", in: s)
+            try compareWithPlain(["-c", "b.s"], object: "b.o", in: s)
+            try compareWithPlain(["-c", "c.S"], object: "c.o", in: s)
+        }
+        let values = try stats(s)
+        #expect(values["direct_cache_hit"] == 0)
+        #expect(values["unsupported_code_directive"] == 6)
+    }
+
+    @Test func profileReadsAndAssemblerListingsRunUncached() throws {
+        let s = Scratch()
+        s.write("t.c", "int f(int x) { return x ? 1 : 2; }\n")
+        try incrcc(["gcc", "-O2", "-fbranch-probabilities", "-c", "t.c"], in: s)
+        try incrcc(["gcc", "-c", "t.c", "-Wa,-adhln=t.lst"], in: s)
+        try FileManager.default.removeItem(atPath: s.file("t.lst"))
+        let again = try incrcc(["gcc", "-c", "t.c", "-Wa,-adhln=t.lst"], in: s)
+        #expect(again.status == 0)
+        #expect(s.exists("t.lst"))
+        try incrcc(["gcc", "-c", "t.c", "-Xassembler", "--MD", "-Xassembler", "t.dep"], in: s)
+        #expect(try stats(s)["unsupported_compiler_option"] == 4)
+        // A listing to stdout is replayed by a hit.
+        let first = try incrcc(["gcc", "-c", "t.c", "-Wa,-adhln"], in: s)
+        let second = try incrcc(["gcc", "-c", "t.c", "-Wa,-adhln"], in: s)
+        #expect(!first.stdout.isEmpty && first.stdout == second.stdout)
+    }
+
+    @Test(arguments: ["test.x.y", "test", "sub/a.b.o"])
+    func splitDwarfFollowsTheOutputName(output: String) throws {
+        let s = Scratch()
+        s.write("t.c", "int f(void) { return 1; }\n")
+        try FileManager.default.createDirectory(atPath: s.file("sub"), withIntermediateDirectories: true)
+        let dwo = Path.replacingExtension(output, with: "dwo")
+        for _ in 0..<2 {
+            try? FileManager.default.removeItem(atPath: s.file(dwo))
+            let result = try incrcc(["gcc", "-g", "-gsplit-dwarf", "-c", "t.c", "-o", output], in: s)
+            #expect(result.status == 0)
+            #expect(s.exists(dwo), "\(dwo) missing after compiling to \(output)")
+        }
+        #expect(try stats(s)["direct_cache_hit"] == 1)
+    }
+
+    @Test func repeatedWrapperNameAndMissingCompiler() throws {
+        let s = Scratch()
+        s.write("t.c", "int f(void) { return 1; }\n")
+        let twice = try incrcc(["incrcc", "gcc", "-c", "t.c"], in: s)
+        #expect(twice.status == 0, "\(twice.stderr)")
+        #expect(s.exists("t.o"))
+        let missing = try incrcc(["nosuchcc", "-c", "t.c"], in: s)
+        #expect(missing.status == 127)
+        #expect(missing.stderr.contains("nosuchcc"))
+    }
+}
