@@ -64,12 +64,17 @@ public struct CachedResult: Equatable, Sendable {
     /// without a layout such a result cannot be written exactly and nil comes back.
     public func restored(with mapping: PathMapping, layout: DependencyLayout? = nil,
                          target: () -> [UInt8] = { [] }) -> CachedResult? {
-        if mapping.isEmpty { return self }
-        var result = mapped(mapping.restore)
+        if mapping.isEmpty && (layout == nil || !files.contains(where: { $0.kind == .dependencyWithoutTarget })) {
+            return self
+        }
+        var result = mapping.isEmpty ? self : mapped(mapping.restore)
         for index in result.files.indices {
             let kind = result.files[index].kind
-            guard kind == .dependencyVerbatim || kind == .dependencyWithoutTarget,
-                  result.files[index].bytes.count != files[index].bytes.count else { continue }
+            // A rule without its target was laid out after the stored call's target, whose length may
+            // differ from this call's: laid out again, as the compiler would for this output name.
+            guard kind == .dependencyWithoutTarget
+                    || kind == .dependencyVerbatim && result.files[index].bytes.count != files[index].bytes.count
+            else { continue }
             guard let layout else { return nil }
             let prefix = kind == .dependencyWithoutTarget ? target() : []
             guard let rewrapped = layout.rewrap(prefix + result.files[index].bytes), rewrapped.starts(with: prefix)
