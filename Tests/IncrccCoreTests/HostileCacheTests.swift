@@ -221,4 +221,89 @@ struct HostileCacheTests {
         #expect(s.exists("t.o"))
         #expect(!FileManager.default.fileExists(atPath: s.file("cache/tmp")))
     }
+
+    /// A copy of incrcc named gcc earlier in PATH is recognised by its bytes and skipped: one incrcc handles
+    /// the call.
+    @Test func copyOfIncrccInPathIsSkipped() throws {
+        let s = Scratch()
+        s.write("t.c", "int f(void) { return 1; }\n")
+        try FileManager.default.createDirectory(atPath: s.file("bin"), withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: Tools.incrcc, toPath: s.file("bin/gcc"))
+        let path = s.file("bin") + ":" + (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin")
+        let result = try incrcc(["gcc", "-c", "t.c"], in: s, env: ["PATH": path, "INCRCC_LOGFILE": s.file("log")])
+        #expect(result.status == 0)
+        #expect(s.text("log").components(separatedBy: "direct key").count == 2)
+    }
+
+    /// A hit whose outputs cannot be written (their file system is full) leaves what gcc leaves and returns
+    /// what gcc returns.
+    @Test(.enabled(if: geteuid() == 0)) func fullOutputFileSystemOnAHit() throws {
+        let s = Scratch()
+        s.write("t.c", "#include <stdio.h>\nint f(void) { return 1; }\n")
+        try FileManager.default.createDirectory(atPath: s.file("out"), withIntermediateDirectories: true)
+        try incrcc(["gcc", "-MD", "-c", "t.c", "-o", "out/t.o"], in: s)
+        try FileManager.default.removeItem(atPath: s.file("out/t.o"))
+        try FileManager.default.removeItem(atPath: s.file("out/t.d"))
+        let mounted = try run(["mount", "-t", "tmpfs", "-o", "size=16k", "tmpfs", s.file("out")], in: s)
+        guard mounted.status == 0 else {
+            Issue.record("mount failed: \(mounted.stderr)")
+            return
+        }
+        defer { _ = try? run(["umount", s.file("out")], in: s) }
+        _ = try? run(["dd", "if=/dev/zero", "of=" + s.file("out/filler"), "bs=4k", "count=100"], in: s)
+        let cached = try incrcc(["gcc", "-MD", "-c", "t.c", "-o", "out/t.o"], in: s)
+        let cachedFiles = Set(try FileManager.default.contentsOfDirectory(atPath: s.file("out")))
+        for name in cachedFiles where name != "filler" { try FileManager.default.removeItem(atPath: s.file("out/" + name)) }
+        let plain = try run(["gcc", "-MD", "-c", "t.c", "-o", "out/t.o"], in: s)
+        let plainFiles = Set(try FileManager.default.contentsOfDirectory(atPath: s.file("out")))
+        #expect(plain.status != 0)
+        #expect(cached.status == plain.status)
+        #expect(cachedFiles == plainFiles)
+        #expect(!cachedFiles.contains { $0.contains("incrcc-tmp") })
+    }
+
+    /// A store child that was stopped (SIGSTOP) does not make the next call with its key wait.
+    @Test func stoppedWriterIsNotWaitedFor() throws {
+        let s = Scratch()
+        s.write("t.c", "int f(void) { return 1; }\n")
+        try incrcc(["gcc", "-c", "t.c"], in: s, env: ["INCRCC_BACKGROUND_STORE": "false"])
+        let (_, manifest) = try #require(entries(s, suffix: ".M").first)
+        for (_, result) in entries(s, suffix: ".R") { try FileManager.default.removeItem(atPath: result) }
+        try FileManager.default.removeItem(atPath: manifest)
+        let stopped = try start(["sleep", "30"], in: s)
+        defer {
+            kill(stopped.pid, SIGKILL)
+            _ = try? stopped.finish()
+        }
+        kill(stopped.pid, SIGSTOP)
+        let marker = String(manifest.dropLast(2)) + ".P"
+        let fd = open(marker, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        #expect(fd >= 0)
+        defer { close(fd) }
+        #expect(flock(fd, LOCK_EX) == 0)
+        let pid = Array(String(stopped.pid).utf8)
+        _ = pid.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, 0) }
+        usleep(100_000)
+        let began = Date()
+        let result = try incrcc(["gcc", "-c", "t.c"], in: s)
+        #expect(result.status == 0)
+        #expect(Date().timeIntervalSince(began) < 5)
+    }
+
+    /// The dependency file of a hit under an output name of another length is laid out as the compiler lays
+    /// it out for that name.
+    @Test(arguments: ["gcc", "clang"]) func dependencyFileBreaksLinesForTheNewTarget(compiler: String) throws {
+        guard Tools.which(compiler) != nil else { return }
+        let s = Scratch()
+        s.write("t.c", "#include <stdio.h>\n#include <stdlib.h>\nint x;\n")
+        for output in ["a.o", "a_much_longer_name_for_the_object_file.o", "b.o"] {
+            let result = try incrcc([compiler, "-MD", "-c", "t.c", "-o", output], in: s)
+            #expect(result.status == 0)
+            let dependency = Path.replacingExtension(output, with: "d")
+            let served = s.read(dependency)
+            try run([compiler, "-MD", "-c", "t.c", "-o", output], in: s)
+            #expect(served == s.read(dependency), "\(compiler) \(output)")
+        }
+        #expect(try stats(s)["direct_cache_hit"] == 2)
+    }
 }

@@ -93,8 +93,15 @@ public struct CompilerLocator {
         return nil
     }
 
+    /// The same file as this program (a link to it), or a copy of it: same size and same bytes. A copy of
+    /// incrcc named `gcc` earlier in PATH would otherwise be run as the compiler, and run itself.
     func isSelf(_ candidate: String) -> Bool {
         guard let selfPath else { return false }
-        return FileSystem.realPath(candidate) == selfPath
+        if FileSystem.realPath(candidate) == selfPath { return true }
+        guard let own = try? FileSystem.status(selfPath), let other = try? FileSystem.status(candidate),
+              own.size == other.size, own.size > 0 else { return false }
+        guard let ownBytes = try? FileSystem.readFile(selfPath), let otherBytes = try? FileSystem.readFile(candidate)
+        else { return false }
+        return ownBytes == otherBytes
     }
 }
