@@ -116,10 +116,20 @@ struct CompileSession {
                                     store: store, log: log, currentDirectory: cwd)
         switch compile.run() {
         case .hit(let status, let notes):
-            count((notes.contains(.scanHit) ? [] : [.directHit]) + notes, store: store)
+            // ccache's keys as its dashboards read them: a scan hit follows a direct lookup that missed.
+            let scanned = notes.contains(.scanHit)
+            let lookups: [Counter] = scanned ? (configuration.directMode ? [.directCacheMiss] : []) : [.directHit]
+            count(lookups + [.localStorageHit] + notes, store: store)
             return status.shellStatus
         case .miss(let status, let notes):
-            count((configuration.recache ? [.recache, .miss] : [.miss]) + notes, store: store)
+            var lookups: [Counter] = configuration.recache ? [.recache, .miss] : [.miss, .localStorageMiss]
+            if !configuration.recache {
+                if configuration.directMode { lookups.append(.directCacheMiss) }
+                // The scan looks where a manifest cannot answer: always with direct mode off or `scan = always`.
+                let scans = configuration.scan == .always || configuration.scan != .never && !configuration.directMode
+                if scans && request.language.isPreprocessed { lookups.append(.preprocessedCacheMiss) }
+            }
+            count(lookups + notes, store: store)
             return status.shellStatus
         case .failed(let status):
             count(.compileFailed, store: store)

@@ -22,10 +22,10 @@ public struct ArgumentClassifier {
     /// Prefixes of options that read or write files incrcc does not track, or that produce outputs it does
     /// not store; such a compile runs uncached.
     static let unsupportedPrefixes = [
-        "-save-temps", "-fdump-", "-fsyntax-only", "-include-pch", "-emit-pch", "-fpch-preprocess",
+        "-save-temps", "-fdump-", "-include-pch", "-emit-pch", "-fpch-preprocess",
         "-fprofile-use", "-fprofile-instr-use", "-fprofile-sample-use", "-fauto-profile", "-fsanitize-blacklist",
         "-fsanitize-ignorelist", "-specs", "--specs", "-fplugin", "-Xclang", "-fmodules", "-fcxx-modules",
-        "-fmodule-", "-fprebuilt-module", "-Wp,", "-MG", "-ivfsoverlay", "-fcallgraph-info", "-fstack-usage-file",
+        "-fmodule-", "-fprebuilt-module", "-MG", "-ivfsoverlay", "-fcallgraph-info", "-fstack-usage-file",
         "-ftime-report", "-fmem-report", "-frepo", "-iframework", "-fprofile-remapping-file", "-fdebug-types-section-file",
         "-fcreate-profile", "-fprofile-list", "-fxray-attr-list", "-fxray-always-instrument", "-fxray-never-instrument",
         "-fsave-optimization-record", "-foptimization-record-file", "-fopt-info", "-fcoverage-compilation-dir",
@@ -78,6 +78,8 @@ public struct ArgumentClassifier {
         var stackUsage = false
         var explicitColor = false
         var hostCPU = false
+        var preprocessorDependencyFile = false
+        var syntaxOnly = false
         var otherInputs = 0
         var index = 0
 
@@ -99,6 +101,25 @@ public struct ArgumentClassifier {
             }
             for prefix in Self.unsupportedPrefixes where arg.hasPrefix(prefix) {
                 return .uncacheable(.unsupportedCompilerOption)
+            }
+            if arg.hasPrefix("-Wp,") {
+                // Kbuild's `-Wp,-MMD,dir/.x.o.d`, and defines passed straight to the preprocessor.
+                let items = arg.dropFirst(4).split(separator: ",", omittingEmptySubsequences: false)
+                if items.count == 2, items[0] == "-MD" || items[0] == "-MMD", !items[1].isEmpty {
+                    mdKind = items[0] == "-MMD"
+                    depFile = String(items[1])
+                    // gcc names the target after the source, clang after the output: the file is stored as
+                    // written, and the output path keyed.
+                    preprocessorDependencyFile = true
+                    keyed.append(String(items[0]))
+                    index += 1
+                    continue
+                }
+                guard !items.isEmpty, items.allSatisfy({ ($0.hasPrefix("-D") || $0.hasPrefix("-U")) && $0.count > 2 })
+                else { return .uncacheable(.unsupportedCompilerOption) }
+                keyed.append(arg)
+                index += 1
+                continue
             }
             if arg.hasPrefix("-Wa,"), arg.dropFirst(4).split(separator: ",").contains(where: Self.assemblerOptionNamesFile) {
                 return .uncacheable(.unsupportedCompilerOption)
@@ -152,6 +173,7 @@ public struct ArgumentClassifier {
 
             switch arg {
             case "-c": compileOnly = true
+            case "-fsyntax-only": syntaxOnly = true
             case "-S": assembly = true
             case "-E": preprocessOnly = true
             case "-M", "-MM": dependencyOnly = true
@@ -182,6 +204,7 @@ public struct ArgumentClassifier {
 
         if preprocessOnly { return .uncacheable(.calledForPreprocessing) }
         if dependencyOnly && mdKind == nil { return .uncacheable(.calledForPreprocessing) }
+        if syntaxOnly && !compileOnly && !assembly { compileOnly = true }
         if !compileOnly && !assembly {
             return .uncacheable(sources.isEmpty && otherInputs == 0 ? .noInputFile : .calledForLink)
         }
@@ -199,14 +222,18 @@ public struct ArgumentClassifier {
             includeSearch: search,
             outputDependsOnDirectory: debugInfo || coverageNotes || profileArcs,
             directoryIsOnlyInDebugInfo: debugInfo && !coverageNotes && !profileArcs, prefixMaps: prefixMaps,
-            outputDependsOnOutputPath: splitDwarf || coverageNotes || profileArcs,
+            outputDependsOnOutputPath: splitDwarf || coverageNotes || profileArcs || preprocessorDependencyFile,
             hasExplicitColorOption: explicitColor, dependsOnHostCPU: hostCPU)
         if let omits = mdKind {
             let path = depFile ?? Path.replacingExtension(output ?? Path.baseName(source), with: "d")
             request.dependencyFile = DependencyFileRequest(omitsSystemHeaders: omits, path: path,
-                                                           hasExplicitTarget: explicitTarget)
+                                                           hasExplicitTarget: explicitTarget || preprocessorDependencyFile)
         } else if depFile != nil {
             // -MF without -MD/-MMD does nothing for a compile; keep it simple and let the compiler run.
+            return .uncacheable(.unsupportedCompilerOption)
+        }
+        request.discardsObject = syntaxOnly || objectPath == "/dev/null"
+        if request.discardsObject && (splitDwarf || coverageNotes || stackUsage) {
             return .uncacheable(.unsupportedCompilerOption)
         }
         if splitDwarf && !assembly {
@@ -263,7 +290,7 @@ extension CompileRequest {
             let arg = arguments[index]
             if dropWithValue.contains(arg) { index += 2; continue }
             let joined = ["-o", "-MF", "-MT", "-MQ"].contains { arg.hasPrefix($0) && arg.count > $0.count }
-                && !["-MD", "-MMD", "-MP"].contains(arg)
+                && !["-MD", "-MMD", "-MP"].contains(arg) || arg.hasPrefix("-Wp,-MD,") || arg.hasPrefix("-Wp,-MMD,")
             if joined || ["-c", "-S", "-MD", "-MMD", "-MP"].contains(arg) { index += 1; continue }
             out.append(arg)
             index += 1

@@ -41,6 +41,8 @@ public struct DependencyFileRequest: Equatable, Sendable {
     public var path: String
     /// Whether `-MT`/`-MQ` named the target; otherwise it is the object path and is rewritten on a hit.
     public var hasExplicitTarget: Bool
+    /// `-MF /dev/null`: nothing to store or write; the cache's own list comes from a dependency pass.
+    public var isDiscarded: Bool { path == "/dev/null" }
 }
 
 /// Include search options given on the command line, in the order the compiler searches them.
@@ -79,6 +81,8 @@ public struct CompileRequest: Sendable {
     public var language: SourceLanguage
     public var output: String
     public var producesAssembly: Bool
+    /// No object is kept: `-o /dev/null`, or `-fsyntax-only`, which writes none.
+    public var discardsObject = false
     /// The arguments that decide the output, in order: everything but the output and dependency-file paths.
     public var keyedArguments: [String]
     public var dependencyFile: DependencyFileRequest?

@@ -47,13 +47,17 @@ public struct CachedCompile {
     public func run() -> Outcome {
         defer { facts.flush() }
         let now = Clock.nowNanoseconds()
-        for path in outputPaths {
+        for path in outputPaths where path != "/dev/null" {
             guard let status = try? FileSystem.statusIfExists(path) else { continue }
             if !status.isRegularFile { return .uncached(.badOutputFile) }
         }
         guard let sourceStatus = try? FileSystem.status(request.source) else { return .uncached(.noInputFile) }
-        guard sourceStatus.isRegularFile else { return .uncached(.badOutputFile) }
-        guard let source = try? FileSystem.readFile(request.source) else { return .uncached(.noInputFile) }
+        // `-x c /dev/null` (configure's and CMake's probes) compiles an empty source.
+        let emptySource = request.source == "/dev/null"
+        guard sourceStatus.isRegularFile || emptySource else { return .uncached(.badOutputFile) }
+        guard let source = emptySource ? [] : try? FileSystem.readFile(request.source) else {
+            return .uncached(.noInputFile)
+        }
         let compiler: CompilerIdentity
         do {
             compiler = try CompilerIdentity.identify(compilerPath, cacheDirectory: store.directory, now: now)
@@ -185,7 +189,7 @@ public struct CachedCompile {
         guard let result = restore(stored, call) else { return nil }
         if configuration.verifyRate > 0, Double.random(in: 0..<1) < configuration.verifyRate {
             log.write("hit sampled for verification")
-            return verify(result, call, sampled: true)
+            return verify(result, call, sampled: true, route: route == .scan ? [.scanHit] : [])
         }
         do {
             try ResultWriter(request: request).write(result)

@@ -58,7 +58,7 @@ extension CachedCompile {
         let dependencyText: [UInt8]?
         if !request.language.isPreprocessed {
             dependencyText = nil
-        } else if let requested = request.dependencyFile, !requested.omitsSystemHeaders {
+        } else if let requested = request.dependencyFile, !requested.omitsSystemHeaders, !requested.isDiscarded {
             dependencyText = try? FileSystem.readFile(requested.path)
         } else if needsOwnDependencies {
             dependencyText = try? FileSystem.readFile(ownDependencyPath)
@@ -139,7 +139,9 @@ extension CachedCompile {
     /// A patched result on trial earns its class an agreement or distrusts it; a sampled ordinary hit that
     /// disagrees is reported on stderr and distrusts its class too. After a disagreement the fresh result is
     /// stored under the real-path key, which is what the class is keyed by from now on.
-    func verify(_ served: CachedResult, _ call: Call, sampled: Bool) -> Outcome {
+    ///
+    /// A sampled hit that agrees is still a hit (with `route`'s notes), so identical builds count alike.
+    func verify(_ served: CachedResult, _ call: Call, sampled: Bool, route: [Counter] = []) -> Outcome {
         let fresh: FreshCompile
         switch compileFresh(call) {
         case .compiled(let value): fresh = value
@@ -156,8 +158,9 @@ extension CachedCompile {
             if !sampled {
                 trust.recordAgreement(patchClass)
                 notes.append(.patchAgreed)
+                return .miss(fresh.status, notes: notes)
             }
-            return .miss(fresh.status, notes: notes)
+            return .hit(fresh.status, notes: route + notes)
         }
         let what = compiled.differences(from: served).joined(separator: ", ")
         log.write("verification DISAGREED for class \(patchClass.hex): \(what)")
@@ -176,9 +179,11 @@ extension CachedCompile {
     /// Reads what the compiler wrote; nil when an output the options promise is missing or unusable.
     func collectOutputs(_ fresh: FreshCompile) -> CachedResult? {
         var files: [OutputFile] = []
-        guard let object = try? FileSystem.readFile(request.output) else { return nil }
-        files.append(OutputFile(.object, object))
-        if let dependency = request.dependencyFile {
+        if !request.discardsObject {
+            guard let object = try? FileSystem.readFile(request.output) else { return nil }
+            files.append(OutputFile(.object, object))
+        }
+        if let dependency = request.dependencyFile, !dependency.isDiscarded {
             guard let text = try? FileSystem.readFile(dependency.path) else { return nil }
             if dependency.hasExplicitTarget {
                 files.append(OutputFile(.dependencyVerbatim, text))

@@ -15,10 +15,10 @@ struct ResultWriter {
             switch file.kind {
             case .object: planned.append((request.output, file.bytes))
             case .dependencyWithoutTarget:
-                guard let dependency = request.dependencyFile else { continue }
+                guard let dependency = request.dependencyFile, !dependency.isDiscarded else { continue }
                 planned.append((dependency.path, DependencyFile.escapeTarget(request.output) + file.bytes))
             case .dependencyVerbatim:
-                guard let dependency = request.dependencyFile else { continue }
+                guard let dependency = request.dependencyFile, !dependency.isDiscarded else { continue }
                 planned.append((dependency.path, file.bytes))
             case .splitDwarf:
                 if let path = request.splitDwarfOutput { planned.append((path, file.bytes)) }

@@ -82,9 +82,11 @@ public struct DirectKeyInput {
         if let dep = request.dependencyFile {
             hasher.update(dep.omitsSystemHeaders ? 2 : 1)
             hasher.update(dep.hasExplicitTarget ? 1 : 0)
+            hasher.update(dep.isDiscarded ? 1 : 0)
         } else {
             hasher.update(0)
         }
+        hasher.update(request.discardsObject ? 1 : 0)
         hasher.update(request.splitDwarfOutput != nil ? 1 : 0)
         hasher.update(request.coverageNotesOutput != nil ? 1 : 0)
         hasher.update(request.stackUsageOutput != nil ? 1 : 0)

@@ -45,6 +45,10 @@ public enum Counter: Int, CaseIterable, Sendable, Error {
     case scanMiss
     case scanLibclangFailed
     case unsupportedPrecompiledHeader
+    case directCacheMiss
+    case preprocessedCacheMiss
+    case localStorageHit
+    case localStorageMiss
 
     /// The key printed by `--print-stats`.
     public var key: String {
@@ -93,6 +97,10 @@ public enum Counter: Int, CaseIterable, Sendable, Error {
         case .scanMiss: return "scan_miss"
         case .scanLibclangFailed: return "scan_libclang_failed"
         case .unsupportedPrecompiledHeader: return "could_not_use_precompiled_header"
+        case .directCacheMiss: return "direct_cache_miss"
+        case .preprocessedCacheMiss: return "preprocessed_cache_miss"
+        case .localStorageHit: return "local_storage_hit"
+        case .localStorageMiss: return "local_storage_miss"
         }
     }
 
@@ -143,6 +151,10 @@ public enum Counter: Int, CaseIterable, Sendable, Error {
         case .scanMiss: return "scans that found no result"
         case .scanLibclangFailed: return "libclang scans that failed"
         case .unsupportedPrecompiledHeader: return "precompiled header directory"
+        case .directCacheMiss: return "direct lookups that missed"
+        case .preprocessedCacheMiss: return "scan lookups that missed"
+        case .localStorageHit: return "local storage hits"
+        case .localStorageMiss: return "local storage misses"
         }
     }
 
