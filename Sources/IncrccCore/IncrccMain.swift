@@ -3,18 +3,6 @@ import Glibc
 /// The whole program behind the executable: decide what was asked, then either manage the cache or compile.
 public enum IncrccMain {
     public static func run(arguments argv: [String]) -> Int32 {
-        let selfPath = FileSystem.realPath("/proc/self/exe")
-        let pathVariable = Environment.value("PATH")
-        let locator = CompilerLocator(pathVariable: pathVariable, selfPath: selfPath)
-        /// The first argument's search, kept: when it names the compiler, it is searched for once.
-        var searched: (name: String, path: String?)?
-        let invocation = Invocation.decide(argv) { name in
-            if SourceLanguage.forExtension(Path.fileExtension(name)) != nil { return false }
-            let path = locator.locate(name)
-            searched = (name, path)
-            return path != nil
-        }
-
         var configurationProblem: ConfigurationError?
         let configuration: Configuration
         do {
@@ -22,6 +10,20 @@ public enum IncrccMain {
         } catch {
             configurationProblem = error
             configuration = Configuration(cacheDirectory: Configuration.defaultCacheDirectory(lookup: Environment.value))
+        }
+
+        let selfPath = FileSystem.realPath("/proc/self/exe")
+        // ccache's `path`: where compilers are searched instead of PATH.
+        let searchPath = configuration.compatibility.path
+        let locator = CompilerLocator(pathVariable: searchPath.isEmpty ? Environment.value("PATH") : searchPath,
+                                      selfPath: selfPath)
+        /// The first argument's search, kept: when it names the compiler, it is searched for once.
+        var searched: (name: String, path: String?)?
+        let invocation = Invocation.decide(argv) { name in
+            if SourceLanguage.forExtension(Path.fileExtension(name)) != nil { return false }
+            let path = locator.locate(name)
+            searched = (name, path)
+            return path != nil
         }
 
         switch invocation {
@@ -75,13 +77,11 @@ struct CompileSession {
             return 1
         }
         setenv(Self.nestingVariable, String(depth + 1), 1)
-        if let mask = configuration.umask { _ = umask(mode_t(mask)) }
+        // Disabled means untouched: not even a statistics file is created.
+        if configuration.disable { return handOver() }
+        if let mask = configuration.umask { UserMask.useForCache(mode_t(mask)) }
         let log = LogFile(path: configuration.logFile)
         let store = CacheStore(directory: configuration.cacheDirectory, compressionLevel: configuration.compressionLevel)
-        if configuration.disable {
-            count(.disabled, store: store)
-            return handOver()
-        }
         let request: CompileRequest
         switch ArgumentClassifier().classify(arguments) {
         case .uncacheable(let reason):
@@ -147,11 +147,13 @@ struct CompileSession {
 
     /// All of a call's counters in one locked update.
     func count(_ counters: [Counter], store: CacheStore) {
+        guard configuration.compatibility.stats else { return }
         try? store.stats.update(shard: Int(getpid()) % StatsFiles.shardCount, counters.map { ($0, 1) })
     }
 
     /// Replaces this process with the real compiler, arguments untouched.
     func handOver() -> Int32 {
+        UserMask.restore()
         let failure = ChildProcess.replaceProcess(compilerPath, [compilerPath] + arguments)
         Console.error("error: \(failure)")
         return 127

@@ -32,6 +32,15 @@ public struct CachedCompile {
         self.facts = FileFactsStore(store: store, now: Clock.nowNanoseconds())
     }
 
+    /// Whether diagnostics are stored coloured whatever the terminal: for gcc and clang without a colour
+    /// option, so one entry serves a terminal and a log (the colours are stripped for the log; stripping
+    /// gives gcc's and clang's plain text byte for byte, checked with both). Another compiler may not take
+    /// `-fdiagnostics-color`, and is keyed by whether incrcc's stderr is a terminal instead.
+    func storesColoredDiagnostics(_ compiler: CompilerIdentity) -> Bool {
+        !request.hasExplicitColorOption && compiler.family != .unknown
+    }
+
+    /// Whether the caller's stderr shows colours.
     var colorDiagnostics: Bool {
         guard !request.hasExplicitColorOption, isatty(2) == 1 else { return false }
         return lookup("TERM").map { $0 != "dumb" } ?? false
@@ -58,6 +67,11 @@ public struct CachedCompile {
         guard let source = emptySource ? [] : try? FileSystem.readFile(request.source) else {
             return .uncached(.noInputFile)
         }
+        // A source may opt out, as with ccache (`// incrcc:disable`, and `ccache:disable` as ccache spells it).
+        if ByteSearch.find(Array("incrcc:disable".utf8), in: source) != nil
+            || ByteSearch.find(Array("ccache:disable".utf8), in: source) != nil {
+            return .uncached(.disabled)
+        }
         let compiler: CompilerIdentity
         do {
             compiler = try CompilerIdentity.identify(compilerPath, cacheDirectory: store.directory, now: now)
@@ -65,9 +79,19 @@ public struct CachedCompile {
             log.write("cannot identify compiler: \(error)")
             return .uncached(.couldNotFindCompiler)
         }
-        var key = DirectKeyInput(compiler: compiler.digest, request: request, sourceDigest: Digest.of(source),
-                                 currentDirectory: currentDirectory, colorDiagnostics: colorDiagnostics,
+        let compatibility = configuration.compatibility
+        guard let compilerDigest = compilerCheckDigest(compiler) else { return .uncached(.couldNotFindCompiler) }
+        var key = DirectKeyInput(compiler: compilerDigest, request: compatibility.adjusting(request),
+                                 sourceDigest: Digest.of(source), currentDirectory: currentDirectory,
+                                 colorDiagnostics: !storesColoredDiagnostics(compiler) && colorDiagnostics,
                                  lookup: lookup)
+        if compatibility.sloppiness.contains(.locale) {
+            key.environment.removeAll { $0.name == "LANG" || $0.name == "LANGUAGE" || $0.name.hasPrefix("LC_") }
+        }
+        for path in compatibility.extraFilesToHash {
+            // A file that cannot be read is keyed as absent: its appearing later is a new key.
+            key.extraInputs.append((try? FileSystem.readFile(path)).map(Digest.of) ?? Digest(high: 0, low: 0))
+        }
         var patchClass: Digest?
         let mapping = pathMapping(key: key, family: compiler.family)
         if !mapping.isEmpty {
@@ -192,7 +216,9 @@ public struct CachedCompile {
             return verify(result, call, sampled: true, route: route == .scan ? [.scanHit] : [])
         }
         do {
-            try ResultWriter(request: request).write(result)
+            let writer = ResultWriter(request: request,
+                                      plainDiagnostics: storesColoredDiagnostics(call.compiler) && !colorDiagnostics)
+            try UserMask.asCaller { () throws(SystemError) in try writer.write(result) }
         } catch {
             // Nothing was put in place; the compiler runs as called and has the last word.
             log.write("cannot write outputs: \(error)")

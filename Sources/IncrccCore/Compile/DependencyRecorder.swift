@@ -10,6 +10,7 @@ struct DependencyRecorder {
     var facts: FileFactsStore
     var temporaryDirectory: String
     var lookup: (String) -> String?
+    var compatibility = CompatibilitySettings()
 
     struct Recording {
         var files: [RecordedFile]
@@ -31,7 +32,7 @@ struct DependencyRecorder {
     }
 
     func record(dependencyText: [UInt8]?, source: [UInt8], compileStart: Int64) -> Result<Recording, Counter> {
-        let checksTimeMacros = lookup("SOURCE_DATE_EPOCH") == nil
+        let checksTimeMacros = lookup("SOURCE_DATE_EPOCH") == nil && !compatibility.sloppiness.contains(.timeMacros)
         let sourceFacts = FileFacts(reading: source)
         if checksTimeMacros && sourceFacts.mentionsTimeMacro { return .failure(.unsupportedCodeDirective) }
         // `.incbin`, `.include` and `#embed` read files no dependency list names.
@@ -46,7 +47,7 @@ struct DependencyRecorder {
         for path in DependencyFile.prerequisites(dependencyText) where seen.insert(path).inserted {
             guard let (fileFacts, status) = facts.facts(of: path) else { return .failure(.internalError) }
             // Changed while the compiler ran: what it read may not be what was hashed.
-            if status.modifiedNanoseconds >= compileStart || status.changedNanoseconds >= compileStart {
+            if !compatibility.acceptsNewDependency(status, compileStart: compileStart) {
                 return .failure(.tooNewDependency)
             }
             if checksTimeMacros && fileFacts.mentionsTimeMacro { return .failure(.unsupportedCodeDirective) }

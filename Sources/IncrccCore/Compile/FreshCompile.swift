@@ -28,7 +28,8 @@ extension CachedCompile {
         let ownDependencyPath = FileSystem.temporaryName(beside: temporary + "/deps") + ".d"
         defer { FileSystem.remove(ownDependencyPath) }
         var arguments = request.arguments
-        if call.key.colorDiagnostics { arguments.append("-fdiagnostics-color") }
+        let coloured = storesColoredDiagnostics(call.compiler)
+        if call.key.colorDiagnostics || coloured { arguments.append("-fdiagnostics-color") }
         let needsOwnDependencies = request.language.isPreprocessed && request.dependencyFile == nil
         if needsOwnDependencies { arguments += ["-MD", "-MF", ownDependencyPath] }
 
@@ -37,7 +38,9 @@ extension CachedCompile {
         let start = Clock.nowNanoseconds()
         let captured: (status: ExitStatus, stdout: [UInt8], stderr: [UInt8])
         do {
-            captured = try ChildProcess.runCapturing(compilerPath, [compilerPath] + arguments)
+            captured = try UserMask.asCaller { () throws(SystemError) in
+                try ChildProcess.runCapturing(compilerPath, [compilerPath] + arguments)
+            }
         } catch {
             log.write("cannot run compiler: \(error)")
             return .ended(.uncached(.couldNotFindCompiler))
@@ -52,7 +55,7 @@ extension CachedCompile {
             return .ended(.uncached(.internalError))
         }
         Console.write(stdout, to: 1)
-        Console.write(stderr, to: 2)
+        Console.write(coloured && !colorDiagnostics ? DiagnosticColors.strip(stderr) : stderr, to: 2)
         guard status.succeeded else { return .ended(.failed(status)) }
 
         let dependencyText: [UInt8]?
@@ -71,7 +74,8 @@ extension CachedCompile {
 
     func recorder(_ call: Call) -> DependencyRecorder {
         DependencyRecorder(request: request, compilerPath: compilerPath, compiler: call.compiler, store: store,
-                           facts: facts, temporaryDirectory: store.directory + "/tmp", lookup: lookup)
+                           facts: facts, temporaryDirectory: store.directory + "/tmp", lookup: lookup,
+                           compatibility: configuration.compatibility)
     }
 
     /// Records a fresh compile's dependencies and outputs under the call's key, paths normalized.

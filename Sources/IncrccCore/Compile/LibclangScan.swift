@@ -84,19 +84,12 @@ enum CompilerMacros {
         hasher.update(request.language.rawValue)
         for flag in flags { hasher.update(flag) }
         let record = cacheDirectory + "/compilers/" + hasher.finalize().hex + ".macros.h"
-        if FileSystem.exists(record) { return record }
-        let errors = FileSystem.temporaryName(beside: temporaryDirectory + "/macros-err")
-        let output = FileSystem.temporaryName(beside: temporaryDirectory + "/macros-out")
-        defer {
-            FileSystem.remove(errors)
-            FileSystem.remove(output)
-        }
+        let files = CacheFiles(root: cacheDirectory)
+        if files.status(record)?.isRegularFile == true { return record }
         let arguments = [compiler.path] + flags + ["-x", request.language.rawValue, "-E", "-dM", "/dev/null"]
-        guard let status = try? ChildProcess.run(compiler.path, arguments, stdoutPath: output, stderrPath: errors),
-              status.succeeded, let text = try? FileSystem.readFile(output) else { return nil }
+        guard let run = try? ChildProcess.runCapturing(compiler.path, arguments), run.status.succeeded else { return nil }
         do {
-            try FileSystem.makeDirectories(cacheDirectory + "/compilers")
-            try FileSystem.writeAtomically(record, text)
+            try files.writeAtomically(record, run.stdout)
         } catch {
             return nil
         }

@@ -8,6 +8,8 @@ import Glibc
 /// and leaves what it would. An output path that is a symlink is written through, as the compiler does.
 struct ResultWriter {
     var request: CompileRequest
+    /// The stored diagnostics are coloured and this caller's stderr is no terminal.
+    var plainDiagnostics = false
 
     func write(_ result: CachedResult) throws(SystemError) {
         var planned: [(path: String, bytes: [UInt8])] = []
@@ -40,7 +42,30 @@ struct ResultWriter {
         }
         for output in prepared { output.discard() }
         Console.write(result.stdout, to: 1)
-        Console.write(result.stderr, to: 2)
+        Console.write(plainDiagnostics ? DiagnosticColors.strip(result.stderr) : result.stderr, to: 2)
+    }
+}
+
+/// The terminal escapes gcc and clang colour diagnostics with (`ESC [ … m`, `ESC [ K`).
+enum DiagnosticColors {
+    static func strip(_ bytes: [UInt8]) -> [UInt8] {
+        guard bytes.contains(0x1b) else { return bytes }
+        var out: [UInt8] = []
+        out.reserveCapacity(bytes.count)
+        var index = 0
+        while index < bytes.count {
+            if bytes[index] == 0x1b, index + 1 < bytes.count, bytes[index + 1] == UInt8(ascii: "[") {
+                var end = index + 2
+                while end < bytes.count, (0x30...0x3f).contains(bytes[end]) { end += 1 }
+                if end < bytes.count, (0x40...0x7e).contains(bytes[end]) {
+                    index = end + 1
+                    continue
+                }
+            }
+            out.append(bytes[index])
+            index += 1
+        }
+        return out
     }
 }
 

@@ -65,6 +65,8 @@ public struct Configuration: Sendable {
     public var scan = ScanMode.auto
     /// Write a miss's entries after the call returns (see `BackgroundStore`); off: before it returns.
     public var backgroundStore = true
+    /// ccache's trades, under its names (`CompatibilitySettings`).
+    public var compatibility = CompatibilitySettings()
     /// Origins in the order of `settings`; an array, not a dictionary: this runs on every compile, and
     /// a dictionary's first use costs more instructions here than the rest of the lookup.
     var originList: [SettingOrigin] = Array(repeating: .defaultValue, count: Configuration.settings.count)
@@ -87,7 +89,7 @@ public struct Configuration: Sendable {
         ("store_dirs", "INCRCC_STORE_DIRS"),
         ("temp_dirs", "INCRCC_TEMP_DIRS"), ("base_dir", "INCRCC_BASEDIR"), ("verify_rate", "INCRCC_VERIFY_RATE"), ("trust_after", "INCRCC_TRUST_AFTER"),
         ("scan", "INCRCC_SCAN"), ("background_store", "INCRCC_BACKGROUND_STORE"),
-    ]
+    ] + CompatibilitySettings.names
 
     public static let systemConfigurationPath = "/etc/incrcc.conf"
 
@@ -126,6 +128,14 @@ public struct Configuration: Sendable {
         if let value = lookup("INCRCC_NODIRECT"), isTrue(value) {
             config.directMode = false
             config.setOrigin("direct_mode", .environment("INCRCC_NODIRECT"))
+        }
+        if let value = lookup("INCRCC_NOHASHDIR"), isTrue(value) {
+            config.compatibility.hashDirectory = false
+            config.setOrigin("hash_dir", .environment("INCRCC_NOHASHDIR"))
+        }
+        if let value = lookup("INCRCC_NOSTATS"), isTrue(value) {
+            config.compatibility.stats = false
+            config.setOrigin("stats", .environment("INCRCC_NOSTATS"))
         }
         return config
     }
@@ -224,7 +234,9 @@ public struct Configuration: Sendable {
             scan = mode
         case "background_store": backgroundStore = try Self.boolean(name, value, origin: origin)
         default:
-            throw ConfigurationError("unknown setting '\(name)'")
+            guard try compatibility.set(name, value, origin: origin) else {
+                throw ConfigurationError("unknown setting '\(name)'")
+            }
         }
         setOrigin(name, origin)
     }
@@ -271,7 +283,7 @@ public struct Configuration: Sendable {
         case "trust_after": return String(trustAfter)
         case "scan": return scan.rawValue
         case "background_store": return String(backgroundStore)
-        default: return ""
+        default: return compatibility.value(of: name) ?? ""
         }
     }
 }

@@ -8,20 +8,14 @@ public enum BuiltinIncludeDirectories {
         hasher.update(language.rawValue)
         for arg in affecting { hasher.update(arg) }
         let record = cacheDirectory + "/compilers/" + hasher.finalize().hex + ".dirs"
-        if let bytes = try? FileSystem.readFile(record) {
+        let files = CacheFiles(root: cacheDirectory)
+        if let bytes = try? files.readIfExists(record) {
             return String(decoding: bytes, as: UTF8.self).split(separator: "\n").map(String.init)
         }
-        let outPath = FileSystem.temporaryName(beside: temporaryDirectory + "/dirs-out")
-        let errPath = FileSystem.temporaryName(beside: temporaryDirectory + "/dirs-err")
-        defer {
-            FileSystem.remove(outPath)
-            FileSystem.remove(errPath)
-        }
         let args = [compiler.path] + affecting + ["-x", language.rawValue, "-E", "-v", "/dev/null"]
-        guard let status = try? ChildProcess.run(compiler.path, args, stdoutPath: outPath, stderrPath: errPath),
-              status.succeeded, let text = try? FileSystem.readFile(errPath) else { return [] }
-        let directories = parse(text)
-        try? FileSystem.writeAtomically(record, Array(directories.joined(separator: "\n").utf8))
+        guard let run = try? ChildProcess.runCapturing(compiler.path, args), run.status.succeeded else { return [] }
+        let directories = parse(run.stderr)
+        try? files.writeAtomically(record, Array(directories.joined(separator: "\n").utf8))
         return directories
     }
 

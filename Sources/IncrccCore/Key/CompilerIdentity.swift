@@ -15,7 +15,8 @@ public struct CompilerIdentity: Sendable {
         nameHasher.update("compiler record 2")
         nameHasher.update(path)
         let record = cacheDirectory + "/compilers/" + nameHasher.finalize().hex
-        if let bytes = try? FileSystem.readFile(record), bytes.count == recordSize {
+        let files = CacheFiles(root: cacheDirectory)
+        if let bytes = try? files.readIfExists(record), bytes.count == recordSize {
             var reader = ByteReader(bytes)
             if let stored = try? Self.decode(&reader), stored.status.sameContentAs(status) {
                 return CompilerIdentity(path: path, digest: stored.digest, family: stored.family)
@@ -23,15 +24,14 @@ public struct CompilerIdentity: Sendable {
         }
         let content = try FileSystem.readFile(path)
         let digest = Digest.of(content)
-        let family = CompilerFamily.detect(path, temporaryDirectory: cacheDirectory + "/tmp")
+        let family = CompilerFamily.detect(path)
         // Only remember a stat that is old enough that a later change must show in it.
         if StatTrust.isSettled(status, now: now) {
             var writer = ByteWriter()
             writer.write(status)
             writer.write(digest)
             writer.write(family.rawValue)
-            try? FileSystem.makeDirectories(Path.directory(of: record))
-            try? FileSystem.writeAtomically(record, writer.bytes)
+            try? files.writeAtomically(record, writer.bytes)
         }
         return CompilerIdentity(path: path, digest: digest, family: family)
     }
@@ -51,12 +51,10 @@ public enum CompilerFamily: UInt8, Sendable {
     case gcc = 1
     case clang = 2
 
-    static func detect(_ path: String, temporaryDirectory: String) -> CompilerFamily {
-        try? FileSystem.makeDirectories(temporaryDirectory)
-        let output = FileSystem.temporaryName(beside: temporaryDirectory + "/version")
-        defer { FileSystem.remove(output) }
-        guard let status = try? ChildProcess.run(path, [path, "--version"], stdoutPath: output, stderrPath: output),
-              status.succeeded, let text = try? FileSystem.readFile(output) else { return .unknown }
+    static func detect(_ path: String) -> CompilerFamily {
+        guard let run = try? ChildProcess.runCapturing(path, [path, "--version"]), run.status.succeeded
+        else { return .unknown }
+        let text = run.stdout + run.stderr
         let firstLine = String(decoding: text.prefix { $0 != UInt8(ascii: "\n") }, as: UTF8.self)
         if firstLine.contains("clang version") { return .clang }
         // Debian's `cc` and `c++` print their own name first; gcc's copyright line names the FSF.

@@ -43,6 +43,8 @@ public struct DirectKeyInput {
     public var environment: [Environment.Variable]
     /// Paths are keyed normalized by it; empty when nothing is ephemeral or normalizing is off.
     public var mapping = PathMapping()
+    /// Digests of `extra_files_to_hash`, in order.
+    public var extraInputs: [Digest] = []
 
     public init(compiler: Digest, request: CompileRequest, sourceDigest: Digest, currentDirectory: String,
                 colorDiagnostics: Bool, lookup: (String) -> String?) {
@@ -72,6 +74,8 @@ public struct DirectKeyInput {
         hasher.update("incrcc direct key 2")
         hasher.update(mapping.isEmpty ? 0 : 1)
         hasher.update(compiler)
+        hasher.update(UInt64(extraInputs.count))
+        for digest in extraInputs { hasher.update(digest) }
         hasher.update(request.language.rawValue)
         hasher.update(UInt64(request.keyedArguments.count))
         for argument in request.keyedArguments { hasher.update(mapping.normalize(argument)) }

@@ -14,9 +14,11 @@ import Glibc
 public struct PatchTrust {
     public var directory: String
     public var requiredAgreements: Int
+    let files: CacheFiles
 
     public init(cacheDirectory: String, requiredAgreements: Int) {
         directory = cacheDirectory + "/trust"
+        files = CacheFiles(root: cacheDirectory)
         self.requiredAgreements = requiredAgreements
     }
 
@@ -71,11 +73,8 @@ public struct PatchTrust {
 
     /// One stat: whether the class was distrusted. Asked on every call whose paths would be normalized.
     public func isDistrusted(_ classDigest: Digest) -> Bool {
-        do {
-            return try FileSystem.statusIfExists(path(classDigest, ".distrusted")) != nil
-        } catch {
-            return true
-        }
+        // Anything at that name, a link included, distrusts: doubt never serves a patch.
+        files.status(path(classDigest, ".distrusted")) != nil
     }
 
     public func state(of classDigest: Digest) -> State {
@@ -87,27 +86,24 @@ public struct PatchTrust {
     /// One line per agreement: the count is the file's size, so parallel verifiers appending at once (a
     /// single small `O_APPEND` write each) never lose a count, with no lock.
     func agreementCount(_ classDigest: Digest) -> Int {
-        guard let status = try? FileSystem.statusIfExists(path(classDigest, ".agreed")) else { return 0 }
+        guard let status = files.status(path(classDigest, ".agreed")), status.isRegularFile else { return 0 }
         return Int(status.size) / 2
     }
 
     public func recordAgreement(_ classDigest: Digest) {
-        try? FileSystem.makeDirectories(directory)
         let file = path(classDigest, ".agreed")
-        guard let fd = try? FileSystem.open(file, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC) else { return }
+        guard let fd = try? files.open(file, O_WRONLY | O_CREAT | O_APPEND, create: true) else { return }
         defer { close(fd) }
         try? FileSystem.writeAll(fd, Array("a\n".utf8), path: file)
     }
 
     /// Marks the class distrusted; `reason` says what disagreed, for whoever looks at the file.
     public func distrust(_ classDigest: Digest, reason: String) {
-        try? FileSystem.makeDirectories(directory)
-        try? FileSystem.writeAtomically(path(classDigest, ".distrusted"), Array((reason + "\n").utf8))
+        try? files.writeAtomically(path(classDigest, ".distrusted"), Array((reason + "\n").utf8))
     }
 
     /// How many classes are distrusted, for `incrcc -s`.
     public func distrustedCount() -> Int {
-        guard let names = try? FileSystem.listDirectory(directory) else { return 0 }
-        return names.filter { $0.hasSuffix(".distrusted") }.count
+        files.list(directory).filter { $0.name.hasSuffix(".distrusted") }.count
     }
 }

@@ -1,0 +1,162 @@
+import Foundation
+import Testing
+@testable import IncrccCore
+
+/// What builds that use ccache today rely on: Kbuild's `-Wp,-MMD`, `/dev/null` outputs, one entry for
+/// coloured and plain diagnostics, ccache's settings under its names, and counters under its keys.
+@Suite(.enabled(if: Tools.hasIncrcc && Tools.hasGCC))
+struct DropInTests {
+    @Test(arguments: ["gcc", "clang"]) func kbuildDependencyFilesAreCached(compiler: String) throws {
+        guard Tools.which(compiler) != nil else { return }
+        let s = Scratch()
+        s.write("w.c", "#include <stdio.h>\nint f(void) { return X; }\n")
+        try FileManager.default.createDirectory(atPath: s.file("out"), withIntermediateDirectories: true)
+        let arguments = [compiler, "-Wp,-MMD,out/.w.o.d", "-Wp,-DX=1", "-c", "w.c", "-o", "out/w.o"]
+        for _ in 0..<2 {
+            let cached = try incrcc(arguments, in: s)
+            #expect(cached.status == 0)
+            let served = (s.read("out/.w.o.d"), s.read("out/w.o"))
+            try run(arguments, in: s)
+            #expect(served.0 == s.read("out/.w.o.d"))
+            #expect(served.1 == s.read("out/w.o"))
+        }
+        let values = try stats(s)
+        #expect(values["direct_cache_hit"] == 1)
+        #expect(values["unsupported_compiler_option"] == 0)
+        // Arguments -Wp cannot be taken apart safely still run uncached.
+        try incrcc([compiler, "-Wp,-MD,a.d,-MT,x", "-c", "w.c", "-o", "out/w.o", "-DX=2"], in: s)
+        #expect(try stats(s)["unsupported_compiler_option"] == 1)
+    }
+
+    @Test func devNullOutputsAndSyntaxChecksAreCached() throws {
+        let s = Scratch()
+        s.write("w.c", "int f(int x) { int unused; return x; }\n")
+        let calls: [[String]] = [
+            ["gcc", "-c", "w.c", "-o", "/dev/null"],
+            ["gcc", "-Wall", "-fsyntax-only", "w.c"],
+            ["gcc", "-x", "c", "-c", "/dev/null", "-o", "null.o"],
+            ["gcc", "-MD", "-MF", "/dev/null", "-c", "w.c", "-o", "w.o"],
+        ]
+        for call in calls {
+            let first = try incrcc(call, in: s)
+            let second = try incrcc(call, in: s)
+            let plain = try run(call, in: s)
+            #expect(first.status == 0 && second.status == 0)
+            #expect(second.stderr == plain.stderr)
+        }
+        var status = stat()
+        #expect(stat("/dev/null", &status) == 0 && status.st_mode & S_IFMT == S_IFCHR)
+        #expect(try stats(s)["direct_cache_hit"] == calls.count)
+        #expect(!s.exists("w.d"))
+    }
+
+    /// One entry serves a terminal (coloured) and a log (plain, as gcc writes it).
+    @Test(.enabled(if: Tools.which("script") != nil)) func oneEntryForColouredAndPlainDiagnostics() throws {
+        let s = Scratch()
+        s.write("w.c", "int f(int x) { int unused; if (x = 1) return 2; }\n")
+        let command = "\(Tools.incrcc) gcc -Wall -c w.c 2>&1"
+        let terminal = try run(["script", "-qec", command, "/dev/null"], in: s, env: ["TERM": "xterm"])
+        #expect(terminal.stdout.contains("\u{1b}["))
+        let log = try incrcc(["gcc", "-Wall", "-c", "w.c"], in: s, env: ["TERM": "xterm"])
+        let plain = try run(["gcc", "-Wall", "-c", "w.c"], in: s)
+        #expect(log.stderr == plain.stderr)
+        #expect(!log.stderr.contains("\u{1b}"))
+        #expect(try stats(s)["direct_cache_hit"] == 1)
+    }
+
+    @Test func sourcesMayOptOutAndDisableTouchesNothing() throws {
+        let s = Scratch()
+        s.write("t.c", "// incrcc:disable\nint f(void) { return 1; }\n")
+        try incrcc(["gcc", "-c", "t.c"], in: s)
+        try incrcc(["gcc", "-c", "t.c"], in: s)
+        #expect(try stats(s)["direct_cache_hit"] == 0)
+        let other = Scratch()
+        other.write("t.c", "int f(void) { return 1; }\n")
+        let result = try incrcc(["gcc", "-c", "t.c"], in: other, env: ["INCRCC_DISABLE": "1"])
+        #expect(result.status == 0 && other.exists("t.o"))
+        #expect(!other.exists("cache"))
+    }
+
+    @Test func statsFalseCountsNothing() throws {
+        let s = Scratch()
+        s.write("t.c", "int f(void) { return 1; }\n")
+        for _ in 0..<2 { try incrcc(["gcc", "-c", "t.c"], in: s, env: ["INCRCC_STATS": "false"]) }
+        let values = try stats(s)
+        #expect(values["direct_cache_hit"] == 0 && values["cache_miss"] == 0)
+        #expect((values["files_in_cache"] ?? 0) > 0)
+    }
+
+    @Test func extraFilesAndIgnoredOptionsShapeTheKey() throws {
+        let s = Scratch()
+        s.write("t.c", "int f(void) { return 1; }\n")
+        s.write("extra.txt", "one")
+        let extra = ["INCRCC_EXTRAFILES": s.file("extra.txt")]
+        try incrcc(["gcc", "-c", "t.c"], in: s, env: extra)
+        try incrcc(["gcc", "-c", "t.c"], in: s, env: extra)
+        s.write("extra.txt", "two")
+        try incrcc(["gcc", "-c", "t.c"], in: s, env: extra)
+        #expect(try stats(s)["direct_cache_hit"] == 1)
+        let ignore = ["INCRCC_IGNOREOPTIONS": "-Wno-unused* -fmessage-length=0"]
+        try incrcc(["gcc", "-Wno-unused-variable", "-c", "t.c"], in: s, env: ignore)
+        try incrcc(["gcc", "-Wno-unused-parameter", "-fmessage-length=0", "-c", "t.c"], in: s, env: ignore)
+        #expect(try stats(s)["direct_cache_hit"] == 2)
+    }
+
+    @Test func compilerCheckModes() throws {
+        let s = Scratch()
+        s.write("t.c", "int f(void) { return 1; }\n")
+        for mode in ["mtime", "none", "string:v1", "%compiler% -dumpversion"] {
+            let env = ["INCRCC_COMPILERCHECK": mode]
+            try incrcc(["gcc", "-c", "t.c"], in: s, env: env)
+            let hit = try incrcc(["gcc", "-c", "t.c"], in: s, env: env)
+            #expect(hit.status == 0)
+        }
+        #expect(try stats(s)["direct_cache_hit"] == 4)
+        let failing = try incrcc(["gcc", "-c", "t.c"], in: s, env: ["INCRCC_COMPILERCHECK": "false"])
+        #expect(failing.status == 0 && s.exists("t.o"))
+        let bad = try incrcc(["gcc", "-c", "t.c"], in: s, env: ["INCRCC_SLOPPINESS": "time_macros,nonsense"])
+        #expect(bad.stderr.contains("nonsense"))
+        #expect(bad.status == 0)
+    }
+
+    @Test func timeMacrosSloppinessCachesTimeMacros() throws {
+        let s = Scratch()
+        s.write("t.c", "const char *d = __DATE__;\n")
+        let sloppy = ["INCRCC_SLOPPINESS": "time_macros"]
+        try incrcc(["gcc", "-c", "t.c"], in: s, env: sloppy)
+        try incrcc(["gcc", "-c", "t.c"], in: s, env: sloppy)
+        #expect(try stats(s)["direct_cache_hit"] == 1)
+    }
+
+    /// `umask` applies to what incrcc creates in the cache; the outputs keep the caller's mask.
+    @Test func umaskAppliesToTheCacheOnly() throws {
+        let s = Scratch()
+        s.write("t.c", "int f(void) { return 1; }\n")
+        s.writeExecutable("cc.sh", "#!/bin/sh\numask 077\nexec \"$@\"\n")
+        let env = ["INCRCC_UMASK": "002", "INCRCC_BACKGROUND_STORE": "false"]
+        for _ in 0..<2 {
+            try? FileManager.default.removeItem(atPath: s.file("t.o"))
+            try run([s.file("cc.sh"), Tools.incrcc, "gcc", "-c", "t.c"], in: s, env: env)
+            let mode = try #require(FileManager.default.attributesOfItem(atPath: s.file("t.o"))[.posixPermissions] as? Int)
+            #expect(mode & 0o077 == 0, "output mode \(String(mode, radix: 8))")
+        }
+        let stats = try #require(FileManager.default.enumerator(atPath: s.file("cache"))?.allObjects as? [String])
+        let entry = try #require(stats.first { $0.hasSuffix(".R") })
+        let mode = try #require(FileManager.default.attributesOfItem(atPath: s.file("cache/" + entry))[.posixPermissions] as? Int)
+        #expect(mode & 0o020 != 0, "entry mode \(String(mode, radix: 8))")
+    }
+
+    @Test func ccacheCountersAndSampledHits() throws {
+        let s = Scratch()
+        s.write("t.c", "int f(void) { return 1; }\n")
+        try incrcc(["gcc", "-c", "t.c"], in: s)
+        for _ in 0..<3 { try incrcc(["gcc", "-c", "t.c"], in: s, env: ["INCRCC_VERIFY_RATE": "1"]) }
+        let values = try stats(s)
+        #expect(values["direct_cache_hit"] == 3)
+        #expect(values["verify_sampled"] == 3)
+        #expect(values["cache_miss"] == 1)
+        #expect(values["local_storage_hit"] == 3)
+        #expect(values["local_storage_miss"] == 1)
+        #expect(values["direct_cache_miss"] == 1)
+    }
+}
