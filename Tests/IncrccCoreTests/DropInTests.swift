@@ -159,4 +159,24 @@ struct DropInTests {
         #expect(values["local_storage_miss"] == 1)
         #expect(values["direct_cache_miss"] == 1)
     }
+
+    /// A new SOURCE_DATE_EPOCH misses only where `__DATE__`/`__TIME__` is used.
+    @Test func epochIsKeyedOnlyWhereATimeMacroIsUsed() throws {
+        let s = Scratch()
+        s.write("d.c", "const char *d = __DATE__;\n")
+        s.write("p.c", "int plain;\n")
+        for epoch in ["86400", "86400", "31536000", "86400"] {
+            for source in ["d.c", "p.c"] {
+                let object = Path.replacingExtension(source, with: "o")
+                let cached = try incrcc(["gcc", "-c", source], in: s, env: ["SOURCE_DATE_EPOCH": epoch])
+                #expect(cached.status == 0)
+                let served = s.read(object)
+                try run(["gcc", "-c", source], in: s, env: ["SOURCE_DATE_EPOCH": epoch])
+                #expect(served == s.read(object), "\(source) at \(epoch)")
+            }
+        }
+        let values = try stats(s)
+        #expect(values["cache_miss"] == 3)
+        #expect(values["direct_cache_hit"] == 5)
+    }
 }

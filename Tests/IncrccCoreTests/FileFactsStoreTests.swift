@@ -23,7 +23,7 @@ struct FileFactsStoreTests {
         let record = FileFactsRecord(
             path: "/usr/include/x.h",
             status: FileStatus(device: 1, inode: 2, size: 3, modifiedNanoseconds: 4, changedNanoseconds: 5, mode: 0),
-            facts: FileFacts(digest: Digest(high: 6, low: 7), references: references, mentionsTimeMacro: true))
+            facts: FileFacts(digest: Digest(high: 6, low: 7), references: references, timeMacros: [.clock, .timestamp]))
         #expect(try FileFactsRecord.decode(record.encode()) == record)
         let bytes = record.encode()
         #expect(throws: MalformedEntry.self) { try FileFactsRecord.decode(Array(bytes.dropLast())) }

@@ -111,4 +111,20 @@ struct WrongResultTests {
         #expect(missing.status == 127)
         #expect(missing.stderr.contains("nosuchcc"))
     }
+
+    /// gcc's `__TIMESTAMP__` is the file's modification time whatever SOURCE_DATE_EPOCH says: never served.
+    @Test func timestampIsNeverServedStale() throws {
+        let s = Scratch()
+        s.write("ts.c", "const char *t = __TIMESTAMP__;\n")
+        let epoch = ["SOURCE_DATE_EPOCH": "1"]
+        for date in ["2001-01-01", "2002-02-02"] {
+            try run(["touch", "-d", date, "ts.c"], in: s)
+            let cached = try incrcc(["gcc", "-c", "ts.c"], in: s, env: epoch)
+            #expect(cached.status == 0)
+            let served = s.read("ts.o")
+            try run(["gcc", "-c", "ts.c"], in: s, env: epoch)
+            #expect(served == s.read("ts.o"))
+        }
+        #expect(try stats(s)["direct_cache_hit"] == 0)
+    }
 }

@@ -176,7 +176,7 @@ public struct CachedCompile {
     func lookupAndServe(_ call: Call) -> Outcome? {
         guard let payload = store.read(call.directKey, kind: .manifest),
               let manifest = try? Manifest.decode(payload) else { return nil }
-        guard let entry = ManifestMatcher(mapping: call.mapping).match(manifest) else {
+        guard let entry = ManifestMatcher(mapping: call.mapping, variable: lookup).match(manifest) else {
             log.write("no manifest entry matches")
             return nil
         }

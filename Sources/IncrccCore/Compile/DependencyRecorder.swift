@@ -19,6 +19,24 @@ struct DependencyRecorder {
         var read: [String: FileFacts] = [:]
         /// The compiler's own include directories the probes were searched with.
         var builtin: [String] = []
+        /// `__DATE__`/`__TIME__` was read with `SOURCE_DATE_EPOCH` set: the result holds its value.
+        var readsEpoch = false
+    }
+
+    /// The manifest's stand-in for `SOURCE_DATE_EPOCH`, recorded only for results that read it, so a
+    /// release's new epoch misses only the units that use a time macro.
+    static let epochDependency = "\u{0}SOURCE_DATE_EPOCH"
+
+    /// What a manifest records of a variable's value (absent and empty differ).
+    static func variableDigest(_ value: String?) -> Digest {
+        value.map { Digest.of(Array(("=" + $0).utf8)) } ?? Digest(high: 0, low: 0)
+    }
+
+    /// The time macros a file may use, against the clock the call compiles under; nil when acceptable.
+    func timeMacroProblem(_ macros: FileFacts.TimeMacros, epoch: String?) -> Counter? {
+        if macros.isEmpty || compatibility.sloppiness.contains(.timeMacros) { return nil }
+        if macros.contains(.timestamp) || epoch == nil { return .unsupportedCodeDirective }
+        return nil
     }
 
     /// Runs the preprocessor once more for a complete list (the user's `-MMD` file lacks system headers).
@@ -32,9 +50,10 @@ struct DependencyRecorder {
     }
 
     func record(dependencyText: [UInt8]?, source: [UInt8], compileStart: Int64) -> Result<Recording, Counter> {
-        let checksTimeMacros = lookup("SOURCE_DATE_EPOCH") == nil && !compatibility.sloppiness.contains(.timeMacros)
+        let epoch = lookup("SOURCE_DATE_EPOCH")
         let sourceFacts = FileFacts(reading: source)
-        if checksTimeMacros && sourceFacts.mentionsTimeMacro { return .failure(.unsupportedCodeDirective) }
+        if let problem = timeMacroProblem(sourceFacts.timeMacros, epoch: epoch) { return .failure(problem) }
+        var readsEpoch = sourceFacts.timeMacros.contains(.clock)
         // `.incbin`, `.include` and `#embed` read files no dependency list names.
         if sourceFacts.references.fallback == .embeddedFile { return .failure(.unsupportedCodeDirective) }
         guard request.language.isPreprocessed else { return .success(Recording(files: [], absentPaths: [])) }
@@ -50,7 +69,8 @@ struct DependencyRecorder {
             if !compatibility.acceptsNewDependency(status, compileStart: compileStart) {
                 return .failure(.tooNewDependency)
             }
-            if checksTimeMacros && fileFacts.mentionsTimeMacro { return .failure(.unsupportedCodeDirective) }
+            if let problem = timeMacroProblem(fileFacts.timeMacros, epoch: epoch) { return .failure(problem) }
+            if fileFacts.timeMacros.contains(.clock) { readsEpoch = true }
             if fileFacts.references.fallback == .embeddedFile { return .failure(.unsupportedCodeDirective) }
             let settled = StatTrust.isSettled(status, now: now)
             read[path] = fileFacts
@@ -83,7 +103,14 @@ struct DependencyRecorder {
             files.append(RecordedFile(path: path, digest: Digest.of(bytes), status: status,
                                       statTrusted: StatTrust.isSettled(status, now: now)))
         }
-        return .success(Recording(files: files, absentPaths: absent, read: read, builtin: builtin))
+        readsEpoch = readsEpoch && epoch != nil
+        if readsEpoch {
+            files.append(RecordedFile(path: Self.epochDependency, digest: Self.variableDigest(epoch),
+                                      status: FileStatus(device: 0, inode: 0, size: 0, modifiedNanoseconds: 0,
+                                                         changedNanoseconds: 0, mode: 0), statTrusted: true))
+        }
+        return .success(Recording(files: files, absentPaths: absent, read: read, builtin: builtin,
+                                  readsEpoch: readsEpoch))
     }
 
     /// The compiler's own include directories for this call (`-E -v`, remembered).

@@ -82,7 +82,8 @@ extension CachedCompile {
     /// Indexes a stored result under the graph a scan finds now, if the compiler's files are all in it.
     /// Returns the counters to note.
     func indexForScan(_ call: Call, recording: DependencyRecorder.Recording, result: Digest) -> [Counter] {
-        guard configuration.indexesForScans, request.language.isPreprocessed else { return [] }
+        // A result that read SOURCE_DATE_EPOCH is found through its manifest only (the scan key has no epoch).
+        guard configuration.indexesForScans, request.language.isPreprocessed, !recording.readsEpoch else { return [] }
         let scanned = graphScanner(call, builtin: recording.builtin).scan(
             source: request.source, read: { recording.read[$0] ?? facts.facts(of: $0)?.facts },
             exists: FileSystem.exists)

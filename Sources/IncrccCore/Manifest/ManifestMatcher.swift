@@ -4,9 +4,12 @@
 /// Paths are stored normalized; `mapping` turns them into this call's real paths.
 public struct ManifestMatcher {
     public var mapping: PathMapping
+    /// Reads a variable a result depends on (entries name them as `\0NAME`).
+    public var variable: (String) -> String?
 
-    public init(mapping: PathMapping = PathMapping()) {
+    public init(mapping: PathMapping = PathMapping(), variable: @escaping (String) -> String? = Environment.value) {
         self.mapping = mapping
+        self.variable = variable
     }
 
     public func match(_ manifest: Manifest) -> ManifestEntry? {
@@ -17,6 +20,12 @@ public struct ManifestMatcher {
     func matches(_ entry: ManifestEntry) -> Bool {
         for path in entry.absentPaths where !isAbsent(mapping.restore(path)) { return false }
         for file in entry.files {
+            if file.path.utf8.first == 0 {
+                // A variable the result read (`SOURCE_DATE_EPOCH` for a time macro), not a file.
+                guard DependencyRecorder.variableDigest(variable(String(file.path.dropFirst()))) == file.digest
+                else { return false }
+                continue
+            }
             let path = mapping.restore(file.path)
             // A path that cannot be stat'ed for another reason (permissions) counts as changed.
             guard let current = (try? FileSystem.statusIfExists(path)) ?? nil else { return false }

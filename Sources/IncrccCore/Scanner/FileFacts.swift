@@ -5,39 +5,56 @@ import Glibc
 public struct FileFacts: Equatable, Sendable {
     public var digest: Digest
     public var references: FileReferences
-    public var mentionsTimeMacro: Bool
+    public var timeMacros: TimeMacros
 
-    public init(digest: Digest, references: FileReferences, mentionsTimeMacro: Bool = false) {
+    public init(digest: Digest, references: FileReferences, timeMacros: TimeMacros = []) {
         self.digest = digest
         self.references = references
-        self.mentionsTimeMacro = mentionsTimeMacro
+        self.timeMacros = timeMacros
     }
+
+    public var mentionsTimeMacro: Bool { !timeMacros.isEmpty }
 
     /// Everything at once from a file's bytes.
     public init(reading bytes: [UInt8]) {
         self.init(digest: Digest.of(bytes), references: FileReferences.read(bytes),
-                  mentionsTimeMacro: Self.mentionsTimeMacro(bytes))
+                  timeMacros: Self.timeMacros(in: bytes))
     }
 
-    static let timeMacros: [StaticString] = ["__DATE__", "__TIME__", "__TIMESTAMP__"]
+    /// Which clock a file's text may read. `__DATE__` and `__TIME__` follow `SOURCE_DATE_EPOCH` where it is
+    /// set; gcc's `__TIMESTAMP__` never does (it is the file's own modification time, checked with gcc 12:
+    /// `touch` changes it under any `SOURCE_DATE_EPOCH`).
+    public struct TimeMacros: OptionSet, Sendable, Hashable {
+        public let rawValue: UInt8
+        public init(rawValue: UInt8) { self.rawValue = rawValue }
+        public static let clock = TimeMacros(rawValue: 1)
+        public static let timestamp = TimeMacros(rawValue: 2)
+    }
+
+    static let clockMacros: [StaticString] = ["__DATE__", "__TIME__"]
 
     /// Jumps from underscore to underscore with memchr instead of testing every byte: a miss scans every
     /// header the compiler read, and the byte loop was a quarter of a small miss's instructions.
-    public static func mentionsTimeMacro(_ bytes: [UInt8]) -> Bool {
+    public static func timeMacros(in bytes: [UInt8]) -> TimeMacros {
         bytes.withUnsafeBufferPointer { buffer in
-            guard let base = buffer.baseAddress else { return false }
+            guard let base = buffer.baseAddress else { return [] }
             let n = buffer.count
+            var found: TimeMacros = []
             var i = 0
             while i + 8 <= n, let hit = memchr(base + i, 0x5f, n - i - 7) {
                 i = base.distance(to: hit.assumingMemoryBound(to: UInt8.self))
                 if base[i + 1] == 0x5f, base[i + 2] == 0x44 || base[i + 2] == 0x54 {
-                    for name in timeMacros where n - i >= name.utf8CodeUnitCount {
-                        if memcmp(base + i, name.utf8Start, name.utf8CodeUnitCount) == 0 { return true }
+                    if n - i >= 13, memcmp(base + i, "__TIMESTAMP__", 13) == 0 {
+                        found.insert(.timestamp)
+                    } else {
+                        for name in clockMacros where n - i >= name.utf8CodeUnitCount {
+                            if memcmp(base + i, name.utf8Start, name.utf8CodeUnitCount) == 0 { found.insert(.clock) }
+                        }
                     }
                 }
                 i += 1
             }
-            return false
+            return found
         }
     }
 }
@@ -55,7 +72,7 @@ struct FileFactsRecord: Equatable {
         writer.write(path)
         writer.write(status)
         writer.write(facts.digest)
-        writer.write(facts.mentionsTimeMacro ? 1 as UInt8 : 0)
+        writer.write(facts.timeMacros.rawValue)
         let fallback = facts.references.fallback.flatMap { Self.fallbackCodes.firstIndex(of: $0) }
         writer.write(fallback.map { UInt8($0 + 1) } ?? 0)
         for list in [facts.references.includes, facts.references.existenceTests] {
@@ -75,7 +92,7 @@ struct FileFactsRecord: Equatable {
         let digest = try reader.readDigest()
         let timeMacro = try reader.readUInt8()
         let fallbackCode = Int(try reader.readUInt8())
-        guard timeMacro <= 1, fallbackCode <= fallbackCodes.count else { throw MalformedEntry("file facts flags") }
+        guard timeMacro <= 3, fallbackCode <= fallbackCodes.count else { throw MalformedEntry("file facts flags") }
         var references = FileReferences()
         references.fallback = fallbackCode == 0 ? nil : fallbackCodes[fallbackCode - 1]
         for list in 0..<2 {
@@ -92,6 +109,7 @@ struct FileFactsRecord: Equatable {
         }
         guard reader.isAtEnd else { throw MalformedEntry("trailing bytes") }
         return FileFactsRecord(path: path, status: status,
-                               facts: FileFacts(digest: digest, references: references, mentionsTimeMacro: timeMacro == 1))
+                               facts: FileFacts(digest: digest, references: references,
+                                                          timeMacros: FileFacts.TimeMacros(rawValue: timeMacro)))
     }
 }

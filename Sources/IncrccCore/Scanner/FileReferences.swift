@@ -24,7 +24,7 @@ public enum ScanFallback: Error, Equatable, Sendable {
 /// Everything in one file's text that decides which other files a compile can depend on.
 public struct FileReferences: Equatable, Sendable {
     /// Changes whenever `read` would answer differently for some text, so remembered facts are not reused.
-    static let readerVersion = 3
+    static let readerVersion = 4
 
     /// `#include`, `#include_next`, `#import` with a literal name, in every branch of every conditional.
     public var includes: [IncludeDirective] = []

@@ -119,7 +119,7 @@ public enum Counter: Int, CaseIterable, Sendable, Error {
         case .unsupportedCompilerOption: return "unsupported compiler option"
         case .outputToStdout: return "output to stdout"
         case .stdinInput: return "source from stdin"
-        case .unsupportedCodeDirective: return "__DATE__/__TIME__ (no SOURCE_DATE_EPOCH), .incbin, .include"
+        case .unsupportedCodeDirective: return "time macros, .incbin, .include"
         case .badCompilerArguments: return "bad compiler arguments"
         case .couldNotFindCompiler: return "could not find compiler"
         case .internalError: return "cache error (ran uncached)"
