@@ -38,11 +38,13 @@ struct DropInTests {
             ["gcc", "-MD", "-MF", "/dev/null", "-c", "w.c", "-o", "w.o"],
         ]
         for call in calls {
-            let first = try incrcc(call, in: s)
-            let second = try incrcc(call, in: s)
+            let first = try incrcc(call, in: s, env: ["INCRCC_LOGFILE": s.file("log")])
+            let before = try stats(s)["direct_cache_hit"] ?? 0
+            let second = try incrcc(call, in: s, env: ["INCRCC_LOGFILE": s.file("log")])
             let plain = try run(call, in: s)
             #expect(first.status == 0 && second.status == 0)
             #expect(second.stderr == plain.stderr)
+            #expect(try stats(s)["direct_cache_hit"] == before + 1, "no hit for \(call): \(s.text("log"))")
         }
         var status = stat()
         #expect(stat("/dev/null", &status) == 0 && status.st_mode & S_IFMT == S_IFCHR)

@@ -17,12 +17,15 @@ public struct CacheFiles: Sendable {
 
     /// The directory holding `path` (an absolute path under the root, or one relative to it) opened without
     /// following links, and the last component. `create` makes missing directories on the way.
+    ///
+    /// Walked over the path's bytes in place: splitting it into substrings cost more instructions than the
+    /// rest of a hit's cache reads together (90 K for six paths, measured with callgrind).
     func parent(of path: String, create: Bool) throws(SystemError) -> (fd: Int32, name: String) {
-        var relative = Substring(path)
-        if path.hasPrefix(root + "/") { relative = relative.dropFirst(root.utf8.count + 1) }
-        var components = relative.split(separator: "/", omittingEmptySubsequences: true)
-        guard let last = components.popLast(), last != "..", last != "." else {
-            throw SystemError("open", path, code: EINVAL)
+        var bytes = Array(path.utf8)
+        var start = 0
+        let rootLength = root.utf8.count
+        if bytes.count > rootLength, bytes[rootLength] == UInt8(ascii: "/"), path.utf8.starts(with: root.utf8) {
+            start = rootLength + 1
         }
         var fd: Int32
         do {
@@ -32,30 +35,55 @@ public struct CacheFiles: Sendable {
             try FileSystem.makeDirectories(root)
             fd = try FileSystem.open(root, O_RDONLY | O_DIRECTORY)
         }
-        for component in components {
-            guard component != ".." else {
-                close(fd)
-                throw SystemError("open", path, code: EINVAL)
-            }
-            let name = String(component)
-            var next = openat(fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
-            if next < 0 && errno == ENOENT && create {
-                if mkdirat(fd, name, 0o777) != 0 && errno != EEXIST {
-                    let failure = SystemError("mkdir", path)
-                    close(fd)
-                    throw failure
+        bytes.append(0)
+        var failure: SystemError?
+        var nameStart = start
+        bytes.withUnsafeMutableBufferPointer { buffer in
+            let base = UnsafeMutableRawPointer(buffer.baseAddress!).assumingMemoryBound(to: CChar.self)
+            var index = start
+            let end = buffer.count - 1
+            while index < end {
+                guard buffer[index] == UInt8(ascii: "/") else {
+                    index += 1
+                    continue
                 }
-                next = openat(fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
-            }
-            if next < 0 {
-                let failure = SystemError("open", path)
+                buffer[index] = 0
+                let component = base + nameStart
+                let length = index - nameStart
+                defer {
+                    buffer[index] = UInt8(ascii: "/")
+                    index += 1
+                    nameStart = index
+                }
+                // Empty and `.` components are skipped; `..` could leave the cache.
+                if length == 0 || length == 1 && component[0] == 0x2e { continue }
+                if length == 2 && component[0] == 0x2e && component[1] == 0x2e {
+                    failure = SystemError("open", path, code: EINVAL)
+                    return
+                }
+                var next = openat(fd, component, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+                if next < 0 && errno == ENOENT && create {
+                    if mkdirat(fd, component, 0o777) != 0 && errno != EEXIST {
+                        failure = SystemError("mkdir", path)
+                        return
+                    }
+                    next = openat(fd, component, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+                }
+                if next < 0 {
+                    failure = SystemError("open", path)
+                    return
+                }
                 close(fd)
-                throw failure
+                fd = next
             }
-            close(fd)
-            fd = next
         }
-        return (fd, String(last))
+        let name = String(decoding: bytes[nameStart..<(bytes.count - 1)], as: UTF8.self)
+        if failure == nil, name.isEmpty || name == "." || name == ".." { failure = SystemError("open", path, code: EINVAL) }
+        if let failure {
+            close(fd)
+            throw failure
+        }
+        return (fd, name)
     }
 
     /// Creates a directory inside the cache and its missing parents, none of them through a link.
