@@ -306,4 +306,25 @@ struct HostileCacheTests {
         }
         #expect(try stats(s)["direct_cache_hit"] == 2)
     }
+
+    /// A stopped store child holds the writers' lock: the statistics do not wait the full ten seconds for it.
+    @Test func statisticsDoNotWaitForStoppedWriters() throws {
+        let s = Scratch()
+        let stopped = try start(["sleep", "30"], in: s)
+        defer {
+            kill(stopped.pid, SIGKILL)
+            _ = try? stopped.finish()
+        }
+        kill(stopped.pid, SIGSTOP)
+        try FileManager.default.createDirectory(atPath: s.file("cache/tmp/writers"), withIntermediateDirectories: true)
+        s.write("cache/tmp/writers/\(stopped.pid)", "")
+        let fd = open(s.file("cache/tmp/stores.lock"), O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        #expect(fd >= 0)
+        defer { close(fd) }
+        #expect(flock(fd, LOCK_SH) == 0)
+        usleep(100_000)
+        let began = Date()
+        #expect(try incrcc(["-s"], in: s).status == 0)
+        #expect(Date().timeIntervalSince(began) < 5)
+    }
 }

@@ -51,8 +51,13 @@ struct BackgroundStore {
     /// Ends a writer's work: the marker goes before its lock, so a waiter that wakes finds the entries.
     func finish(_ key: Digest, marker: Int32) {
         store.files.remove(markerPath(key))
+        store.files.remove(writersDirectory + "/" + String(getpid()))
         close(marker)
     }
+
+    /// One empty file per writer at work, named by its process id, so the commands can tell stopped writers
+    /// from working ones.
+    var writersDirectory: String { store.directory + "/tmp/writers" }
 
     /// Waits while a writer of `key` is at work. True when one finished (or left its marker when killed), so
     /// a lookup is worth repeating; false when there was none or it outlasted `limit`.
@@ -67,6 +72,16 @@ struct BackgroundStore {
     func announce(marker: Int32) {
         let text = Array(String(getpid()).utf8)
         _ = text.withUnsafeBytes { pwrite(marker, $0.baseAddress, $0.count, 0) }
+        if let fd = try? store.files.open(writersDirectory + "/" + String(getpid()), O_WRONLY | O_CREAT, create: true) {
+            close(fd)
+        }
+    }
+
+    /// A process's state letter from `/proc/<pid>/stat`; nil when it is gone.
+    static func processState(_ pid: Int32) -> UInt8? {
+        guard let stat = try? FileSystem.readFile("/proc/\(pid)/stat"),
+              let close = stat.lastIndex(of: UInt8(ascii: ")")), close + 2 < stat.count else { return nil }
+        return stat[close + 2]
     }
 
     /// Whether the marker's writer is stopped (state `T` or `t` in `/proc/<pid>/stat`).
@@ -74,9 +89,7 @@ struct BackgroundStore {
         var buffer = [UInt8](repeating: 0, count: 16)
         let count = buffer.withUnsafeMutableBytes { pread(marker, $0.baseAddress, 15, 0) }
         guard count > 0, let pid = Int32(String(decoding: buffer[0..<count], as: UTF8.self)), pid > 0,
-              let stat = try? FileSystem.readFile("/proc/\(pid)/stat"),
-              let close = stat.lastIndex(of: UInt8(ascii: ")")), close + 2 < stat.count else { return false }
-        let state = stat[close + 2]
+              let state = processState(pid) else { return false }
         return state == UInt8(ascii: "T") || state == UInt8(ascii: "t")
     }
 
@@ -85,7 +98,19 @@ struct BackgroundStore {
     func waitForAllWriters(waitingAtMost limit: Int64 = longestWait) -> Bool {
         guard let fd = try? store.files.open(writersLockPath, O_RDONLY) else { return true }
         defer { close(fd) }
-        return Self.lock(fd, LOCK_EX, waitingAtMost: limit)
+        // Given up once no registered writer is running (all stopped or gone), after a grace period for
+        // writers that have not registered yet.
+        let graceEnds = Clock.nowNanoseconds() + 500_000_000
+        return Self.lock(fd, LOCK_EX, waitingAtMost: limit) {
+            Clock.nowNanoseconds() > graceEnds && !anyWriterRunning()
+        }
+    }
+
+    func anyWriterRunning() -> Bool {
+        store.files.list(writersDirectory).contains { entry in
+            guard let pid = Int32(entry.name), let state = Self.processState(pid) else { return false }
+            return state != UInt8(ascii: "T") && state != UInt8(ascii: "t") && state != UInt8(ascii: "Z")
+        }
     }
 
     /// `flock` polled without blocking, so a writer that never ends cannot hold the caller forever.
