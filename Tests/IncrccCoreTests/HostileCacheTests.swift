@@ -135,17 +135,10 @@ struct HostileCacheTests {
 
     /// A cache on a file system with no room: misses and hits say exactly what gcc says and return what it
     /// returns; a failing compile keeps its error text.
-    @Test(.enabled(if: geteuid() == 0)) func fullCacheFileSystemChangesNothing() throws {
+    @Test(.enabled(if: Tools.canMountTmpfs)) func fullCacheFileSystemChangesNothing() throws {
         let s = Scratch()
-        try FileManager.default.createDirectory(atPath: s.file("cache"), withIntermediateDirectories: true)
-        let mounted = try run(["mount", "-t", "tmpfs", "-o", "size=48k", "tmpfs", s.file("cache")], in: s)
-        guard mounted.status == 0 else {
-            Issue.record("mount failed: \(mounted.stderr)")
-            return
-        }
-        defer { _ = try? run(["umount", s.file("cache")], in: s) }
-        // Fill it up.
-        _ = try? run(["dd", "if=/dev/zero", "of=" + s.file("cache/filler"), "bs=4k", "count=100"], in: s)
+        let full = try FullFileSystem(at: s.file("cache"), kilobytes: 48, in: s)
+        defer { full.unmount() }
         s.write("w.c", "#include <stdio.h>\nint f(int x) { int unused; return x; }\n")
         s.write("bad.c", "int f(void) { return nosuch; }\n")
         for flags in [[String](), ["-MMD"], ["-MD"]] {
@@ -237,20 +230,15 @@ struct HostileCacheTests {
 
     /// A hit whose outputs cannot be written (their file system is full) leaves what gcc leaves and returns
     /// what gcc returns.
-    @Test(.enabled(if: geteuid() == 0)) func fullOutputFileSystemOnAHit() throws {
+    @Test(.enabled(if: Tools.canMountTmpfs)) func fullOutputFileSystemOnAHit() throws {
         let s = Scratch()
         s.write("t.c", "#include <stdio.h>\nint f(void) { return 1; }\n")
         try FileManager.default.createDirectory(atPath: s.file("out"), withIntermediateDirectories: true)
         try incrcc(["gcc", "-MD", "-c", "t.c", "-o", "out/t.o"], in: s)
         try FileManager.default.removeItem(atPath: s.file("out/t.o"))
         try FileManager.default.removeItem(atPath: s.file("out/t.d"))
-        let mounted = try run(["mount", "-t", "tmpfs", "-o", "size=16k", "tmpfs", s.file("out")], in: s)
-        guard mounted.status == 0 else {
-            Issue.record("mount failed: \(mounted.stderr)")
-            return
-        }
-        defer { _ = try? run(["umount", s.file("out")], in: s) }
-        _ = try? run(["dd", "if=/dev/zero", "of=" + s.file("out/filler"), "bs=4k", "count=100"], in: s)
+        let full = try FullFileSystem(at: s.file("out"), kilobytes: 16, in: s)
+        defer { full.unmount() }
         let cached = try incrcc(["gcc", "-MD", "-c", "t.c", "-o", "out/t.o"], in: s)
         let cachedFiles = Set(try FileManager.default.contentsOfDirectory(atPath: s.file("out")))
         for name in cachedFiles where name != "filler" { try FileManager.default.removeItem(atPath: s.file("out/" + name)) }

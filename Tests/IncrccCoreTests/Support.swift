@@ -79,6 +79,15 @@ enum Tools {
     static let hasMake = which("make") != nil
     static let hasCMakeNinja = which("cmake") != nil && which("ninja") != nil
     static let hasIncrcc = FileManager.default.isExecutableFile(atPath: incrcc)
+    /// Whether this process may mount a tmpfs (root with CAP_SYS_ADMIN): the full-disk tests need one.
+    static let canMountTmpfs: Bool = {
+        guard geteuid() == 0 else { return false }
+        let probe = Scratch("tmpfs-probe")
+        guard (try? run(["mount", "-t", "tmpfs", "-o", "size=16k", "tmpfs", probe.path], in: probe))?.status == 0
+        else { return false }
+        _ = try? run(["umount", probe.path], in: probe)
+        return true
+    }()
     /// Debian's libclang1-NN, where the libclang scan can load it.
     static let hasLibclang: Bool = {
         let directory = "/usr/lib/x86_64-linux-gnu"
@@ -182,4 +191,22 @@ func stats(_ scratch: Scratch, env: [String: String] = [:]) throws -> [String: I
         if parts.count == 2, let value = Int(parts[1]) { values[String(parts[0])] = value }
     }
     return values
+}
+
+/// A tmpfs of `kilobytes` mounted over `directory` and filled up, so every write into it fails with ENOSPC.
+/// Unmounted by `unmount`.
+struct FullFileSystem {
+    let directory: String
+    let scratch: Scratch
+
+    init(at directory: String, kilobytes: Int, in scratch: Scratch) throws {
+        self.directory = directory
+        self.scratch = scratch
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let mounted = try run(["mount", "-t", "tmpfs", "-o", "size=\(kilobytes)k", "tmpfs", directory], in: scratch)
+        guard mounted.status == 0 else { throw SpawnFailure(code: mounted.status) }
+        _ = try? run(["dd", "if=/dev/zero", "of=" + directory + "/filler", "bs=4k", "count=\(kilobytes)"], in: scratch)
+    }
+
+    func unmount() { _ = try? run(["umount", directory], in: scratch) }
 }
