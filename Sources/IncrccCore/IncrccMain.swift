@@ -108,7 +108,7 @@ struct CompileSession {
             Console.error("error: \(problem); compiling without the cache")
             return handOver()
         }
-        guard let cwd = FileSystem.currentDirectory() else {
+        guard let cwd = FileSystem.logicalCurrentDirectory(pwd: Environment.value("PWD")) else {
             count(.internalError, store: store)
             return handOver()
         }

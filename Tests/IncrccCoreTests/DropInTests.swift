@@ -181,4 +181,26 @@ struct DropInTests {
         #expect(values["cache_miss"] == 3)
         #expect(values["direct_cache_hit"] == 5)
     }
+
+    /// base_dir as ccache users set it: the working directory reached through a symlink (`$PWD`), `/`, and
+    /// a list of directories all share results between checkouts.
+    @Test(arguments: ["", "/", "/nonexistent:"]) func baseDirectoryAsCcacheUsersSetIt(base: String) throws {
+        let s = Scratch()
+        for checkout in ["real/one", "real/second-checkout"] {
+            s.write(checkout + "/inc/h.h", "#define V 3\n")
+            s.write(checkout + "/a.c", "#include \"h.h\"\nint v = V;\n")
+        }
+        try FileManager.default.createSymbolicLink(atPath: s.file("link"), withDestinationPath: s.file("real"))
+        let directory = base.hasSuffix(":") ? base + s.path : base.isEmpty ? s.path : base
+        for checkout in ["link/one", "real/second-checkout"] {
+            let pwd = s.file(checkout)
+            let arguments = ["gcc", "-c", pwd + "/a.c", "-I" + pwd + "/inc", "-o", "a.o"]
+            let cached = try incrcc(arguments, in: s, cwd: pwd, env: ["PWD": pwd, "INCRCC_BASEDIR": directory])
+            #expect(cached.status == 0, "\(cached.stderr)")
+            let served = s.read(checkout + "/a.o")
+            try run(arguments, in: s, cwd: pwd, env: ["PWD": pwd])
+            #expect(served == s.read(checkout + "/a.o"))
+        }
+        #expect(try stats(s)["direct_cache_hit"] == 1)
+    }
 }

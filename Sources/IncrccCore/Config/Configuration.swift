@@ -213,10 +213,11 @@ public struct Configuration: Sendable {
             }
             temporaryDirectoryTemplates = templates
         case "base_dir":
-            guard value.isEmpty || (value.hasPrefix("/") && value != "/") else {
-                throw ConfigurationError("base_dir: '\(value)' is not an absolute directory other than /")
+            let directories = value.split(separator: ":").map { $0.count > 1 && $0.hasSuffix("/") ? $0.dropLast() : $0 }
+            guard directories.allSatisfy({ $0.hasPrefix("/") }) else {
+                throw ConfigurationError("base_dir: '\(value)' is not an absolute directory (or a colon-separated list)")
             }
-            baseDirectory = value.count > 1 && value.hasSuffix("/") ? String(value.dropLast()) : value
+            baseDirectory = directories.joined(separator: ":")
         case "verify_rate":
             guard let rate = Self.fraction(value) else {
                 throw ConfigurationError("verify_rate: '\(value)' is not a fraction from 0 to 1 (or a percentage such as 1%)")

@@ -3,6 +3,8 @@
 /// paths inside the checkout and builds in a directory inside it, so replacing this root by a token makes
 /// two checkouts of one project key alike, whatever their paths' lengths.
 public enum CheckoutRoot {
+    ///
+    /// `baseDirectory` may list several directories separated by colons; `/` takes every checkout.
     public static func find(baseDirectory: String, currentDirectory: String, source: String) -> String? {
         guard !baseDirectory.isEmpty, currentDirectory.hasPrefix("/") else { return nil }
         let sourcePath = Path.absolute(source, cwd: currentDirectory)
@@ -15,7 +17,11 @@ public enum CheckoutRoot {
         }
         guard !common.isEmpty else { return nil }
         let root = "/" + common.joined(separator: "/")
-        guard root == baseDirectory || root.hasPrefix(baseDirectory + "/") else { return nil }
-        return root
+        for base in baseDirectory.split(separator: ":") {
+            if base == "/" || root == base || root.hasPrefix(base) && root.utf8.dropFirst(base.utf8.count).first == UInt8(ascii: "/") {
+                return root
+            }
+        }
+        return nil
     }
 }

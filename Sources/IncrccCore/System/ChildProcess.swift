@@ -126,7 +126,7 @@ public enum Environment {
     static let capturedPrefixes: [StaticString] = [
         "INCRCC_", "NIX_", "LC_", "GCC_", "CPATH", "C_INCLUDE_PATH", "CPLUS_INCLUDE_PATH", "OBJC", "SOURCE_DATE_EPOCH",
         "LANG", "TERM", "COMPILER_PATH", "CCC_", "QA_", "DEPENDENCIES_OUTPUT", "SUNPRO_", "PATH", "HOME",
-        "XDG_CACHE_HOME", "COLUMNS",
+        "XDG_CACHE_HOME", "COLUMNS", "PWD",
     ]
 
     /// Whether a name (its bytes) starts with a captured prefix. Compared as bytes: as String prefixes the

@@ -222,6 +222,15 @@ public enum FileSystem {
         return current
     }
 
+    /// The working directory as the caller named it: `$PWD` when it is the same directory as the real one
+    /// (reached through a symlink), as gcc itself records it (libiberty's `getpwd`), else the real path.
+    public static func logicalCurrentDirectory(pwd: String?) -> String? {
+        guard let real = currentDirectory() else { return nil }
+        guard let pwd, pwd.hasPrefix("/"), pwd != real,
+              let apparent = try? status(pwd), let actual = try? status(".") else { return real }
+        return apparent.device == actual.device && apparent.inode == actual.inode ? pwd : real
+    }
+
     public static func currentDirectory() -> String? {
         guard let cwd = getcwd(nil, 0) else { return nil }
         defer { free(cwd) }
