@@ -127,4 +127,51 @@ struct WrongResultTests {
         }
         #expect(try stats(s)["direct_cache_hit"] == 0)
     }
+
+    /// `-fprofile-use` is cached with its profile data as an input: a new profile is a new key.
+    @Test(arguments: [[String](), ["-fprofile-use=pd"]]) func profileDataIsAnInput(directory: [String]) throws {
+        let s = Scratch()
+        s.write("t.c", """
+            int work(int n) { int s = 0; for (int i = 0; i < n; i++) { if (i % 3) s += i; else s -= 1; } return s; }
+            int main(int argc, char **argv) { (void)argv; return work(argc * 1000) & 1; }
+            """)
+        try FileManager.default.createDirectory(atPath: s.file("pd"), withIntermediateDirectories: true)
+        let generate = directory.isEmpty ? ["-fprofile-generate"] : ["-fprofile-generate=pd"]
+        let use = directory.isEmpty ? ["-fprofile-use"] : directory
+        for runs in [["x"], ["x", "y", "z", "w", "v"]] {
+            try run(["gcc", "-O2"] + generate + ["-c", "t.c", "-o", "t.o"], in: s)
+            try run(["gcc"] + generate + ["t.o", "-o", "prog"], in: s)
+            for extra in runs { try run([s.file("prog")] + Array(repeating: extra, count: runs.count), in: s) }
+            let arguments = ["-O2"] + use + ["-Wno-missing-profile", "-c", "t.c", "-o", "t.o"]
+            try compareWithPlain(arguments, object: "t.o", in: s)
+            try compareWithPlain(arguments, object: "t.o", in: s)
+            for name in (try FileManager.default.subpathsOfDirectory(atPath: s.path)) where name.hasSuffix(".gcda") {
+                try FileManager.default.removeItem(atPath: s.file(name))
+            }
+        }
+        let values = try stats(s)
+        #expect(values["direct_cache_hit"] == 2)
+        #expect(values["cache_miss"] == 2)
+    }
+
+    /// Creating a gcc precompiled header is cached; objects built with the served one equal gcc's.
+    @Test func precompiledHeaderCreationIsCached() throws {
+        let s = Scratch()
+        s.write("sub/pch.h", "#include <stdio.h>\n#define VALUE 5\n")
+        s.write("main.c", "#include \"pch.h\"\nint v = VALUE;\n")
+        for _ in 0..<2 {
+            try? FileManager.default.removeItem(atPath: s.file("sub/pch.h.gch"))
+            #expect(try incrcc(["gcc", "-c", "sub/pch.h"], in: s).status == 0)
+            #expect(s.exists("sub/pch.h.gch"))
+            try compareWithPlain(["-Isub", "-c", "main.c"], object: "main.o", in: s)
+        }
+        try incrcc(["gcc", "-x", "c-header", "-c", "sub/pch.h", "-o", "other.gch"], in: s)
+        #expect(s.exists("other.gch"))
+        let values = try stats(s)
+        #expect(values["direct_cache_hit"] == 2)
+        if Tools.hasClang {
+            try incrcc(["clang", "-c", "sub/pch.h", "-o", "sub/pch.h.pch"], in: s)
+            #expect(try stats(s)["could_not_use_precompiled_header"] == 1)
+        }
+    }
 }

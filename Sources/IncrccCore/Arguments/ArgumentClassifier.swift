@@ -22,8 +22,10 @@ public struct ArgumentClassifier {
     /// Prefixes of options that read or write files incrcc does not track, or that produce outputs it does
     /// not store; such a compile runs uncached.
     static let unsupportedPrefixes = [
-        "-save-temps", "-fdump-", "-include-pch", "-emit-pch", "-fpch-preprocess",
-        "-fprofile-use", "-fprofile-instr-use", "-fprofile-sample-use", "-fauto-profile", "-fsanitize-blacklist",
+        "-save-temps", "-fdump-", "-include-pch", "-emit-pch",
+        "-fprofile-instr-use", "-fprofile-sample-use", "-fauto-profile", "-fsanitize-blacklist",
+        // Move where `-fprofile-use` looks for its data.
+        "-fprofile-prefix-path", "-fprofile-dir", "-fprofile-prefix-map",
         "-fsanitize-ignorelist", "-specs", "--specs", "-fplugin", "-Xclang", "-fmodules", "-fcxx-modules",
         "-fmodule-", "-fprebuilt-module", "-MG", "-ivfsoverlay", "-fcallgraph-info", "-fstack-usage-file",
         "-ftime-report", "-fmem-report", "-frepo", "-iframework", "-fprofile-remapping-file", "-fdebug-types-section-file",
@@ -80,6 +82,7 @@ public struct ArgumentClassifier {
         var hostCPU = false
         var preprocessorDependencyFile = false
         var syntaxOnly = false
+        var profileUse: ProfileUse?
         var otherInputs = 0
         var index = 0
 
@@ -187,6 +190,8 @@ public struct ArgumentClassifier {
             default: break
             }
             if arg.hasPrefix("-fprofile-generate=") || arg.hasPrefix("-fprofile-instr-generate=") { profileArcs = true }
+            if arg == "-fprofile-use" { profileUse = ProfileUse(value: nil) }
+            if arg.hasPrefix("-fprofile-use=") { profileUse = ProfileUse(value: String(arg.dropFirst(14))) }
             if let enables = Self.debugLevelChange(arg) { debugInfo = enables }
             for option in ["-fdebug-prefix-map=", "-ffile-prefix-map="] where arg.hasPrefix(option) {
                 let mapping = arg.dropFirst(option.count)
@@ -204,7 +209,8 @@ public struct ArgumentClassifier {
 
         if preprocessOnly { return .uncacheable(.calledForPreprocessing) }
         if dependencyOnly && mdKind == nil { return .uncacheable(.calledForPreprocessing) }
-        if syntaxOnly && !compileOnly && !assembly { compileOnly = true }
+        // A header is compiled, never linked: `gcc pch.h` writes `pch.h.gch` as `gcc -c pch.h` does.
+        if (syntaxOnly || languages.contains(where: \.isHeader)) && !compileOnly && !assembly { compileOnly = true }
         if !compileOnly && !assembly {
             return .uncacheable(sources.isEmpty && otherInputs == 0 ? .noInputFile : .calledForLink)
         }
@@ -215,7 +221,9 @@ public struct ArgumentClassifier {
         if output == "-" { return .uncacheable(.outputToStdout) }
         if dependencyOnly { return .uncacheable(.calledForPreprocessing) }
 
-        let objectPath = output ?? Path.replacingExtension(Path.baseName(source), with: assembly ? "s" : "o")
+        if language.isHeader && assembly { return .uncacheable(.unsupportedSourceLanguage) }
+        let objectPath = output ?? (language.isHeader ? source + ".gch"
+            : Path.replacingExtension(Path.baseName(source), with: assembly ? "s" : "o"))
         var request = CompileRequest(
             arguments: arguments, source: source, language: language, output: objectPath,
             producesAssembly: assembly, keyedArguments: keyed, dependencyFile: nil,
@@ -232,6 +240,7 @@ public struct ArgumentClassifier {
             // -MF without -MD/-MMD does nothing for a compile; keep it simple and let the compiler run.
             return .uncacheable(.unsupportedCompilerOption)
         }
+        request.profileUse = profileUse
         request.discardsObject = syntaxOnly || objectPath == "/dev/null"
         if request.discardsObject && (splitDwarf || coverageNotes || stackUsage) {
             return .uncacheable(.unsupportedCompilerOption)

@@ -8,6 +8,9 @@ public enum SourceLanguage: String, Sendable {
     case preprocessedCxx = "c++-cpp-output"
     case assembler = "assembler"
     case assemblerWithCpp = "assembler-with-cpp"
+    /// A header compiled into a precompiled header (gcc's `.gch`).
+    case cHeader = "c-header"
+    case cxxHeader = "c++-header"
 
     /// The language gcc infers from a file's extension; `nil` for headers, objects and unknown files.
     public static func forExtension(_ ext: String) -> SourceLanguage? {
@@ -20,11 +23,15 @@ public enum SourceLanguage: String, Sendable {
         case "mm", "M": return .objcxx
         case "s": return .assembler
         case "S", "sx": return .assemblerWithCpp
+        case "h": return .cHeader
+        case "hh", "hp", "hxx", "hpp", "HPP", "h++", "H", "tcc": return .cxxHeader
         default: return nil
         }
     }
 
     /// Whether the preprocessor runs, so headers (and a dependency file) are involved.
+    public var isHeader: Bool { self == .cHeader || self == .cxxHeader }
+
     public var isPreprocessed: Bool {
         switch self {
         case .preprocessedC, .preprocessedCxx, .assembler: return false
@@ -83,6 +90,8 @@ public struct CompileRequest: Sendable {
     public var producesAssembly: Bool
     /// No object is kept: `-o /dev/null`, or `-fsyntax-only`, which writes none.
     public var discardsObject = false
+    /// `-fprofile-use`: the profile it reads is an input (`ProfileUse.path`).
+    public var profileUse: ProfileUse?
     /// The arguments that decide the output, in order: everything but the output and dependency-file paths.
     public var keyedArguments: [String]
     public var dependencyFile: DependencyFileRequest?

@@ -79,6 +79,9 @@ public struct CachedCompile {
             log.write("cannot identify compiler: \(error)")
             return .uncached(.couldNotFindCompiler)
         }
+        // clang's precompiled headers record their headers' modification times and refuse to load when a
+        // header's differs, so one cannot be served from another time: only gcc's are cached.
+        if request.language.isHeader && compiler.family != .gcc { return .uncached(.unsupportedPrecompiledHeader) }
         let compatibility = configuration.compatibility
         guard let compilerDigest = compilerCheckDigest(compiler) else { return .uncached(.couldNotFindCompiler) }
         var key = DirectKeyInput(compiler: compilerDigest, request: compatibility.adjusting(request),
@@ -88,7 +91,15 @@ public struct CachedCompile {
         if compatibility.sloppiness.contains(.locale) {
             key.environment.removeAll { $0.name == "LANG" || $0.name == "LANGUAGE" || $0.name.hasPrefix("LC_") }
         }
-        for path in compatibility.extraFilesToHash {
+        var extraFiles = compatibility.extraFilesToHash
+        if let profile = request.profileUse {
+            guard let path = profile.path(family: compiler.family, object: request.output,
+                                          currentDirectory: currentDirectory) else {
+                return .uncached(.unsupportedCompilerOption)
+            }
+            extraFiles.append(path)
+        }
+        for path in extraFiles {
             // A file that cannot be read is keyed as absent: its appearing later is a new key.
             key.extraInputs.append((try? FileSystem.readFile(path)).map(Digest.of) ?? Digest(high: 0, low: 0))
         }
@@ -211,7 +222,9 @@ public struct CachedCompile {
             return nil
         }
         guard let result = restore(stored, call) else { return nil }
-        if configuration.verifyRate > 0, Double.random(in: 0..<1) < configuration.verifyRate {
+        // gcc's precompiled headers differ from run to run (byte 61016 of a stdio one, compiled twice), so a
+        // comparison would only ever report a false mismatch: they are not sampled.
+        if configuration.verifyRate > 0, !request.language.isHeader, Double.random(in: 0..<1) < configuration.verifyRate {
             log.write("hit sampled for verification")
             return verify(result, call, sampled: true, route: route == .scan ? [.scanHit] : [])
         }

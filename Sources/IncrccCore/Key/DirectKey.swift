@@ -18,8 +18,8 @@ public enum OutputAffectingEnvironment {
     public static func includeDirectories(for language: SourceLanguage, lookup: (String) -> String?) -> [String] {
         var names = ["CPATH"]
         switch language {
-        case .c, .assemblerWithCpp: names.append("C_INCLUDE_PATH")
-        case .cxx: names.append("CPLUS_INCLUDE_PATH")
+        case .c, .assemblerWithCpp, .cHeader: names.append("C_INCLUDE_PATH")
+        case .cxx, .cxxHeader: names.append("CPLUS_INCLUDE_PATH")
         case .objc: names.append("OBJC_INCLUDE_PATH")
         case .objcxx: names.append("OBJCPLUS_INCLUDE_PATH")
         default: break

@@ -150,7 +150,7 @@ public enum Counter: Int, CaseIterable, Sendable, Error {
         case .scannerUnavailable: return "libclang could not be loaded"
         case .scanMiss: return "scans that found no result"
         case .scanLibclangFailed: return "libclang scans that failed"
-        case .unsupportedPrecompiledHeader: return "precompiled header directory"
+        case .unsupportedPrecompiledHeader: return "precompiled header it cannot follow"
         case .directCacheMiss: return "direct lookups that missed"
         case .preprocessedCacheMiss: return "scan lookups that missed"
         case .localStorageHit: return "local storage hits"
