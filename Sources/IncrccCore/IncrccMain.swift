@@ -45,9 +45,17 @@ public enum IncrccMain {
                 Console.error("error: cannot find compiler '\(name)' in PATH")
                 return 127
             }
+            var prefix: [String] = []
+            if let first = configuration.compatibility.prefixCommand.first {
+                guard let found = locator.locate(first) else {
+                    Console.error("error: cannot find prefix command '\(first)' in PATH")
+                    return 127
+                }
+                prefix = [found] + configuration.compatibility.prefixCommand.dropFirst()
+            }
             let session = CompileSession(
                 compilerPath: compilerPath, arguments: arguments, configuration: configuration,
-                configurationProblem: configurationProblem)
+                configurationProblem: configurationProblem, prefix: prefix)
             return session.run()
         }
     }
@@ -61,6 +69,8 @@ struct CompileSession {
     var arguments: [String]
     var configuration: Configuration
     var configurationProblem: ConfigurationError?
+    /// `prefix_command`, its program found in PATH: what the compiler is run through.
+    var prefix: [String] = []
 
     func run() -> Int32 {
         if let configurationProblem {
@@ -112,8 +122,9 @@ struct CompileSession {
             count(.internalError, store: store)
             return handOver()
         }
-        let compile = CachedCompile(request: request, compilerPath: compilerPath, configuration: configuration,
+        var compile = CachedCompile(request: request, compilerPath: compilerPath, configuration: configuration,
                                     store: store, log: log, currentDirectory: cwd)
+        compile.prefix = prefix
         switch compile.run() {
         case .hit(let status, let notes):
             // ccache's keys as its dashboards read them: a scan hit follows a direct lookup that missed.
@@ -154,7 +165,8 @@ struct CompileSession {
     /// Replaces this process with the real compiler, arguments untouched.
     func handOver() -> Int32 {
         UserMask.restore()
-        let failure = ChildProcess.replaceProcess(compilerPath, [compilerPath] + arguments)
+        let command = prefix + [compilerPath] + arguments
+        let failure = ChildProcess.replaceProcess(command[0], command)
         Console.error("error: \(failure)")
         return 127
     }

@@ -203,4 +203,20 @@ struct DropInTests {
         }
         #expect(try stats(s)["direct_cache_hit"] == 1)
     }
+
+    /// `prefix_command`: misses run through the prefix (as distcc or icecc would), hits never touch it, and
+    /// the key is the compiler's, not the prefix's.
+    @Test func prefixCommandRunsMissesOnly() throws {
+        let s = Scratch()
+        s.write("t.c", "int f(void) { return 1; }\n")
+        s.writeExecutable("bin/pre", "#!/bin/sh\necho \"$@\" >> \(s.file("prefix.log"))\nexec \"$@\"\n")
+        let env = ["INCRCC_PREFIX": "pre", "PATH": s.file("bin") + ":" + (ProcessInfo.processInfo.environment["PATH"] ?? "")]
+        for _ in 0..<2 { #expect(try incrcc(["gcc", "-c", "t.c"], in: s, env: env).status == 0) }
+        #expect(s.text("prefix.log").split(separator: "\n").count == 1)
+        #expect(s.text("prefix.log").contains("gcc"))
+        #expect(try incrcc(["gcc", "-c", "t.c"], in: s).status == 0)
+        #expect(try stats(s)["direct_cache_hit"] == 2)
+        let missing = try incrcc(["gcc", "-c", "t.c"], in: s, env: ["INCRCC_PREFIX": "no-such-prefix"])
+        #expect(missing.status == 127)
+    }
 }

@@ -9,6 +9,8 @@ public struct CachedCompile {
     public var log: LogFile
     public var currentDirectory: String
     public var lookup: (String) -> String? = Environment.value
+    /// `prefix_command`: misses and verifications run the compiler through it; the key never sees it.
+    public var prefix: [String] = []
     /// Files' facts remembered across calls; written entries are counted when the call ends.
     let facts: FileFactsStore
 

@@ -39,7 +39,8 @@ extension CachedCompile {
         let captured: (status: ExitStatus, stdout: [UInt8], stderr: [UInt8])
         do {
             captured = try UserMask.asCaller { () throws(SystemError) in
-                try ChildProcess.runCapturing(compilerPath, [compilerPath] + arguments)
+                let command = prefix + [compilerPath] + arguments
+                return try ChildProcess.runCapturing(command[0], command)
             }
         } catch {
             log.write("cannot run compiler: \(error)")

@@ -14,6 +14,9 @@ public struct CompatibilitySettings: Sendable, Equatable {
     public var path = ""
     /// `hash_dir = false`: the working directory is not keyed for debug information.
     public var hashDirectory = true
+    /// Programs the compiler is run through (`prefix_command`, space-separated: `distcc`, `icecc`); the
+    /// key stays the compiler's own.
+    public var prefixCommand: [String] = []
 
     public init() {}
 
@@ -62,6 +65,7 @@ public struct CompatibilitySettings: Sendable, Equatable {
         ("stats", "INCRCC_STATS"), ("extra_files_to_hash", "INCRCC_EXTRAFILES"),
         ("ignore_options", "INCRCC_IGNOREOPTIONS"), ("compiler_check", "INCRCC_COMPILERCHECK"),
         ("sloppiness", "INCRCC_SLOPPINESS"), ("path", "INCRCC_PATH"), ("hash_dir", "INCRCC_HASHDIR"),
+        ("prefix_command", "INCRCC_PREFIX"),
     ]
 
     /// Sets one of these settings; false when `name` is not one of them.
@@ -74,6 +78,8 @@ public struct CompatibilitySettings: Sendable, Equatable {
         case "ignore_options":
             ignoreOptions = value.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)
         case "path": path = value
+        case "prefix_command":
+            prefixCommand = value.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)
         case "compiler_check":
             switch value {
             case "content": compilerCheck = .content
@@ -103,6 +109,7 @@ public struct CompatibilitySettings: Sendable, Equatable {
         switch name {
         case "stats": return String(stats)
         case "hash_dir": return String(hashDirectory)
+        case "prefix_command": return prefixCommand.joined(separator: " ")
         case "extra_files_to_hash": return extraFilesToHash.joined(separator: ":")
         case "ignore_options": return ignoreOptions.joined(separator: " ")
         case "path": return path
