@@ -111,4 +111,44 @@ struct BuildEndToEndTests {
         #expect(missing.status != 0)
         #expect(missing.stderr.contains("no-such-compiler-here"))
     }
+
+    /// CMake's `target_precompile_headers` with gcc: the precompiled headers are created through the cache,
+    /// a fresh build directory gets every compile from it, and a header edit gives gcc's objects.
+    @Test(.enabled(if: Tools.hasCMakeNinja && Tools.hasGXX))
+    func cmakePrecompiledHeadersHitAndFollowEdits() throws {
+        let s = Scratch()
+        s.write("src/CMakeLists.txt", """
+            cmake_minimum_required(VERSION 3.16)
+            project(p C CXX)
+            add_library(l STATIC a.c b.c c.cpp)
+            target_precompile_headers(l PRIVATE <stdio.h> <stdlib.h> "config.h")
+
+            """)
+        s.write("src/a.c", "int a(void) { return VAL + (int)sizeof(FILE); }\n")
+        s.write("src/b.c", "int b(void) { return VAL * 2; }\n")
+        s.write("src/c.cpp", "#include <vector>\nint c() { std::vector<int> v{VAL}; return v[0]; }\n")
+        let objects = ["a.c.o", "b.c.o", "c.cpp.o"].map { "CMakeFiles/l.dir/" + $0 }
+        func build(_ directory: String, launcher: Bool, fresh: Bool) throws -> [Data?] {
+            if fresh { try? FileManager.default.removeItem(atPath: s.file(directory)) }
+            let launch = launcher ? ["-DCMAKE_C_COMPILER_LAUNCHER=\(Tools.incrcc)", "-DCMAKE_CXX_COMPILER_LAUNCHER=\(Tools.incrcc)"] : []
+            if fresh {
+                let configured = try run(["cmake", "-S", "src", "-B", directory, "-G", "Ninja"] + launch, in: s,
+                                         env: ["CC": "gcc", "CXX": "g++"])
+                #expect(configured.status == 0, "\(configured.stderr)")
+            }
+            let built = try run(["ninja", "-C", directory], in: s)
+            #expect(built.status == 0, "\(built.stdout) \(built.stderr)")
+            return objects.map { s.read(directory + "/" + $0) }
+        }
+        for value in ["1", "2"] {
+            s.write("src/config.h", "#define VAL \(value)\n")
+            let plain = try build("plain", launcher: false, fresh: value == "1")
+            let cached = try build("cached", launcher: true, fresh: value == "1")
+            #expect(plain == cached, "objects differ with VAL \(value)")
+        }
+        let before = try stats(s)["direct_cache_hit"] ?? 0
+        let again = try build("cached", launcher: true, fresh: true)
+        #expect(again == (try build("plain", launcher: false, fresh: false)))
+        #expect(try stats(s)["direct_cache_hit"] == before + 5)
+    }
 }

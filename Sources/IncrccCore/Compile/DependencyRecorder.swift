@@ -84,7 +84,9 @@ struct DependencyRecorder {
         let candidates = precompiled.candidates(
             forcedIncludes: request.forcedIncludes, source: request.source,
             leading: PrecompiledHeaderProbe.leadingIncludes(source), exists: FileSystem.exists)
-        for path in candidates where !seen.contains(path) {
+        // A precompiled header being written by this very compile is its output, not an input.
+        let output = FileSystem.realPath(request.output) ?? request.output
+        for path in candidates where !seen.contains(path) && (FileSystem.realPath(path) ?? path) != output {
             let found: FileStatus?
             do { found = try FileSystem.statusIfExists(path) } catch { return .failure(.internalError) }
             guard let status = found else {
