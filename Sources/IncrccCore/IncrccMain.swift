@@ -118,6 +118,7 @@ struct CompileSession {
             Console.error("error: \(problem); compiling without the cache")
             return handOver()
         }
+        store.reportMismatches()
         guard let cwd = FileSystem.logicalCurrentDirectory(pwd: Environment.value("PWD")) else {
             count(.internalError, store: store)
             return handOver()

@@ -155,7 +155,8 @@ struct DropInTests {
         for _ in 0..<3 { try incrcc(["gcc", "-c", "t.c"], in: s, env: ["INCRCC_VERIFY_RATE": "1"]) }
         let values = try stats(s)
         #expect(values["direct_cache_hit"] == 3)
-        #expect(values["verify_sampled"] == 3)
+        // One verifier at a time: a sample that finds one at work is skipped.
+        #expect((1...3).contains(values["verify_sampled"] ?? 0))
         #expect(values["cache_miss"] == 1)
         #expect(values["local_storage_hit"] == 3)
         #expect(values["local_storage_miss"] == 1)

@@ -292,18 +292,6 @@ extension CompileRequest {
     /// The command line for a dependency-only pass (`-M -MF path`): the same preprocessing, no object, no
     /// user dependency options. Used when the user's `-MMD` file leaves out system headers.
     public func dependencyScanArguments(writingTo path: String) -> [String] {
-        var out: [String] = []
-        var index = 0
-        let dropWithValue: Set<String> = ["-o", "-MF", "-MT", "-MQ"]
-        while index < arguments.count {
-            let arg = arguments[index]
-            if dropWithValue.contains(arg) { index += 2; continue }
-            let joined = ["-o", "-MF", "-MT", "-MQ"].contains { arg.hasPrefix($0) && arg.count > $0.count }
-                && !["-MD", "-MMD", "-MP"].contains(arg) || arg.hasPrefix("-Wp,-MD,") || arg.hasPrefix("-Wp,-MMD,")
-            if joined || ["-c", "-S", "-MD", "-MMD", "-MP"].contains(arg) { index += 1; continue }
-            out.append(arg)
-            index += 1
-        }
-        return out + ["-M", "-MF", path]
+        argumentsWithoutOutputs() + ["-M", "-MF", path]
     }
 }

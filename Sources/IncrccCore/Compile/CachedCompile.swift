@@ -226,8 +226,10 @@ public struct CachedCompile {
         guard let result = restore(stored, call) else { return nil }
         // gcc's precompiled headers differ from run to run (byte 61016 of a stdio one, compiled twice), so a
         // comparison would only ever report a false mismatch: they are not sampled.
-        if configuration.verifyRate > 0, !request.language.isHeader, Double.random(in: 0..<1) < configuration.verifyRate {
-            log.write("hit sampled for verification")
+        let sampled = configuration.verifyRate > 0 && !request.language.isHeader
+            && Double.random(in: 0..<1) < configuration.verifyRate
+        if sampled && !verifiesAfterReturning {
+            log.write("hit sampled for verification before returning")
             return verify(result, call, sampled: true, route: route == .scan ? [.scanHit] : [])
         }
         do {
@@ -244,6 +246,10 @@ public struct CachedCompile {
         log.write((patched ? "patched " : "") + kind + resultKey.hex)
         var notes: [Counter] = route == .scan ? [.scanHit] : []
         if patched { notes.append(.patchedHit) }
+        if sampled, verifyAfterReturning(result, call, resultKey: resultKey) {
+            log.write("hit sampled for verification after returning")
+            notes.append(.verifySampled)
+        }
         return .hit(.exited(0), notes: notes)
     }
 
