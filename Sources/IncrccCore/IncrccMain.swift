@@ -91,7 +91,8 @@ struct CompileSession {
         if configuration.disable { return handOver() }
         if let mask = configuration.umask { UserMask.useForCache(mode_t(mask)) }
         let log = LogFile(path: configuration.logFile)
-        let store = CacheStore(directory: configuration.cacheDirectory, compressionLevel: configuration.compressionLevel)
+        let store = CacheStore(directory: configuration.cacheDirectory, compressionLevel: configuration.compressionLevel,
+                               uncompressedAbove: configuration.uncompressedAbove)
         let request: CompileRequest
         switch ArgumentClassifier().classify(arguments) {
         case .uncacheable(let reason):

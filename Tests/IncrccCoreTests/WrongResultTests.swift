@@ -174,4 +174,30 @@ struct WrongResultTests {
             #expect(try stats(s)["could_not_use_precompiled_header"] == 1)
         }
     }
+
+    /// Large objects are stored uncompressed and copied from the entry by the kernel; a damaged one is
+    /// never served.
+    @Test func largeObjectsAreStreamedAndChecked() throws {
+        let s = Scratch()
+        s.write("big.c", "#include <stdio.h>\nconst char big[3000000] = \"payload\";\nint f(void) { return big[5]; }\n")
+        let arguments = ["-MD", "-c", "big.c"]
+        try compareWithPlain(arguments, object: "big.o", in: s)
+        try compareWithPlain(arguments, object: "big.o", in: s)
+        #expect(try stats(s)["direct_cache_hit"] == 1)
+        let results = (FileManager.default.enumerator(atPath: s.file("cache"))?.allObjects as? [String] ?? [])
+            .filter { $0.hasSuffix(".R") }
+        func size(_ path: String) -> Int {
+            var status = stat()
+            return stat(path, &status) == 0 ? Int(status.st_size) : 0
+        }
+        let result = try #require(results.map { s.file("cache/" + $0) }.max { size($0) < size($1) })
+        var bytes = Array(try #require(FileManager.default.contents(atPath: result)))
+        #expect(bytes.count > 3_000_000, "stored uncompressed")
+        bytes[bytes.count / 2] ^= 0x55
+        try Data(bytes).write(to: URL(fileURLWithPath: result))
+        try compareWithPlain(arguments, object: "big.o", in: s)
+        let values = try stats(s)
+        #expect(values["direct_cache_hit"] == 1)
+        #expect(values["corrupt_entry_removed"] == 1)
+    }
 }

@@ -9,7 +9,8 @@ public struct Commands {
     }
 
     var store: CacheStore {
-        CacheStore(directory: configuration.cacheDirectory, compressionLevel: configuration.compressionLevel)
+        CacheStore(directory: configuration.cacheDirectory, compressionLevel: configuration.compressionLevel,
+                   uncompressedAbove: configuration.uncompressedAbove)
     }
 
     public static let version = "0.1.0"

@@ -203,6 +203,11 @@ public struct CachedCompile {
 
     /// Serves the stored result `resultKey`, verifies it, or returns nil when it cannot be served here.
     func serve(_ resultKey: Digest, _ call: Call, via route: HitRoute) -> Outcome? {
+        // gcc's precompiled headers differ from run to run (byte 61016 of a stdio one, compiled twice), so a
+        // comparison would only ever report a false mismatch: they are not sampled.
+        let sampled = configuration.verifyRate > 0 && !request.language.isHeader
+            && Double.random(in: 0..<1) < configuration.verifyRate
+        if !sampled, let outcome = serveStreamed(resultKey, call, via: route) { return outcome }
         guard let data = store.read(resultKey, kind: .result), let stored = try? CachedResult.decode(data) else {
             log.write("result \(resultKey.hex) missing")
             try? store.stats.update(shard: CacheStore.shard(of: resultKey), [(.missingCacheFile, 1)])
@@ -224,10 +229,6 @@ public struct CachedCompile {
             return nil
         }
         guard let result = restore(stored, call) else { return nil }
-        // gcc's precompiled headers differ from run to run (byte 61016 of a stdio one, compiled twice), so a
-        // comparison would only ever report a false mismatch: they are not sampled.
-        let sampled = configuration.verifyRate > 0 && !request.language.isHeader
-            && Double.random(in: 0..<1) < configuration.verifyRate
         if sampled && !verifiesAfterReturning {
             log.write("hit sampled for verification before returning")
             return verify(result, call, sampled: true, route: route == .scan ? [.scanHit] : [])

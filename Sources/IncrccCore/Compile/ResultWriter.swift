@@ -11,8 +11,14 @@ struct ResultWriter {
     /// The stored diagnostics are coloured and this caller's stderr is no terminal.
     var plainDiagnostics = false
 
-    func write(_ result: CachedResult) throws(SystemError) {
+    /// `streamed`: files left in an entry (`StreamedResult`), copied from it by the kernel.
+    func write(_ result: CachedResult, streamed: StreamedResult? = nil) throws(SystemError) {
         var planned: [(path: String, bytes: [UInt8])] = []
+        var copied: [(path: String, offset: Int, count: Int)] = []
+        for file in streamed?.external ?? [] {
+            guard let path = path(of: file.kind) else { continue }
+            copied.append((path, file.offset, file.count))
+        }
         for file in result.files {
             switch file.kind {
             case .object: planned.append((request.output, file.bytes))
@@ -34,6 +40,12 @@ struct ResultWriter {
         do throws(SystemError) {
             for (path, bytes) in planned {
                 prepared.append(try PreparedOutput(path: FileSystem.resolvingLinks(path), bytes: bytes))
+            }
+            if let source = streamed?.fd {
+                for (path, offset, count) in copied {
+                    prepared.append(try PreparedOutput(path: FileSystem.resolvingLinks(path), copying: count,
+                                                       from: source, at: offset))
+                }
             }
             for index in prepared.indices { try prepared[index].place() }
         } catch {
@@ -69,6 +81,20 @@ enum DiagnosticColors {
     }
 }
 
+extension ResultWriter {
+    /// Where an output of this kind goes for this call (nil: the call writes none).
+    func path(of kind: OutputKind) -> String? {
+        switch kind {
+        case .object: return request.discardsObject ? nil : request.output
+        case .splitDwarf: return request.splitDwarfOutput
+        case .coverageNotes: return request.coverageNotesOutput
+        case .stackUsage: return request.stackUsageOutput
+        case .dependencyWithoutTarget, .dependencyVerbatim:
+            return request.dependencyFile.flatMap { $0.isDiscarded ? nil : $0.path }
+        }
+    }
+}
+
 /// One output written in full but not yet in place.
 struct PreparedOutput {
     var path: String
@@ -81,6 +107,24 @@ struct PreparedOutput {
     static let unnamedFile: Int32 = 0o20000000 | O_DIRECTORY
 
     init(path: String, bytes: [UInt8]) throws(SystemError) {
+        try self.init(path: path) { fd throws(SystemError) in try FileSystem.writeAll(fd, bytes, path: path) }
+    }
+
+    /// `count` bytes of `source` from `offset`, copied by the kernel (`sendfile`), in chunks where it stops.
+    init(path: String, copying count: Int, from source: Int32, at offset: Int) throws(SystemError) {
+        try self.init(path: path) { fd throws(SystemError) in
+            var position = off_t(offset)
+            var remaining = count
+            while remaining > 0 {
+                let n = sendfile(fd, source, &position, remaining)
+                if n < 0 && errno == EINTR { continue }
+                guard n > 0 else { throw SystemError("sendfile", path, code: n == 0 ? EIO : errno) }
+                remaining -= n
+            }
+        }
+    }
+
+    private init(path: String, fill: (Int32) throws(SystemError) -> Void) throws(SystemError) {
         self.path = path
         var fd = Glibc.open(Path.directory(of: path), Self.unnamedFile | O_WRONLY | O_CLOEXEC, 0o666)
         var name: String?
@@ -92,7 +136,7 @@ struct PreparedOutput {
         self.fd = fd
         self.temporaryName = name
         do {
-            try FileSystem.writeAll(fd, bytes, path: path)
+            try fill(fd)
         } catch {
             discard()
             throw error

@@ -29,6 +29,8 @@ public struct Configuration: Sendable {
     public var maxSize: UInt64 = 5_000_000_000
     /// zstd level 1: the store's write cost stays far below a compile's, and objects still shrink about 3×.
     public var compressionLevel: Int32 = 1
+    /// Entries at least this large are stored uncompressed (`CacheStore.uncompressedAbove`); 0: none.
+    public var uncompressedAbove = 1 << 20
     public var cCompiler: String = "cc"
     public var cxxCompiler: String = "c++"
     public var disable = false
@@ -83,7 +85,8 @@ public struct Configuration: Sendable {
     /// Setting names in the order `-p` prints them, with their environment variable.
     public static let settings: [(name: String, variable: String)] = [
         ("cache_dir", "INCRCC_DIR"), ("max_size", "INCRCC_MAXSIZE"),
-        ("compression_level", "INCRCC_COMPRESSLEVEL"), ("cc", "INCRCC_CC"), ("cxx", "INCRCC_CXX"),
+        ("compression_level", "INCRCC_COMPRESSLEVEL"), ("uncompressed_above", "INCRCC_UNCOMPRESSED_ABOVE"),
+        ("cc", "INCRCC_CC"), ("cxx", "INCRCC_CXX"),
         ("disable", "INCRCC_DISABLE"), ("recache", "INCRCC_RECACHE"), ("log_file", "INCRCC_LOGFILE"),
         ("direct_mode", "INCRCC_DIRECT"), ("umask", "INCRCC_UMASK"), ("normalize", "INCRCC_NORMALIZE"),
         ("store_dirs", "INCRCC_STORE_DIRS"),
@@ -183,6 +186,11 @@ public struct Configuration: Sendable {
                 throw ConfigurationError("compression_level: '\(value)' is not a zstd level from -5 to 19")
             }
             compressionLevel = level
+        case "uncompressed_above":
+            guard let size = SizeText.parse(value), size <= UInt64(Int.max) else {
+                throw ConfigurationError("uncompressed_above: '\(value)' is not a size (examples: 1M, 512k, 0 to compress all)")
+            }
+            uncompressedAbove = size == 0 ? Int.max : Int(size)
         case "cc":
             guard !value.isEmpty else { throw ConfigurationError("cc: empty compiler name") }
             cCompiler = value
@@ -269,6 +277,7 @@ public struct Configuration: Sendable {
         case "cache_dir": return cacheDirectory
         case "max_size": return SizeText.format(maxSize)
         case "compression_level": return String(compressionLevel)
+        case "uncompressed_above": return uncompressedAbove == Int.max ? "0" : SizeText.format(UInt64(uncompressedAbove))
         case "cc": return cCompiler
         case "cxx": return cxxCompiler
         case "disable": return String(disable)

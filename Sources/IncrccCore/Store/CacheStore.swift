@@ -6,11 +6,16 @@ import Glibc
 public struct CacheStore: Sendable {
     public let directory: String
     public let compressionLevel: Int32
+    /// Entries whose payload is at least this large are stored uncompressed: decompressing a 5 MB debug
+    /// object was 72 % of its hit (38 M of 53 M instructions, callgrind), while reading it raw costs
+    /// little more than the copy. The price is cache space (zstd level 1 shrinks objects about 3x).
+    public let uncompressedAbove: Int
     public let stats: StatsFiles
 
-    public init(directory: String, compressionLevel: Int32) {
+    public init(directory: String, compressionLevel: Int32, uncompressedAbove: Int = 1 << 20) {
         self.directory = directory
         self.compressionLevel = compressionLevel
+        self.uncompressedAbove = uncompressedAbove
         self.stats = StatsFiles(cacheDirectory: directory)
     }
 
@@ -59,13 +64,13 @@ public struct CacheStore: Sendable {
     /// reported as absent.
     public func read(_ key: Digest, kind: EntryCodec.Kind) -> [UInt8]? {
         let file = path(for: key, kind: kind)
-        guard let data = try? files.readIfExists(file) else { return nil }
+        guard let (header, body) = try? files.readSplit(file, headerSize: EntryCodec.headerSize) else { return nil }
         do {
-            return try EntryCodec.decode(data, kind: kind, key: key)
+            return try EntryCodec.decode(header: header, body: body, kind: kind, key: key)
         } catch {
             files.remove(file)
             try? stats.update(shard: Self.shard(of: key), [
-                (.corruptEntryRemoved, 1), (.filesInCache, -1), (.cacheSizeBytes, -Int64(data.count)),
+                (.corruptEntryRemoved, 1), (.filesInCache, -1), (.cacheSizeBytes, -Int64(header.count + body.count)),
             ])
             return nil
         }
@@ -81,7 +86,8 @@ public struct CacheStore: Sendable {
     public func place(_ key: Digest, kind: EntryCodec.Kind,
                       payload: [UInt8]) throws(SystemError) -> (files: Int64, bytes: Int64) {
         let file = path(for: key, kind: kind)
-        let data = EntryCodec.encode(payload, kind: kind, key: key, level: compressionLevel)
+        let data = EntryCodec.encode(payload, kind: kind, key: key, level: compressionLevel,
+                                     uncompressedAbove: uncompressedAbove)
         let previous = files.status(file)
         try files.writeAtomically(file, data)
         return (previous == nil ? 1 : 0, Int64(data.count) - (previous?.size ?? 0))

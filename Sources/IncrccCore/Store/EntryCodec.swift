@@ -37,7 +37,9 @@ public enum EntryCodec {
         case zstd = 1
     }
 
-    public static func encode(_ payload: [UInt8], kind: Kind, key: Digest, level: Int32) -> [UInt8] {
+    /// `uncompressedAbove`: payloads at least this large are stored raw (see `CacheStore.uncompressedAbove`).
+    public static func encode(_ payload: [UInt8], kind: Kind, key: Digest, level: Int32,
+                              uncompressedAbove: Int = Int.max) -> [UInt8] {
         var out = magic
         out.append(kind.rawValue)
         let formatIndex = out.count
@@ -46,7 +48,7 @@ public enum EntryCodec {
         writer.write(UInt64(payload.count))
         writer.write(checksum(payload, kind: kind, key: key))
         out.append(contentsOf: writer.bytes)
-        guard kind.isCompressed, !payload.isEmpty else { return out + payload }
+        guard kind.isCompressed, !payload.isEmpty, payload.count < uncompressedAbove else { return out + payload }
         let bound = ZSTD_compressBound(payload.count)
         let start = out.count
         out.append(contentsOf: repeatElement(0, count: bound))
@@ -66,27 +68,34 @@ public enum EntryCodec {
     }
 
     public static func decode(_ data: [UInt8], kind: Kind, key: Digest) throws(MalformedEntry) -> [UInt8] {
-        guard data.count >= headerSize, Array(data[0..<8]) == magic else { throw MalformedEntry("not an incrcc entry") }
-        guard data[8] == kind.rawValue else { throw MalformedEntry("wrong entry kind") }
-        guard let format = Format(rawValue: data[9]) else { throw MalformedEntry("unknown format") }
-        var reader = ByteReader(data, offset: 10)
+        guard data.count >= headerSize else { throw MalformedEntry("not an incrcc entry") }
+        return try decode(header: Array(data[..<headerSize]), body: Array(data[headerSize...]), kind: kind, key: key)
+    }
+
+    /// The payload from an entry read as its header and the stored bytes after it: a raw body is the payload
+    /// itself, so a large object is never copied here.
+    public static func decode(header: [UInt8], body: [UInt8], kind: Kind, key: Digest) throws(MalformedEntry) -> [UInt8] {
+        guard header.count == headerSize, Array(header[0..<8]) == magic else { throw MalformedEntry("not an incrcc entry") }
+        guard header[8] == kind.rawValue else { throw MalformedEntry("wrong entry kind") }
+        guard let format = Format(rawValue: header[9]) else { throw MalformedEntry("unknown format") }
+        var reader = ByteReader(header, offset: 10)
         let size = try reader.readUInt64()
         let expected = try reader.readUInt64()
-        let stored = data.count - headerSize
+        let stored = body.count
         guard size <= UInt64(maximumPayload) else { throw MalformedEntry("size out of range") }
         let payload: [UInt8]
         switch format {
         case .raw:
             guard UInt64(stored) == size else { throw MalformedEntry("truncated") }
-            payload = Array(data[headerSize...])
+            payload = body
         case .zstd:
             guard size <= UInt64(stored) * UInt64(maximumRatio) else { throw MalformedEntry("expands too far") }
-            let declared = data.withUnsafeBytes { ZSTD_getFrameContentSize($0.baseAddress! + headerSize, stored) }
+            let declared = body.withUnsafeBytes { ZSTD_getFrameContentSize($0.baseAddress, stored) }
             guard declared == size else { throw MalformedEntry("frame size differs") }
             var produced = 0
             payload = [UInt8](unsafeUninitializedCapacity: Int(size)) { target, initialized in
-                produced = data.withUnsafeBytes { source in
-                    ZSTD_decompress(target.baseAddress, target.count, source.baseAddress! + headerSize, stored)
+                produced = body.withUnsafeBytes { source in
+                    ZSTD_decompress(target.baseAddress, target.count, source.baseAddress, stored)
                 }
                 // Bytes past what zstd wrote are never read: the size check below rejects a short result.
                 initialized = ZSTD_isError(produced) == 0 ? min(produced, Int(size)) : 0
@@ -101,10 +110,14 @@ public enum EntryCodec {
 
     /// XXH3 of the payload, seeded with the key and kind it belongs to.
     static func checksum(_ bytes: [UInt8], kind: Kind, key: Digest) -> UInt64 {
+        let seed = checksumSeed(kind: kind, key: key)
+        return bytes.withUnsafeBytes { XXH3_64bits_withSeed($0.baseAddress, $0.count, seed) }
+    }
+
+    static func checksumSeed(kind: Kind, key: Digest) -> UInt64 {
         var seedInput = ByteWriter()
         seedInput.write(key)
         seedInput.write(kind.rawValue)
-        let seed = seedInput.bytes.withUnsafeBytes { XXH3_64bits($0.baseAddress, $0.count) }
-        return bytes.withUnsafeBytes { XXH3_64bits_withSeed($0.baseAddress, $0.count, seed) }
+        return seedInput.bytes.withUnsafeBytes { XXH3_64bits($0.baseAddress, $0.count) }
     }
 }

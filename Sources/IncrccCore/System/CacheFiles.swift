@@ -117,6 +117,28 @@ public struct CacheFiles: Sendable {
         return try FileSystem.readAll(fd, path: path)
     }
 
+    /// A regular file as its first `headerSize` bytes and the rest, each read into an array of its own (no
+    /// copy of the rest afterwards); nil when absent. A file shorter than the header comes back whole as
+    /// the header.
+    public func readSplit(_ path: String, headerSize: Int) throws(SystemError) -> (header: [UInt8], body: [UInt8])? {
+        let fd: Int32
+        do {
+            fd = try open(path, O_RDONLY | O_NONBLOCK)
+        } catch {
+            if error.isNotFound { return nil }
+            throw error
+        }
+        defer { close(fd) }
+        var s = stat()
+        guard fstat(fd, &s) == 0 else { throw SystemError("fstat", path) }
+        guard s.st_mode & S_IFMT == S_IFREG else { throw SystemError("read", path, code: EINVAL) }
+        let total = Int(s.st_size)
+        let headerLength = min(headerSize, total)
+        let header = try FileSystem.readExactly(fd, count: headerLength, path: path)
+        let body = try FileSystem.readExactly(fd, count: total - headerLength, path: path)
+        return (header, body)
+    }
+
     /// Writes through a new temporary file renamed over `path`, both by name in the same directory.
     public func writeAtomically(_ path: String, _ bytes: [UInt8], mode: mode_t = 0o666) throws(SystemError) {
         let (directory, name) = try parent(of: path, create: true)

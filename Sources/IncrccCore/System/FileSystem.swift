@@ -120,6 +120,27 @@ public enum FileSystem {
         return bytes
     }
 
+    /// Up to `count` bytes from `fd`'s position (fewer at the end of the file).
+    static func readExactly(_ fd: Int32, count limit: Int, path: String) throws(SystemError) -> [UInt8] {
+        guard limit > 0 else { return [] }
+        var failure: SystemError?
+        let bytes = [UInt8](unsafeUninitializedCapacity: limit) { buffer, count in
+            count = 0
+            while count < limit {
+                let n = Glibc.read(fd, buffer.baseAddress! + count, limit - count)
+                if n == 0 { return }
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    failure = SystemError("read", path)
+                    return
+                }
+                count += n
+            }
+        }
+        if let failure { throw failure }
+        return bytes
+    }
+
     public static func writeAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer, path: String) throws(SystemError) {
         var offset = 0
         while offset < bytes.count {
