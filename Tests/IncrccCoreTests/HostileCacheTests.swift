@@ -315,4 +315,32 @@ struct HostileCacheTests {
         #expect(try incrcc(["-s"], in: s).status == 0)
         #expect(Date().timeIntervalSince(began) < 5)
     }
+
+    /// Absent include candidates proven by their directories' settled stats: a header created in one of
+    /// them later is still seen, and the object is gcc's.
+    @Test func headerCreatedInAProvenDirectoryIsSeen() throws {
+        let s = Scratch()
+        s.write("b/h.h", "#define V 1\n")
+        s.write("b/sub/k.h", "#define K 1\n")
+        try FileManager.default.createDirectory(atPath: s.file("a"), withIntermediateDirectories: true)
+        s.write("t.c", "#include \"h.h\"\n#include \"sub/k.h\"\nint v = V + K;\n")
+        // Directories must be settled (two seconds old) before they can stand for their entries.
+        usleep(2_300_000)
+        let arguments = ["-Ia", "-Ib", "-c", "t.c"]
+        _ = try expectPlainObject(arguments, object: "t.o", in: s)
+        try awaitStores(s)
+        _ = try expectPlainObject(arguments, object: "t.o", in: s)
+        #expect(try stats(s)["direct_cache_hit"] == 1)
+        let manifest = try #require(entries(s, suffix: ".M").first)
+        let key = try #require(Self.digest(hex: manifest.key))
+        let frame = Array(try #require(FileManager.default.contents(atPath: manifest.value)))
+        let decoded = try Manifest.decode(try EntryCodec.decode(frame, kind: .manifest, key: key))
+        #expect(decoded.entries.first?.absentDirectories.isEmpty == false)
+        // A header appears where a candidate was, one level down too: both are misses with gcc's object.
+        s.write("a/sub/k.h", "#define K 40\n")
+        _ = try expectPlainObject(arguments, object: "t.o", in: s)
+        s.write("a/h.h", "#define V 2\n")
+        _ = try expectPlainObject(arguments, object: "t.o", in: s)
+        #expect(try stats(s)["direct_cache_hit"] == 1)
+    }
 }

@@ -110,20 +110,24 @@ extension CachedCompile {
             try? store.stats.update(shard: CacheStore.shard(of: call.directKey), [(reason, 1)])
             return outcome
         }
-        let paths = recorded.files.map(\.path) + recorded.absentPaths
+        let proof = AbsentDirectories.settled(for: recorded.absentPaths, now: Clock.nowNanoseconds())
+        let paths = recorded.files.map(\.path) + proof.paths + proof.directories.map(\.path)
         guard let normalized = result.normalized(with: mapping), paths.allSatisfy(mapping.roundTrips) else {
             log.write("not stored: an output or dependency path already holds a placeholder")
             return outcome
         }
         var files = recorded.files
         for index in files.indices { files[index].path = mapping.normalize(files[index].path) }
-        let absentPaths = recorded.absentPaths.map(mapping.normalize)
+        let absentPaths = proof.paths.map(mapping.normalize)
         let resultKey = ResultKey.digest(directKey: call.directKey, dependencies: files.map { ($0.path, $0.digest) })
         do {
             try store.write(resultKey, kind: .result, payload: normalized.encode())
             if configuration.directMode {
                 var manifest = store.read(call.directKey, kind: .manifest).flatMap { try? Manifest.decode($0) } ?? Manifest()
-                manifest.add(ManifestEntry(files: files, absentPaths: absentPaths, result: resultKey))
+                manifest.add(ManifestEntry(
+                    files: files, absentPaths: absentPaths, result: resultKey,
+                    absentDirectories: proof.directories.map { RecordedDirectory(path: mapping.normalize($0.path), status: $0.status) },
+                    uncoveredAbsentPaths: proof.uncovered))
                 try store.write(call.directKey, kind: .manifest, payload: manifest.encode())
             }
         } catch {

@@ -13,6 +13,27 @@ public struct ManifestEntry: Equatable, Sendable {
     public var files: [RecordedFile]
     public var absentPaths: [String]
     public var result: Digest
+    /// The deepest existing directory of the absent paths after the first `uncoveredAbsentPaths`, with its
+    /// settled stat: while each is the same directory with the same modification and change times, nothing
+    /// was created in it, so those paths are still absent without a stat of their own. When one changed,
+    /// every path is checked.
+    public var absentDirectories: [RecordedDirectory] = []
+    public var uncoveredAbsentPaths: Int
+
+    public init(files: [RecordedFile], absentPaths: [String], result: Digest,
+                absentDirectories: [RecordedDirectory] = [], uncoveredAbsentPaths: Int? = nil) {
+        self.files = files
+        self.absentPaths = absentPaths
+        self.result = result
+        self.absentDirectories = absentDirectories
+        self.uncoveredAbsentPaths = min(uncoveredAbsentPaths ?? absentPaths.count, absentPaths.count)
+    }
+}
+
+/// A directory and the stat that shows its entries have not changed since.
+public struct RecordedDirectory: Equatable, Sendable {
+    public var path: String
+    public var status: FileStatus
 }
 
 /// Everything seen under one direct key, newest entry first. Stored like a result, so it can be shared
@@ -22,7 +43,7 @@ public struct Manifest: Equatable, Sendable {
 
     /// Older entries beyond this are dropped: each costs stats on every lookup.
     public static let maximumEntries = 32
-    static let formatVersion: UInt8 = 1
+    static let formatVersion: UInt8 = 2
 
     public init(entries: [ManifestEntry] = []) {
         self.entries = entries
@@ -65,6 +86,12 @@ public struct Manifest: Equatable, Sendable {
             for ref in fileRefs { writer.write(UInt32(ref)) }
             writer.write(UInt64(pathRefs.count))
             for ref in pathRefs { writer.write(UInt32(ref)) }
+            writer.write(UInt64(entry.uncoveredAbsentPaths))
+            writer.write(UInt64(entry.absentDirectories.count))
+            for directory in entry.absentDirectories {
+                writer.write(directory.path)
+                writer.write(directory.status)
+            }
         }
         return writer.bytes
     }
@@ -104,7 +131,15 @@ public struct Manifest: Equatable, Sendable {
                 guard ref < paths.count else { throw MalformedEntry("path index out of range") }
                 absent.append(paths[ref])
             }
-            entries.append(ManifestEntry(files: entryFiles, absentPaths: absent, result: result))
+            let uncovered = try reader.readUInt64()
+            guard uncovered <= UInt64(absent.count) else { throw MalformedEntry("uncovered count out of range") }
+            let directoryCount = try reader.readCount(minimumItemSize: 8 + 40)
+            var directories: [RecordedDirectory] = []
+            for _ in 0..<directoryCount {
+                directories.append(RecordedDirectory(path: try reader.readString(), status: try reader.readFileStatus()))
+            }
+            entries.append(ManifestEntry(files: entryFiles, absentPaths: absent, result: result,
+                                         absentDirectories: directories, uncoveredAbsentPaths: Int(uncovered)))
         }
         guard reader.isAtEnd else { throw MalformedEntry("trailing bytes") }
         return Manifest(entries: entries)

@@ -18,7 +18,9 @@ public struct ManifestMatcher {
     }
 
     func matches(_ entry: ManifestEntry) -> Bool {
-        for path in entry.absentPaths where !isAbsent(mapping.restore(path)) { return false }
+        let checked = absentDirectoriesUnchanged(entry) ? entry.absentPaths.prefix(entry.uncoveredAbsentPaths)
+            : entry.absentPaths[...]
+        for path in checked where !isAbsent(mapping.restore(path)) { return false }
         for file in entry.files {
             if file.path.utf8.first == 0 {
                 // A variable the result read (`SOURCE_DATE_EPOCH` for a time macro), not a file.
@@ -32,6 +34,17 @@ public struct ManifestMatcher {
             if current.size != file.status.size { return false }
             if file.statTrusted && current.sameContentAs(file.status) { continue }
             guard let bytes = try? FileSystem.readFile(path), Digest.of(bytes) == file.digest else { return false }
+        }
+        return true
+    }
+
+    /// One stat per directory instead of one per absent path: a C++ unit with 49 standard headers has 905
+    /// absent include candidates in about 20 directories.
+    func absentDirectoriesUnchanged(_ entry: ManifestEntry) -> Bool {
+        guard !entry.absentDirectories.isEmpty else { return false }
+        for directory in entry.absentDirectories {
+            guard let current = try? FileSystem.status(mapping.restore(directory.path)),
+                  current.isDirectory, current.sameContentAs(directory.status) else { return false }
         }
         return true
     }
