@@ -102,12 +102,15 @@ struct PreparedOutput {
     var fd: Int32
     var temporaryName: String?
     var placed = false
+    /// Bytes written.
+    var size = 0
 
     /// `O_TMPFILE` (with `O_DIRECTORY`, as the kernel defines it); Glibc's headers keep it behind _GNU_SOURCE.
     static let unnamedFile: Int32 = 0o20000000 | O_DIRECTORY
 
     init(path: String, bytes: [UInt8]) throws(SystemError) {
         try self.init(path: path) { fd throws(SystemError) in try FileSystem.writeAll(fd, bytes, path: path) }
+        size = bytes.count
     }
 
     /// `count` bytes of `source` from `offset`, copied by the kernel (`sendfile`), in chunks where it stops.
@@ -122,6 +125,7 @@ struct PreparedOutput {
                 remaining -= n
             }
         }
+        size = count
     }
 
     private init(path: String, fill: (Int32) throws(SystemError) -> Void) throws(SystemError) {
@@ -153,9 +157,15 @@ struct PreparedOutput {
             temporaryName = temporary
         }
         guard let temporary = temporaryName else { return }
+        // ext4 (auto_da_alloc) flushes a file renamed over another: 5.4 ms of a 12 ms hit on a 5 MB object
+        // here. A large output's old file is removed first instead; the new one is already whole.
+        if size >= Self.largeOutput { unlink(path) }
         try FileSystem.rename(temporary, path)
         placed = true
     }
+
+    /// Outputs at least this large replace the old file by removing it first (see `place`).
+    static let largeOutput = 1 << 20
 
     /// Closes the file; a named temporary that was not put in place is removed.
     func discard() {

@@ -76,24 +76,30 @@ struct StreamedResult {
             external: external, fd: fd)
     }
 
-    /// The entry's checksum, read in chunks from after its header.
+    /// The entry's checksum over read-only mappings of the file, a window at a time: the bytes are hashed
+    /// where the page cache holds them (reading them into a buffer first was a fifth of a large hit's time,
+    /// in `_copy_to_iter`), and at most one window is mapped, so the memory used stays flat (mapping the
+    /// whole 5 MB entry raised the peak RSS from 5.5 to 10.2 MB).
     static func checksum(_ fd: Int32, count: Int, kind: EntryCodec.Kind, key: Digest) throws(MalformedEntry) -> UInt64 {
         guard let state = XXH3_createState() else { throw MalformedEntry("no hash state") }
         defer { XXH3_freeState(state) }
         XXH3_64bits_reset_withSeed(state, EntryCodec.checksumSeed(kind: kind, key: key))
-        var buffer = [UInt8](repeating: 0, count: 256 << 10)
-        var offset = EntryCodec.headerSize
-        var remaining = count
-        while remaining > 0 {
-            let n = buffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress, min($0.count, remaining), off_t(offset)) }
-            if n < 0 && errno == EINTR { continue }
-            guard n > 0 else { throw MalformedEntry("truncated") }
-            buffer.withUnsafeBytes { _ = XXH3_64bits_update(state, $0.baseAddress, n) }
-            offset += n
-            remaining -= n
+        let end = EntryCodec.headerSize + count
+        var start = 0
+        while start < end {
+            let length = min(checksumWindow, end - start)
+            guard let window = mmap(nil, length, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, off_t(start)),
+                  window != MAP_FAILED else { throw MalformedEntry("cannot map the entry") }
+            let skip = start == 0 ? EntryCodec.headerSize : 0
+            _ = XXH3_64bits_update(state, window + skip, length - skip)
+            munmap(window, length)
+            start += length
         }
         return XXH3_64bits_digest(state)
     }
+
+    /// A multiple of the page size.
+    static let checksumWindow = 1 << 20
 }
 
 /// Sequential reads of a result's fields from an entry file.
