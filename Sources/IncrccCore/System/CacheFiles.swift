@@ -106,28 +106,26 @@ public struct CacheFiles: Sendable {
 
     /// A regular file's bytes; nil when it does not exist.
     public func readIfExists(_ path: String) throws(SystemError) -> [UInt8]? {
-        let fd: Int32
+        guard let fd = try openIfExists(path) else { return nil }
+        defer { close(fd) }
+        return try FileSystem.readAll(fd, path: path)
+    }
+
+    /// Opened for reading without blocking; nil when absent.
+    func openIfExists(_ path: String) throws(SystemError) -> Int32? {
         do {
-            fd = try open(path, O_RDONLY | O_NONBLOCK)
+            return try open(path, O_RDONLY | O_NONBLOCK)
         } catch {
             if error.isNotFound { return nil }
             throw error
         }
-        defer { close(fd) }
-        return try FileSystem.readAll(fd, path: path)
     }
 
     /// A regular file as its first `headerSize` bytes and the rest, each read into an array of its own (no
     /// copy of the rest afterwards); nil when absent. A file shorter than the header comes back whole as
     /// the header.
     public func readSplit(_ path: String, headerSize: Int) throws(SystemError) -> (header: [UInt8], body: [UInt8])? {
-        let fd: Int32
-        do {
-            fd = try open(path, O_RDONLY | O_NONBLOCK)
-        } catch {
-            if error.isNotFound { return nil }
-            throw error
-        }
+        guard let fd = try openIfExists(path) else { return nil }
         defer { close(fd) }
         var s = stat()
         guard fstat(fd, &s) == 0 else { throw SystemError("fstat", path) }

@@ -101,23 +101,7 @@ public enum FileSystem {
         var s = stat()
         guard fstat(fd, &s) == 0 else { throw SystemError("fstat", path) }
         guard s.st_mode & S_IFMT == S_IFREG else { throw SystemError("read", path, code: EINVAL) }
-        let limit = s.st_size > 0 ? Int(s.st_size) : sizelessFileLimit
-        var failure: SystemError?
-        let bytes = [UInt8](unsafeUninitializedCapacity: limit) { buffer, count in
-            count = 0
-            while count < limit {
-                let n = Glibc.read(fd, buffer.baseAddress! + count, limit - count)
-                if n == 0 { return }
-                if n < 0 {
-                    if errno == EINTR { continue }
-                    failure = SystemError("read", path)
-                    return
-                }
-                count += n
-            }
-        }
-        if let failure { throw failure }
-        return bytes
+        return try readExactly(fd, count: s.st_size > 0 ? Int(s.st_size) : sizelessFileLimit, path: path)
     }
 
     /// Up to `count` bytes from `fd`'s position (fewer at the end of the file).
