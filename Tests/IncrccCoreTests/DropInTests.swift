@@ -220,4 +220,22 @@ struct DropInTests {
         let missing = try incrcc(["gcc", "-c", "t.c"], in: s, env: ["INCRCC_PREFIX": "no-such-prefix"])
         #expect(missing.status == 127)
     }
+
+    /// Every sloppiness word ccache knows is accepted; `gcno_cwd` shares `-ftest-coverage` results between
+    /// directories, which are otherwise keyed apart.
+    @Test func ccacheSloppinessWordsAndGcnoCwd() throws {
+        let s = Scratch()
+        for directory in ["one", "two", "three"] { s.write(directory + "/t.c", "int f(void) { return 1; }\n") }
+        let words = "time_macros,locale,include_file_mtime,include_file_ctime,pch_defines,file_stat_matches,"
+            + "file_stat_matches_ctime,system_headers,clang_index_store,ivfsoverlay,modules,random_seed,incbin,gcno_cwd"
+        let sloppy = ["INCRCC_SLOPPINESS": words]
+        for directory in ["one", "two"] {
+            let result = try incrcc(["gcc", "-ftest-coverage", "-c", "t.c"], in: s, cwd: s.file(directory), env: sloppy)
+            #expect(result.status == 0 && result.stderr.isEmpty, "\(result.stderr)")
+            #expect(s.exists(directory + "/t.gcno"))
+        }
+        #expect(try stats(s)["direct_cache_hit"] == 1)
+        try incrcc(["gcc", "-ftest-coverage", "-c", "t.c"], in: s, cwd: s.file("three"))
+        #expect(try stats(s)["direct_cache_hit"] == 1)
+    }
 }

@@ -241,6 +241,9 @@ public struct ArgumentClassifier {
             return .uncacheable(.unsupportedCompilerOption)
         }
         request.profileUse = profileUse
+        request.debugInfo = debugInfo
+        request.profileArcs = profileArcs
+        request.dependencyFileNamesOutput = preprocessorDependencyFile
         request.discardsObject = syntaxOnly || objectPath == "/dev/null"
         if request.discardsObject && (splitDwarf || coverageNotes || stackUsage) {
             return .uncacheable(.unsupportedCompilerOption)

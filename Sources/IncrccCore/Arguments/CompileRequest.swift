@@ -92,6 +92,12 @@ public struct CompileRequest: Sendable {
     public var discardsObject = false
     /// `-fprofile-use`: the profile it reads is an input (`ProfileUse.path`).
     public var profileUse: ProfileUse?
+    /// Debug information is on (it may hold the working directory).
+    public var debugInfo = false
+    /// `-fprofile-arcs` and the like: the object names its data file by absolute path.
+    public var profileArcs = false
+    /// `-Wp,-MD,FILE`: clang names the dependency target after the object path.
+    public var dependencyFileNamesOutput = false
     /// The arguments that decide the output, in order: everything but the output and dependency-file paths.
     public var keyedArguments: [String]
     public var dependencyFile: DependencyFileRequest?

@@ -128,6 +128,16 @@ struct BackgroundStore {
         return true
     }
 
+    /// `fork` for a child that will leave the caller's session: SIGHUP is ignored across the fork, so a
+    /// terminal that closes as soon as the call returns (`script`, an ssh session) cannot kill the child
+    /// before its `setsid` (seen: a store lost that way).
+    static func forkDetachable() -> pid_t {
+        let previous = signal(SIGHUP, SIG_IGN)
+        let pid = fork()
+        if pid != 0 { signal(SIGHUP, previous) }
+        return pid
+    }
+
     /// The child's file descriptors: standard ones on /dev/null (the build waits for its pipes to close),
     /// every other one closed (a make jobserver's, a test harness's) but the locks in `keeping`.
     static func detachDescriptors(keeping: [Int32]) {
@@ -160,7 +170,7 @@ extension CachedCompile {
         guard let locks = writer.begin(call.directKey) else { return store(fresh, collected, call) }
         // What this process has to count is counted here; the child counts what it writes.
         facts.flush()
-        let pid = fork()
+        let pid = BackgroundStore.forkDetachable()
         if pid < 0 {
             writer.finish(call.directKey, marker: locks.marker)
             close(locks.writers)

@@ -28,7 +28,7 @@ extension CachedCompile {
             log.write("a verifier is at work: sample skipped")
             return false
         }
-        let pid = fork()
+        let pid = BackgroundStore.forkDetachable()
         if pid != 0 {
             close(lock)
             return pid > 0

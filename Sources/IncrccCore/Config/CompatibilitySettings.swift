@@ -54,11 +54,23 @@ public struct CompatibilitySettings: Sendable, Equatable {
         /// with the same size and times are then not seen).
         case includeFileMtime = "include_file_mtime"
         case includeFileCtime = "include_file_ctime"
-        /// Accepted for compatibility: precompiled headers are inputs by content here, whatever it says.
+        /// Leave the working directory out of the key for `-ftest-coverage` alone (the `.gcno` then names
+        /// the directory of the compile that stored it). With `-fprofile-arcs` the object names its data
+        /// file's absolute path, which stays keyed.
+        case gcnoCwd = "gcno_cwd"
+        /// The rest of ccache's words are accepted and change nothing: incrcc stays strict where they would
+        /// make ccache loose (precompiled headers are inputs by content, file stats never stand in for
+        /// content without the settling rule, system headers are always inputs, `.incbin`, modules and
+        /// overlays are never cached, seeds are keyed).
         case pchDefines = "pch_defines"
-        /// Accepted for compatibility: incrcc never keys a file's stat, only its content.
         case fileStatMatches = "file_stat_matches"
         case fileStatMatchesCtime = "file_stat_matches_ctime"
+        case systemHeaders = "system_headers"
+        case clangIndexStore = "clang_index_store"
+        case ivfsoverlay
+        case modules
+        case randomSeed = "random_seed"
+        case incbin
     }
 
     static let names: [(name: String, variable: String)] = [
@@ -133,6 +145,14 @@ public struct CompatibilitySettings: Sendable, Equatable {
             adjusted.keyedArguments = kept
         }
         if !hashDirectory && request.directoryIsOnlyInDebugInfo { adjusted.outputDependsOnDirectory = false }
+        // The `.gcno` names the working directory, not the object (checked with gcc 12).
+        if sloppiness.contains(.gcnoCwd), request.coverageNotesOutput != nil, !request.profileArcs,
+           !request.debugInfo || !hashDirectory {
+            adjusted.outputDependsOnDirectory = false
+            if request.splitDwarfOutput == nil && !request.dependencyFileNamesOutput {
+                adjusted.outputDependsOnOutputPath = false
+            }
+        }
         return adjusted
     }
 
