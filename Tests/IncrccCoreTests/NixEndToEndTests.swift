@@ -219,6 +219,52 @@ struct NixEndToEndTests {
         #expect(owners.contains { $0 != 0 }, "some entries were written by a nixbld user")
     }
 
+    /// A dependency whose generated header holds its own `$out` (as a `config.h` with `DATADIR` does), and
+    /// eight units that print it: after the first move each unit compiles at most once (verifying the
+    /// patch), after the second every compile hits; every object equals a fresh compile in the new shell.
+    @Test func headersHoldingTheirStorePathHitAfterMoves() throws {
+        let s = project(variants: ["gcc-O2 cc -O2"] + (Self.clang != nil ? ["clang-O2 clang -O2"] : []))
+        s.write("dep.nix", Self.dependency.replacingOccurrences(
+            of: "> $out/include/demo.h;",
+            with: "> $out/include/demo.h && printf '#define DEMO_DATADIR \\\"%s/share\\\"\\\\n' $out > $out/include/demo-config.h;"))
+        let units = 8
+        s.write("Makefile", Self.makefile.replacingOccurrences(
+            of: "OBJS = $(O)/unit0.o $(O)/unit1.o $(O)/unit2.o",
+            with: "OBJS = " + (0..<units).map { "$(O)/unit\($0).o" }.joined(separator: " ")))
+        for i in 0..<units {
+            s.write("src/unit\(i).c", """
+                #include <stdio.h>
+                #include <demo-config.h>
+                const char *unit\(i)(void) { return DEMO_DATADIR "/unit\(i)"; }
+
+                """)
+        }
+        let run = UUID().uuidString.prefix(8)
+        let env = ["NIX_CONFIG": nixConfiguration(), "NIX_BUILD_SHELL": "/bin/bash"]
+        let compiles = units * (Self.clang != nil ? 2 : 1)
+        var before = try stats(s)
+        for round in 0..<3 {
+            var arguments = ["nix-shell", "app.nix", "--argstr", "salt", "\(run)-\(round)", "--run", "bash build.sh",
+                             "--argstr", "incrcc", Tools.incrcc, "--argstr", "cacheDir", s.file("cache")]
+            if let clang = Self.clang { arguments += ["--argstr", "clang", clang] }
+            let result = try NixEndToEndTests.runChecked(arguments, in: s, env: env)
+            #expect(result.status == 0, "round \(round): \(result.stderr.suffix(600))")
+            expectCachedMatchPlain(s.path, count: compiles, "round \(round)")
+            let after = try stats(s)
+            switch round {
+            case 1:
+                #expect(delta(after, before, "patch_verification_disagreed") == 0, "the moved headers patch exactly")
+                #expect(delta(after, before, "cache_miss") + delta(after, before, "direct_cache_hit") == compiles)
+            case 2:
+                #expect(delta(after, before, "direct_cache_hit") == compiles, "every compile hits after the second move")
+                #expect(delta(after, before, "patched_hit") == compiles)
+            default:
+                break
+            }
+            before = after
+        }
+    }
+
     /// Runs a Nix command; `--run` output goes to the scratch dir's files like any child's.
     static func runChecked(_ arguments: [String], in s: Scratch, env: [String: String]) throws -> RunResult {
         try IncrccCoreTests.run(arguments, in: s, env: env)

@@ -211,6 +211,33 @@ import Testing
         config.normalize = false
         #expect(EphemeralPathRule.rules(configuration: config) { _ in nil }.isEmpty)
     }
+    /// A header holding a store path keys alike after the path moves, and differently for any other change
+    /// (a version of the same length, another macro body); a hash the mapping does not know stays raw.
+    @Test func headerDigestsIgnoreOnlyTheMappedParts() throws {
+        let s = Scratch()
+        func digest(_ text: String, hash: String, other: String = Self.hashC) throws -> Digest? {
+            s.write("h.h", text.replacingOccurrences(of: "HASH", with: hash).replacingOccurrences(of: "OTHER", with: other))
+            let mapping = builder.mapping(keyed: ["-I/nix/store/\(hash)-dep-1.0/include"])
+            let bytes = Array(try #require(FileManager.default.contents(atPath: s.file("h.h"))))
+            guard case .cacheable(let request) = ArgumentClassifier().classify(["-c", "a.c"]) else { return nil }
+            let recorder = DependencyRecorder(
+                request: request,
+                compilerPath: "/usr/bin/gcc", compiler: CompilerIdentity(path: "/usr/bin/gcc", digest: Digest(high: 1, low: 1), family: .gcc),
+                store: CacheStore(directory: s.file("cache"), compressionLevel: 1),
+                facts: FileFactsStore(store: CacheStore(directory: s.file("cache"), compressionLevel: 1), now: 0),
+                temporaryDirectory: s.file("tmp"), lookup: { _ in nil }, mapping: mapping)
+            return recorder.keyedDigest(of: s.file("h.h"), raw: Digest.of(bytes))
+        }
+        let text = "#define DATADIR \"/nix/store/HASH-dep-1.0/share\"\n#define VERSION \"1.0\"\n"
+        let first = try digest(text, hash: Self.hashA)
+        #expect(first != nil)
+        #expect(try digest(text, hash: Self.hashB) == first)
+        #expect(try digest(text.replacingOccurrences(of: "1.0\"\n", with: "1.1\"\n"), hash: Self.hashB) != first)
+        #expect(try digest(text + "#define MORE 1\n", hash: Self.hashB) != first)
+        let unknown = "#define OTHERDIR \"/nix/store/OTHER-zlib/share\"\n"
+        #expect(try digest(unknown, hash: Self.hashA) != (try digest(unknown, hash: Self.hashA, other: Self.hashB)))
+    }
 }
 
-struct NormalizationFailure: Error {}
+struct NormalizationFailure: Error {
+}

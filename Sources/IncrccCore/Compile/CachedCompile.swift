@@ -214,6 +214,7 @@ public struct CachedCompile {
             return nil
         }
         let patched = stored.pathsDigest != call.mapping.realPartsDigest
+        var unitTrusted = false
         // When only text outputs (dependency files, diagnostics) held paths, same-length patching is exact.
         let needsTrust = patched && stored.patchesBinary
         if needsTrust, let patchClass = call.patchClass {
@@ -221,9 +222,14 @@ public struct CachedCompile {
             case .trusted: break
             case .distrusted: return nil
             case .proving(let agreements):
+                if trust.unitAgreed(resultKey) {
+                    log.write("class \(patchClass.hex) still proving; this unit agreed after an earlier move")
+                    unitTrusted = true
+                    break
+                }
                 guard let served = restore(stored, call) else { return nil }
                 log.write("patched hit for class \(patchClass.hex) not yet trusted (\(agreements) agreements): verifying")
-                return verify(served, call, sampled: false)
+                return verify(served, call, sampled: false, result: resultKey)
             }
         } else if needsTrust {
             return nil
@@ -247,6 +253,7 @@ public struct CachedCompile {
         log.write((patched ? "patched " : "") + kind + resultKey.hex)
         var notes: [Counter] = route == .scan ? [.scanHit] : []
         if patched { notes.append(.patchedHit) }
+        if unitTrusted { notes.append(.patchUnitTrustedHit) }
         if sampled, verifyAfterReturning(result, call, resultKey: resultKey) {
             log.write("hit sampled for verification after returning")
             notes.append(.verifySampled)

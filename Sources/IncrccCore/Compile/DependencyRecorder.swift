@@ -11,6 +11,8 @@ struct DependencyRecorder {
     var temporaryDirectory: String
     var lookup: (String) -> String?
     var compatibility = CompatibilitySettings()
+    /// The call's ephemeral path parts: a header that holds one is keyed by its normalized text.
+    var mapping = PathMapping()
 
     struct Recording {
         var files: [RecordedFile]
@@ -21,6 +23,19 @@ struct DependencyRecorder {
         var builtin: [String] = []
         /// `__DATE__`/`__TIME__` was read with `SOURCE_DATE_EPOCH` set: the result holds its value.
         var readsEpoch = false
+    }
+
+    /// A file's digest as the manifest records it: over its text with this call's ephemeral path parts
+    /// replaced by their placeholders when it holds any (a generated `config.h` with `#define DATADIR
+    /// "/nix/store/<hash>-foo/share"` keys alike after the store path moves; any other difference is still
+    /// a difference), else over its bytes. Parts the mapping does not know stay raw, and so does a file
+    /// whose text cannot be normalized reversibly (it holds a placeholder's letters already). Nil when the
+    /// file cannot be read as it was hashed.
+    func keyedDigest(of path: String, raw: Digest) -> Digest? {
+        guard !mapping.pairs.isEmpty else { return raw }
+        guard let bytes = try? FileSystem.readFile(path), Digest.of(bytes) == raw else { return nil }
+        guard let normalized = mapping.normalizeReversibly(bytes) else { return raw }
+        return normalized == bytes ? raw : Digest.of(normalized)
     }
 
     /// The manifest's stand-in for `SOURCE_DATE_EPOCH`, recorded only for results that read it, so a
@@ -74,7 +89,8 @@ struct DependencyRecorder {
             if fileFacts.references.fallback == .embeddedFile { return .failure(.unsupportedCodeDirective) }
             let settled = StatTrust.isSettled(status, now: now)
             read[path] = fileFacts
-            files.append(RecordedFile(path: path, digest: fileFacts.digest, status: status, statTrusted: settled))
+            guard let digest = keyedDigest(of: path, raw: fileFacts.digest) else { return .failure(.internalError) }
+            files.append(RecordedFile(path: path, digest: digest, status: status, statTrusted: settled))
             directives.append((path, fileFacts.references.includes))
         }
         let builtin = builtinDirectories()

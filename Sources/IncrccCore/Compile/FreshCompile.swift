@@ -76,7 +76,7 @@ extension CachedCompile {
     func recorder(_ call: Call) -> DependencyRecorder {
         DependencyRecorder(request: request, compilerPath: compilerPath, compiler: call.compiler, store: store,
                            facts: facts, temporaryDirectory: store.directory + "/tmp", lookup: lookup,
-                           compatibility: configuration.compatibility)
+                           compatibility: configuration.compatibility, mapping: call.mapping.withoutCheckout)
     }
 
     /// Records a fresh compile's dependencies and outputs under the call's key, paths normalized.
@@ -150,7 +150,8 @@ extension CachedCompile {
     /// stored under the real-path key, which is what the class is keyed by from now on.
     ///
     /// A sampled hit that agrees is still a hit (with `route`'s notes), so identical builds count alike.
-    func verify(_ served: CachedResult, _ call: Call, sampled: Bool, route: [Counter] = []) -> Outcome {
+    func verify(_ served: CachedResult, _ call: Call, sampled: Bool, route: [Counter] = [],
+                result: Digest? = nil) -> Outcome {
         let fresh: FreshCompile
         switch compileFresh(call) {
         case .compiled(let value): fresh = value
@@ -166,6 +167,8 @@ extension CachedCompile {
             log.write("verification agreed for class \(patchClass.hex)")
             if !sampled {
                 trust.recordAgreement(patchClass)
+                // The unit itself has now shown that it patches exactly: later moves serve it.
+                if let result { trust.recordUnitAgreement(result) }
                 notes.append(.patchAgreed)
                 return .miss(fresh.status, notes: notes)
             }

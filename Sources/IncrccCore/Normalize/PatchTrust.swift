@@ -102,6 +102,16 @@ public struct PatchTrust {
         try? files.writeAtomically(path(classDigest, ".distrusted"), Array((reason + "\n").utf8))
     }
 
+    /// A unit (a stored result, by key) whose patched outputs agreed with a fresh compile after a move: it
+    /// has shown that it patches exactly, so further moves serve it while its class is still proving.
+    public func unitAgreed(_ result: Digest) -> Bool {
+        files.status(path(result, ".unit"))?.isRegularFile == true
+    }
+
+    public func recordUnitAgreement(_ result: Digest) {
+        if let fd = try? files.open(path(result, ".unit"), O_WRONLY | O_CREAT, create: true) { close(fd) }
+    }
+
     /// How many classes are distrusted, for `incrcc -s`.
     public func distrustedCount() -> Int {
         files.list(directory).filter { $0.name.hasSuffix(".distrusted") }.count

@@ -49,6 +49,7 @@ public enum Counter: Int, CaseIterable, Sendable, Error {
     case preprocessedCacheMiss
     case localStorageHit
     case localStorageMiss
+    case patchUnitTrustedHit
 
     /// The key printed by `--print-stats`.
     public var key: String {
@@ -101,6 +102,7 @@ public enum Counter: Int, CaseIterable, Sendable, Error {
         case .preprocessedCacheMiss: return "preprocessed_cache_miss"
         case .localStorageHit: return "local_storage_hit"
         case .localStorageMiss: return "local_storage_miss"
+        case .patchUnitTrustedHit: return "patched_hit_unit_agreed"
         }
     }
 
@@ -155,6 +157,7 @@ public enum Counter: Int, CaseIterable, Sendable, Error {
         case .preprocessedCacheMiss: return "scan lookups that missed"
         case .localStorageHit: return "local storage hits"
         case .localStorageMiss: return "local storage misses"
+        case .patchUnitTrustedHit: return "patched hits trusted by their unit"
         }
     }
 
