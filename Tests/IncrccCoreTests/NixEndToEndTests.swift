@@ -223,7 +223,25 @@ struct NixEndToEndTests {
     /// eight units that print it: after the first move each unit compiles at most once (verifying the
     /// patch), after the second every compile hits; every object equals a fresh compile in the new shell.
     @Test func headersHoldingTheirStorePathHitAfterMoves() throws {
-        let s = project(variants: ["gcc-O2 cc -O2"] + (Self.clang != nil ? ["clang-O2 clang -O2"] : []))
+        let clangVariants = ["clang-O2 clang -O2", "clang-dwarf4 clang -g -gdwarf-4"]
+        let s = project(variants: ["gcc-O2 cc -O2"] + (Self.clang != nil ? clangVariants : []))
+        // A second dependency whose header includes the first's by absolute store path.
+        s.write("dep2.nix", """
+            { salt ? "1" }:
+            let dep = import ./dep.nix { inherit salt; };
+            in derivation {
+              name = "libextra-2.0";
+              system = builtins.currentSystem;
+              builder = "/bin/sh";
+              PATH = "/usr/bin:/bin";
+              args = [ "-c" "mkdir -p $out/include && printf '#include \\"${dep}/include/demo-config.h\\"\\n#define EXTRA_DIR DEMO_DATADIR \\"/extra\\"\\n' > $out/include/extra.h; sleep 0.3 &" ];
+            }
+            """)
+        s.write("app.nix", Self.package
+            .replacingOccurrences(of: "let dep = import ./dep.nix { inherit salt; };",
+                                  with: "let dep = import ./dep.nix { inherit salt; };\n    dep2 = import ./dep2.nix { inherit salt; };")
+            .replacingOccurrences(of: "NIX_CFLAGS_COMPILE = \"-isystem ${dep}/include\";",
+                                  with: "NIX_CFLAGS_COMPILE = \"-isystem ${dep}/include -isystem ${dep2}/include\";"))
         s.write("dep.nix", Self.dependency.replacingOccurrences(
             of: "> $out/include/demo.h;",
             with: "> $out/include/demo.h && printf '#define DEMO_DATADIR \\\"%s/share\\\"\\\\n' $out > $out/include/demo-config.h;"))
@@ -232,16 +250,18 @@ struct NixEndToEndTests {
             of: "OBJS = $(O)/unit0.o $(O)/unit1.o $(O)/unit2.o",
             with: "OBJS = " + (0..<units).map { "$(O)/unit\($0).o" }.joined(separator: " ")))
         for i in 0..<units {
+            let header = i % 2 == 0 ? "demo-config.h" : "extra.h"
+            let value = i % 2 == 0 ? "DEMO_DATADIR" : "EXTRA_DIR"
             s.write("src/unit\(i).c", """
                 #include <stdio.h>
-                #include <demo-config.h>
-                const char *unit\(i)(void) { return DEMO_DATADIR "/unit\(i)"; }
+                #include <\(header)>
+                const char *unit\(i)(void) { return \(value) "/unit\(i)"; }
 
                 """)
         }
         let run = UUID().uuidString.prefix(8)
         let env = ["NIX_CONFIG": nixConfiguration(), "NIX_BUILD_SHELL": "/bin/bash"]
-        let compiles = units * (Self.clang != nil ? 2 : 1)
+        let compiles = units * (Self.clang != nil ? 3 : 1)
         var before = try stats(s)
         for round in 0..<3 {
             var arguments = ["nix-shell", "app.nix", "--argstr", "salt", "\(run)-\(round)", "--run", "bash build.sh",

@@ -114,6 +114,12 @@ public struct CachedCompile {
                 log.write("patch class \(digest.hex) is distrusted: keying real paths")
             } else {
                 key.mapping = mapping
+                // A source that holds a path part of the call (generated into a throw-away build dir) is
+                // keyed by its normalized text, as headers are.
+                let contents = mapping.withoutCheckout
+                if !contents.pairs.isEmpty, let normalized = contents.normalizeReversibly(source), normalized != source {
+                    key.sourceDigest = Digest.of(normalized)
+                }
             }
         }
         let call = Call(source: source, compiler: compiler, key: key, directKey: key.digest(), patchClass: patchClass)
