@@ -75,7 +75,7 @@ struct PythonExtensionEndToEndTests {
 
         let geometry = project + "/src/geometry.cpp"
         let text = try String(contentsOfFile: geometry, encoding: .utf8)
-        try text.replacingOccurrences(of: "std::fabs(twice) / 2", with: "std::fabs(twice) * 5")
+        try text.replacingOccurrences(of: "std::fabs(twice) / INCRCC_EXT_SCALE", with: "std::fabs(twice) * 5")
             .write(toFile: geometry, atomically: true, encoding: .utf8)
         let third = try counting(s) { try pipInstall(project, python: python, in: s, env: env) }
         #expect(third.misses == 1, "only the edited unit compiles")
