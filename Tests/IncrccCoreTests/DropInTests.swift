@@ -238,4 +238,25 @@ struct DropInTests {
         try incrcc(["gcc", "-ftest-coverage", "-c", "t.c"], in: s, cwd: s.file("three"))
         #expect(try stats(s)["direct_cache_hit"] == 1)
     }
+
+    /// A generated header that holds its throw-away build dir keys alike in the next one, through the
+    /// include scan too (direct mode off).
+    @Test(arguments: [false, true]) func generatedHeadersHoldingTheirBuildDirectory(scanOnly: Bool) throws {
+        let s = Scratch()
+        var env = ["INCRCC_TEMP_DIRS": "work-XXXXXXXX"]
+        if scanOnly { env["INCRCC_NODIRECT"] = "1" }
+        for directory in ["work-abcdefgh", "work-zyxwvuts"] {
+            let root = s.file(directory)
+            s.write(directory + "/gen/config.h", "#define DATA_DIR \"\(root)/data\"\n#define SCALE 3\n")
+            s.write(directory + "/a.c", "#include \"config.h\"\nint scale(int x) { return x * SCALE; }\n")
+            let arguments = ["gcc", "-I" + root + "/gen", "-c", root + "/a.c", "-o", "a.o"]
+            let cached = try incrcc(arguments, in: s, cwd: root, env: env)
+            #expect(cached.status == 0, "\(cached.stderr)")
+            let served = s.read(directory + "/a.o")
+            try run(arguments, in: s, cwd: root)
+            #expect(served == s.read(directory + "/a.o"))
+        }
+        let values = try stats(s)
+        #expect(values[scanOnly ? "preprocessed_cache_hit" : "direct_cache_hit"] == 1)
+    }
 }

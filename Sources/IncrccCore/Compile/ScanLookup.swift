@@ -48,7 +48,8 @@ extension CachedCompile {
 
     /// Serves the result indexed for `graph`, recording the graph in the manifest after a hit.
     func serveScanned(_ graph: IncludeGraph, engine: ScanEngine, _ call: Call, _ index: ScanIndex) -> Outcome? {
-        let key = ScanKey.digest(directKey: call.directKey, graph: graph, engine: engine, normalize: call.mapping.normalize)
+        let key = ScanKey.digest(directKey: call.directKey, graph: graph, engine: engine, normalize: call.mapping.normalize,
+                                 content: { recorder(call).keyedDigest(of: $0, raw: $1) ?? $1 })
         guard let result = index.result(for: key) else {
             log.write("\(engine) scan of \(graph.files.count) files found no result")
             return nil
@@ -115,7 +116,8 @@ extension CachedCompile {
             return [.scanUnsound]
         }
         guard graph.files.allSatisfy({ call.mapping.roundTrips($0.path) }) else { return [] }
-        let key = ScanKey.digest(directKey: call.directKey, graph: graph, engine: engine, normalize: call.mapping.normalize)
+        let key = ScanKey.digest(directKey: call.directKey, graph: graph, engine: engine, normalize: call.mapping.normalize,
+                                 content: { recorder(call).keyedDigest(of: $0, raw: $1) ?? $1 })
         var index = store.read(call.directKey, kind: .scanIndex).flatMap { try? ScanIndex.decode($0) } ?? ScanIndex()
         index.add(ScanIndex.Entry(scanKey: key, result: result, engine: engine))
         do {

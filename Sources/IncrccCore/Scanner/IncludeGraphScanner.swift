@@ -137,8 +137,10 @@ public struct IncludeGraphScanner {
 /// The key under which a result is indexed for scans: the direct key (compiler, arguments, environment,
 /// source) and every scanned file's normalized path and content.
 public enum ScanKey {
+    /// `content` gives a file's digest as keyed (its normalized text where it holds the call's path parts).
     public static func digest(directKey: Digest, graph: IncludeGraph, engine: ScanEngine,
-                              normalize: (String) -> String) -> Digest {
+                              normalize: (String) -> String,
+                              content: (_ path: String, _ raw: Digest) -> Digest = { $1 }) -> Digest {
         var hasher = StreamingHasher()
         hasher.update("incrcc scan key 1")
         hasher.update(directKey)
@@ -146,7 +148,7 @@ public enum ScanKey {
         hasher.update(UInt64(graph.files.count))
         for file in graph.files {
             hasher.update(normalize(file.path))
-            hasher.update(file.digest)
+            hasher.update(content(file.path, file.digest))
         }
         hasher.update(UInt64(graph.absentPaths.count))
         for path in graph.absentPaths { hasher.update(normalize(path)) }
