@@ -22,7 +22,8 @@ derivation {
   PATH = "/usr/bin:/bin";
   inherit salt;
   # Nix 2.8 may kill a builder right after its log closes; the background sleep avoids it.
-  args = [ "-c" "mkdir -p $out/include && printf '#define DEMO_VALUE 42\\\\n' > $out/include/demo.h; sleep 0.3 &" ];
+  # demo-paths.h holds the dependency's own store path, as a generated config.h with DATADIR does.
+  args = [ "-c" "mkdir -p $out/include && printf '#define DEMO_VALUE 42\\\\n' > $out/include/demo.h && printf '#define DEMO_DATADIR \\\\042%s/share\\\\042\\\\n' $out > $out/include/demo-paths.h; sleep 0.3 &" ];
 }
 """
 NIX_SHELL = """{ salt ? "1" }:
