@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 @testable import IncrccCore
 
@@ -170,6 +171,23 @@ import Testing
     @Test func defaultCacheDirectory() {
         #expect(Configuration.defaultCacheDirectory(lookup: { ["XDG_CACHE_HOME": "/x", "HOME": "/h"][$0] }) == "/x/incrcc")
         #expect(Configuration.defaultCacheDirectory(lookup: { ["HOME": "/h"][$0] }) == "/h/.cache/incrcc")
+        // Without HOME: per user, never a fixed name in /tmp that someone else could create first.
+        #expect(Configuration.defaultCacheDirectory(lookup: { _ in nil }) == "/tmp/incrcc-\(geteuid())")
+    }
+
+    /// A cache directory another user owns is refused unless it is shared with a group of the caller.
+    @Test(.enabled(if: geteuid() == 0)) func foreignCacheDirectoriesAreRefused() throws {
+        let s = Scratch()
+        for (name, owner, group, mode) in [("mine", 0, 0, 0o755), ("shared", 65534, 0, 0o2775),
+                                           ("foreign", 65534, 65534, 0o755), ("open", 65534, 0, 0o777)] {
+            try FileManager.default.createDirectory(atPath: s.file(name), withIntermediateDirectories: true)
+            #expect(chown(s.file(name), uid_t(owner), gid_t(group)) == 0)
+            #expect(chmod(s.file(name), mode_t(mode)) == 0)
+        }
+        #expect(CacheOwnership.problem(with: s.file("mine")) == nil)
+        #expect(CacheOwnership.problem(with: s.file("shared")) == nil)
+        #expect(CacheOwnership.problem(with: s.file("foreign")) != nil)
+        #expect(CacheOwnership.problem(with: s.file("open")) != nil)
     }
 
     @Test func sizes() {
