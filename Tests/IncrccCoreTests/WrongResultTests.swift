@@ -200,4 +200,29 @@ struct WrongResultTests {
         #expect(values["direct_cache_hit"] == 1)
         #expect(values["corrupt_entry_removed"] == 1)
     }
+
+    /// A large result whose dependency file is large too: the dependency file is still written for this
+    /// call's target and laid out as gcc lays it out.
+    @Test func largeResultsWithLargeDependencyFiles() throws {
+        let s = Scratch()
+        var includes = ""
+        for index in 0..<1400 {
+            let name = "a_rather_long_header_name_to_make_the_dependency_file_large_\(index).h"
+            s.write("inc/" + name, "#define H\(index) \(index)\n")
+            includes += "#include \"\(name)\"\n"
+        }
+        s.write("big.c", includes + "const char big[2000000] = \"payload\";\n")
+        for output in ["big.o", "a_much_longer_object_name.o"] {
+            let arguments = ["-Iinc", "-MD", "-c", "big.c", "-o", output]
+            let cached = try incrcc(["gcc"] + arguments, in: s)
+            #expect(cached.status == 0)
+            let dependency = Path.replacingExtension(output, with: "d")
+            let served = (s.read(output), s.read(dependency))
+            #expect((served.1?.count ?? 0) > 64 << 10)
+            try run(["gcc"] + arguments, in: s)
+            #expect(served.0 == s.read(output))
+            #expect(served.1 == s.read(dependency), "dependency file for \(output)")
+        }
+        #expect(try stats(s)["direct_cache_hit"] == 1)
+    }
 }

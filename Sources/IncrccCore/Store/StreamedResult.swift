@@ -2,8 +2,8 @@ import CXXHash
 import Glibc
 
 /// A large result served straight from its uncompressed entry: the checksum is taken while reading the file
-/// in chunks, small parts (console output, dependency file) are read into memory, and the large files are
-/// copied by the kernel (`copy_file_range`) from the entry into the outputs. So a hit's memory does not
+/// in mapped windows, small parts (console output, dependency files) are read into memory, and the large
+/// files are copied by the kernel (`sendfile`) from the entry into the outputs. So a hit's memory does not
 /// grow with the object: a 5 MB debug object peaked at 15.3 MB RSS when read whole, above ccache 4.14.2's
 /// 9.2 MB, which streams too.
 struct StreamedResult {
@@ -58,7 +58,10 @@ struct StreamedResult {
             guard let kind = OutputKind(rawValue: try stream.byte()) else { throw MalformedEntry("output kind") }
             let length = try stream.uint64()
             guard length <= UInt64(stream.end - stream.offset) else { throw MalformedEntry("length out of range") }
-            if length >= UInt64(inlineLimit) {
+            // A dependency file is always read: its target is written for this call and it may be laid out
+            // again, so it is never copied as stored.
+            let isDependency = kind == .dependencyWithoutTarget || kind == .dependencyVerbatim
+            if length >= UInt64(inlineLimit) && !isDependency {
                 external.append((kind, stream.offset, Int(length)))
                 stream.offset += Int(length)
             } else {
