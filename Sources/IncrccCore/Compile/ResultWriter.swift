@@ -20,21 +20,9 @@ struct ResultWriter {
             copied.append((path, file.offset, file.count))
         }
         for file in result.files {
-            switch file.kind {
-            case .object: planned.append((request.output, file.bytes))
-            case .dependencyWithoutTarget:
-                guard let dependency = request.dependencyFile, !dependency.isDiscarded else { continue }
-                planned.append((dependency.path, DependencyFile.escapeTarget(request.output) + file.bytes))
-            case .dependencyVerbatim:
-                guard let dependency = request.dependencyFile, !dependency.isDiscarded else { continue }
-                planned.append((dependency.path, file.bytes))
-            case .splitDwarf:
-                if let path = request.splitDwarfOutput { planned.append((path, file.bytes)) }
-            case .coverageNotes:
-                if let path = request.coverageNotesOutput { planned.append((path, file.bytes)) }
-            case .stackUsage:
-                if let path = request.stackUsageOutput { planned.append((path, file.bytes)) }
-            }
+            guard let path = path(of: file.kind) else { continue }
+            let target = file.kind == .dependencyWithoutTarget ? DependencyFile.escapeTarget(request.output) : []
+            planned.append((path, target + file.bytes))
         }
         var prepared: [PreparedOutput] = []
         do throws(SystemError) {
