@@ -143,6 +143,17 @@ struct NixEndToEndTests {
         #expect(differing.isEmpty, "\(comment): every cached object is byte-identical to a fresh compile")
     }
 
+    /// One build of every variant in the `nix-shell` of `salt`, each object compared with a fresh compile.
+    /// Derivation attributes become the shell's variables: incrcc and its cache dir go in as arguments.
+    func buildInShell(_ s: Scratch, salt: String, env: [String: String], count: Int, _ comment: String) throws {
+        var arguments = ["nix-shell", "app.nix", "--argstr", "salt", salt, "--run", "bash build.sh",
+                         "--argstr", "incrcc", Tools.incrcc, "--argstr", "cacheDir", s.file("cache")]
+        if let clang = Self.clang { arguments += ["--argstr", "clang", clang] }
+        let result = try NixEndToEndTests.runChecked(arguments, in: s, env: env)
+        #expect(result.status == 0, "\(comment): \(result.stderr.suffix(600))")
+        expectCachedMatchPlain(s.path, count: count, comment)
+    }
+
     func delta(_ after: [String: Int], _ before: [String: Int], _ key: String) -> Int {
         (after[key] ?? 0) - (before[key] ?? 0)
     }
@@ -159,13 +170,7 @@ struct NixEndToEndTests {
         // The first build stores, the next ones verify (trust_after = 3; parallel verifiers may lose a count),
         // the last one hits.
         for round in 0..<4 {
-            // Derivation attributes become the shell's variables: incrcc and its cache dir go in as arguments.
-            var arguments = ["nix-shell", "app.nix", "--argstr", "salt", "\(run)-\(round)", "--run", "bash build.sh",
-                             "--argstr", "incrcc", Tools.incrcc, "--argstr", "cacheDir", s.file("cache")]
-            if let clang = Self.clang { arguments += ["--argstr", "clang", clang] }
-            let result = try NixEndToEndTests.runChecked(arguments, in: s, env: env)
-            #expect(result.status == 0, "round \(round): \(result.stderr.suffix(600))")
-            expectCachedMatchPlain(s.path, count: total, "round \(round)")
+            try buildInShell(s, salt: "\(run)-\(round)", env: env, count: total, "round \(round)")
             let after = try stats(s)
             if round == 3 {
                 #expect(delta(after, before, "direct_cache_hit") == exact, "round \(round): every exact-class compile hits")
@@ -264,12 +269,7 @@ struct NixEndToEndTests {
         let compiles = units * (Self.clang != nil ? 3 : 1)
         var before = try stats(s)
         for round in 0..<3 {
-            var arguments = ["nix-shell", "app.nix", "--argstr", "salt", "\(run)-\(round)", "--run", "bash build.sh",
-                             "--argstr", "incrcc", Tools.incrcc, "--argstr", "cacheDir", s.file("cache")]
-            if let clang = Self.clang { arguments += ["--argstr", "clang", clang] }
-            let result = try NixEndToEndTests.runChecked(arguments, in: s, env: env)
-            #expect(result.status == 0, "round \(round): \(result.stderr.suffix(600))")
-            expectCachedMatchPlain(s.path, count: compiles, "round \(round)")
+            try buildInShell(s, salt: "\(run)-\(round)", env: env, count: compiles, "round \(round)")
             let after = try stats(s)
             switch round {
             case 1:
