@@ -32,6 +32,9 @@ public enum IncrccMain {
                 Console.error("error: \(configurationProblem.message)")
                 return 1
             }
+            if arguments.first == "explain" {
+                return explain(Array(arguments.dropFirst()), configuration: configuration, locator: locator)
+            }
             return Commands(configuration: configuration).run(arguments)
         case .compile(let choice, let arguments):
             let name: String

@@ -259,4 +259,28 @@ struct DropInTests {
         let values = try stats(s)
         #expect(values[scanOnly ? "preprocessed_cache_hit" : "direct_cache_hit"] == 1)
     }
+
+    /// `incrcc explain`: a hit, the header that changed, a header that would shadow one, a new key, and an
+    /// uncacheable call, each said in a line.
+    @Test func explainSaysWhatStandsInTheWay() throws {
+        let s = Scratch()
+        s.write("inc/h.h", "#define V 1\n")
+        try FileManager.default.createDirectory(atPath: s.file("first"), withIntermediateDirectories: true)
+        s.write("t.c", "#include \"h.h\"\nint v = V;\n")
+        let call = ["gcc", "-Ifirst", "-Iinc", "-c", "t.c"]
+        #expect(try incrcc(["explain"] + call, in: s).stdout.contains("no manifest under this key"))
+        try incrcc(call, in: s)
+        try awaitStores(s)
+        #expect(try incrcc(["explain"] + call, in: s).stdout.contains("the call would hit"))
+        s.write("inc/h.h", "#define V 2\n")
+        #expect(try incrcc(["explain"] + call, in: s).stdout.contains("inc/h.h changed"))
+        s.write("inc/h.h", "#define V 1\n")
+        s.write("first/h.h", "#define V 3\n")
+        #expect(try incrcc(["explain"] + call, in: s).stdout.contains("first/h.h exists now"))
+        #expect(try incrcc(["explain", "gcc", "t.c", "-o", "prog"], in: s).stdout.contains("called_for_link"))
+        #expect(try incrcc(["explain", "nosuchcc", "-c", "t.c"], in: s).status == 2)
+        // Explaining changes nothing: the next compile still finds the header that appeared.
+        try incrcc(call, in: s)
+        #expect(try stats(s)["direct_cache_hit"] == 0)
+    }
 }

@@ -134,6 +134,7 @@ public struct Commands {
             -c, --cleanup            shrink the cache to its size limit
             -M, --max-size SIZE      set the size limit in the cache's incrcc.conf (0: no limit)
             -p, --show-config        show the effective configuration and where each value came from
+                explain COMPILER ARGS  whether the call would hit, and what differs when not
             -V, --version            print the version
             -h, --help               print this help
 

@@ -57,73 +57,11 @@ public struct CachedCompile {
 
     public func run() -> Outcome {
         defer { facts.flush() }
-        let now = Clock.nowNanoseconds()
-        for path in outputPaths where path != "/dev/null" {
-            guard let status = try? FileSystem.statusIfExists(path) else { continue }
-            if !status.isRegularFile { return .uncached(.badOutputFile) }
+        let call: Call
+        switch prepareCall() {
+        case .success(let value): call = value
+        case .failure(let reason): return .uncached(reason)
         }
-        guard let sourceStatus = try? FileSystem.status(request.source) else { return .uncached(.noInputFile) }
-        // `-x c /dev/null` (configure's and CMake's probes) compiles an empty source.
-        let emptySource = request.source == "/dev/null"
-        guard sourceStatus.isRegularFile || emptySource else { return .uncached(.badOutputFile) }
-        guard let source = emptySource ? [] : try? FileSystem.readFile(request.source) else {
-            return .uncached(.noInputFile)
-        }
-        // A source may opt out, as with ccache (`// incrcc:disable`, and `ccache:disable` as ccache spells it).
-        if ByteSearch.find(Array("incrcc:disable".utf8), in: source) != nil
-            || ByteSearch.find(Array("ccache:disable".utf8), in: source) != nil {
-            return .uncached(.disabled)
-        }
-        let compiler: CompilerIdentity
-        do {
-            compiler = try CompilerIdentity.identify(compilerPath, cacheDirectory: store.directory, now: now)
-        } catch {
-            log.write("cannot identify compiler: \(error)")
-            return .uncached(.couldNotFindCompiler)
-        }
-        // clang's precompiled headers record their headers' modification times and refuse to load when a
-        // header's differs, so one cannot be served from another time: only gcc's are cached.
-        if request.language.isHeader && compiler.family != .gcc { return .uncached(.unsupportedPrecompiledHeader) }
-        let compatibility = configuration.compatibility
-        guard let compilerDigest = compilerCheckDigest(compiler) else { return .uncached(.couldNotFindCompiler) }
-        var key = DirectKeyInput(compiler: compilerDigest, request: compatibility.adjusting(request),
-                                 sourceDigest: Digest.of(source), currentDirectory: currentDirectory,
-                                 colorDiagnostics: !storesColoredDiagnostics(compiler) && colorDiagnostics,
-                                 lookup: lookup)
-        if compatibility.sloppiness.contains(.locale) {
-            key.environment.removeAll { $0.name == "LANG" || $0.name == "LANGUAGE" || $0.name.hasPrefix("LC_") }
-        }
-        var extraFiles = compatibility.extraFilesToHash
-        if let profile = request.profileUse {
-            guard let path = profile.path(family: compiler.family, object: request.output,
-                                          currentDirectory: currentDirectory) else {
-                return .uncached(.unsupportedCompilerOption)
-            }
-            extraFiles.append(path)
-        }
-        for path in extraFiles {
-            // A file that cannot be read is keyed as absent: its appearing later is a new key.
-            key.extraInputs.append((try? FileSystem.readFile(path)).map(Digest.of) ?? Digest(high: 0, low: 0))
-        }
-        var patchClass: Digest?
-        let mapping = pathMapping(key: key, family: compiler.family)
-        if !mapping.isEmpty {
-            let digest = PatchTrust.classDigest(compiler: compiler.digest, request: request)
-            patchClass = digest
-            if trust.isDistrusted(digest) {
-                log.write("patch class \(digest.hex) is distrusted: keying real paths")
-            } else {
-                key.mapping = mapping
-                // A source that holds a path part of the call (generated into a throw-away build dir) is
-                // keyed by its normalized text, as headers are.
-                let contents = mapping.withoutCheckout
-                if !contents.pairs.isEmpty, let normalized = contents.normalizeReversibly(source), normalized != source {
-                    key.sourceDigest = Digest.of(normalized)
-                }
-            }
-        }
-        let call = Call(source: source, compiler: compiler, key: key, directKey: key.digest(), patchClass: patchClass)
-        log.write("\(request.source): direct key \(call.directKey.hex)")
         let calls = [call] + (call.boundToCheckout.map { [$0] } ?? [])
         if !configuration.recache {
             if let outcome = lookUp(calls) { return outcome }

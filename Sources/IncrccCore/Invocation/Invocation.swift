@@ -47,6 +47,7 @@ public enum Invocation: Equatable, Sendable {
     ]
 
     static func isCommand(_ rest: [String]) -> Bool {
+        if rest.first == "explain" { return rest.count >= 2 }
         if rest.count == 1 { return singleCommands.contains(rest[0]) || rest[0].hasPrefix("--max-size=") }
         if rest.count == 2 {
             if rest[0] == "-M" || rest[0] == "--max-size" { return SizeText.parse(rest[1]) != nil }
