@@ -151,4 +151,69 @@ struct BuildEndToEndTests {
         #expect(again == (try build("plain", launcher: false, fresh: false)))
         #expect(try stats(s)["direct_cache_hit"] == before + 5)
     }
+
+    /// `prefix_command = distcc` with a distccd on loopback: the misses of a `make -j2` build are compiled by
+    /// the daemon (its log shows each), the objects equal plain ones (with `-g` too), and the rebuild hits
+    /// without reaching the daemon.
+    @Test(.enabled(if: Tools.hasMake && Tools.which("distcc") != nil && Tools.which("distccd") != nil))
+    func distccCompilesTheMissesOnly() throws {
+        let s = Scratch()
+        writeProgram(s)
+        s.write("Makefile", """
+            OBJS = src/area.o src/perimeter.o src/main.o
+            all: $(OBJS)
+            clean:
+            \trm -f $(OBJS)
+
+            """)
+        let port = try freeLoopbackPort()
+        // The log goes to the daemon's stderr, a file this process opened for it (distccd started as root
+        // drops to a user of its own, which could not open a file in the scratch directory).
+        let daemon = try start(["distccd", "--daemon", "--no-detach", "--listen", "127.0.0.1", "--port", "\(port)",
+                                "--allow", "127.0.0.1", "--log-stderr", "--log-level", "info",
+                                "--enable-tcp-insecure"], in: s)
+        defer {
+            kill(daemon.pid, SIGTERM)
+            _ = try? daemon.finish()
+        }
+        usleep(500_000)
+        try FileManager.default.createDirectory(atPath: s.file("distcc-state"), withIntermediateDirectories: true)
+        let env = ["INCRCC_PREFIX": "distcc", "DISTCC_HOSTS": "127.0.0.1:\(port)", "DISTCC_FALLBACK": "0",
+                   "DISTCC_DIR": s.file("distcc-state")]
+        func remoteCompiles() -> Int {
+            let log = String(decoding: FileManager.default.contents(atPath: daemon.errPath) ?? Data(), as: UTF8.self)
+            return log.components(separatedBy: "COMPILE_OK").count - 1
+        }
+        let flags = "CFLAGS=-O2 -g -Iinclude"
+        let first = try run(["make", "-j2", "CC=\(Tools.incrcc) gcc", flags], in: s, env: env)
+        #expect(first.status == 0, "\(first.stderr)")
+        #expect(remoteCompiles() == 3, "every miss compiled by distccd")
+        let objects = ["src/area.o", "src/perimeter.o", "src/main.o"].map { s.read($0) }
+        try run(["make", "clean"], in: s)
+        try run(["make", "-j2", "CC=gcc", flags], in: s)
+        #expect(objects == ["src/area.o", "src/perimeter.o", "src/main.o"].map { s.read($0) })
+        try run(["make", "clean"], in: s)
+        let second = try run(["make", "-j2", "CC=\(Tools.incrcc) gcc", flags], in: s, env: env)
+        #expect(second.status == 0)
+        #expect(remoteCompiles() == 3, "hits never reach distcc")
+        #expect(try stats(s)["direct_cache_hit"] == 3)
+    }
+
+    /// A TCP port on 127.0.0.1 that was free a moment ago.
+    func freeLoopbackPort() throws -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = 0
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer in
+                bind(fd, pointer, length) == 0 && getsockname(fd, pointer, &length) == 0
+            }
+        }
+        guard bound else { throw SpawnFailure(code: errno) }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
 }
