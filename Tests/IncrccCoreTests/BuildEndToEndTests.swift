@@ -176,7 +176,7 @@ struct BuildEndToEndTests {
             kill(daemon.pid, SIGTERM)
             _ = try? daemon.finish()
         }
-        usleep(500_000)
+        #expect(waitUntilListening(port: port), "distccd did not start listening")
         try FileManager.default.createDirectory(atPath: s.file("distcc-state"), withIntermediateDirectories: true)
         let env = ["INCRCC_PREFIX": "distcc", "DISTCC_HOSTS": "127.0.0.1:\(port)", "DISTCC_FALLBACK": "0",
                    "DISTCC_DIR": s.file("distcc-state")]
@@ -197,6 +197,26 @@ struct BuildEndToEndTests {
         #expect(second.status == 0)
         #expect(remoteCompiles() == 3, "hits never reach distcc")
         #expect(try stats(s)["direct_cache_hit"] == 3)
+    }
+
+    /// Whether something accepts connections on 127.0.0.1:`port` within ten seconds.
+    func waitUntilListening(port: Int) -> Bool {
+        for _ in 0..<200 {
+            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            var address = sockaddr_in()
+            address.sin_family = sa_family_t(AF_INET)
+            address.sin_addr.s_addr = inet_addr("127.0.0.1")
+            address.sin_port = UInt16(port).bigEndian
+            let connected = withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0
+                }
+            }
+            close(fd)
+            if connected { return true }
+            usleep(50_000)
+        }
+        return false
     }
 
     /// A TCP port on 127.0.0.1 that was free a moment ago.
