@@ -135,7 +135,7 @@ struct DependencyRecorder {
     func builtinDirectories() -> [String] {
         BuiltinIncludeDirectories.lookup(
             compiler: compiler, language: request.language, affecting: request.includeSearch.builtinAffectingArguments,
-            cacheDirectory: store.directory, temporaryDirectory: temporaryDirectory)
+            cacheDirectory: store.directory)
     }
 
     /// The compiler's search chains: the command line's, CPATH and friends, its own directories.

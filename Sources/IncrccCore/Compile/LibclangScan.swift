@@ -10,8 +10,8 @@ extension CachedCompile {
         }
         let temporary = store.directory + "/tmp"
         let builtin = recorder(call).builtinDirectories()
-        guard let macros = CompilerMacros.file(compiler: call.compiler, request: request, cacheDirectory: store.directory,
-                                               temporaryDirectory: temporary) else {
+        guard let macros = CompilerMacros.file(compiler: call.compiler, request: request, cacheDirectory: store.directory)
+        else {
             log.write("libclang scan: the compiler's predefined macros could not be read")
             return .failure(.scanLibclangFailed)
         }
@@ -75,8 +75,7 @@ enum LibclangScanHelper {
 /// after `-undef`: so a unit whose includes differ between gcc and clang gets gcc's set when gcc compiles.
 /// Remembered per compiler and flags beside the compiler records.
 enum CompilerMacros {
-    static func file(compiler: CompilerIdentity, request: CompileRequest, cacheDirectory: String,
-                     temporaryDirectory: String) -> String? {
+    static func file(compiler: CompilerIdentity, request: CompileRequest, cacheDirectory: String) -> String? {
         let flags = request.macroAffectingArguments
         var hasher = StreamingHasher()
         hasher.update("compiler macros 1")

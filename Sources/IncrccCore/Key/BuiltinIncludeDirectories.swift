@@ -2,7 +2,7 @@
 /// language and the options that change them. Only a miss needs them (to find negative probes).
 public enum BuiltinIncludeDirectories {
     public static func lookup(compiler: CompilerIdentity, language: SourceLanguage, affecting: [String],
-                              cacheDirectory: String, temporaryDirectory: String) -> [String] {
+                              cacheDirectory: String) -> [String] {
         var hasher = StreamingHasher()
         hasher.update(compiler.digest)
         hasher.update(language.rawValue)
