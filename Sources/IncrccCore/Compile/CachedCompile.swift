@@ -151,8 +151,20 @@ public struct CachedCompile {
         // comparison would only ever report a false mismatch: they are not sampled.
         let sampled = configuration.verifyRate > 0 && !request.language.isHeader
             && Double.random(in: 0..<1) < configuration.verifyRate
-        if !sampled, let outcome = serveStreamed(resultKey, call, via: route) { return outcome }
-        guard let data = store.read(resultKey, kind: .result), let stored = try? CachedResult.decode(data) else {
+        // One open of the entry: a damaged one (thrown) is read again the ordinary way, which removes it.
+        let opened = try? StreamedResult.open(store.path(for: resultKey, kind: .result), files: store.files,
+                                              kind: .result, key: resultKey, streaming: !sampled && call.mapping.isEmpty)
+        let data: [UInt8]?
+        switch opened {
+        case .streamed(let streamed):
+            if let outcome = serveStreamed(streamed, resultKey, call, via: route) { return outcome }
+            data = store.read(resultKey, kind: .result)
+        case .whole(let header, let body):
+            data = store.decode(resultKey, kind: .result, header: header, body: body)
+        case nil:
+            data = store.read(resultKey, kind: .result)
+        }
+        guard let data, let stored = try? CachedResult.decode(data) else {
             log.write("result \(resultKey.hex) missing")
             try? store.stats.update(shard: CacheStore.shard(of: resultKey), [(.missingCacheFile, 1)])
             return nil

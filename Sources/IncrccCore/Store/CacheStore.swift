@@ -65,6 +65,13 @@ public struct CacheStore: Sendable {
     public func read(_ key: Digest, kind: EntryCodec.Kind) -> [UInt8]? {
         let file = path(for: key, kind: kind)
         guard let (header, body) = try? files.readSplit(file, headerSize: EntryCodec.headerSize) else { return nil }
+        return decode(key, kind: kind, header: header, body: body)
+    }
+
+    /// The payload of an entry read already as its header and body; a damaged or foreign one is removed and
+    /// reported as absent.
+    func decode(_ key: Digest, kind: EntryCodec.Kind, header: [UInt8], body: [UInt8]) -> [UInt8]? {
+        let file = path(for: key, kind: kind)
         do {
             return try EntryCodec.decode(header: header, body: body, kind: kind, key: key)
         } catch {

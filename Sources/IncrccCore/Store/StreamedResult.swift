@@ -18,17 +18,34 @@ struct StreamedResult {
 
     func close() { _ = Glibc.close(fd) }
 
-    /// The result at `path` when it is stored raw and holds a file worth streaming; nil otherwise (then the
-    /// caller reads it the ordinary way). Throws when the entry is damaged.
-    static func open(_ path: String, files: CacheFiles, kind: EntryCodec.Kind,
-                     key: Digest) throws(MalformedEntry) -> StreamedResult? {
+    /// A result entry as one open of its file gives it: streamed, or read whole for the ordinary decoding.
+    enum Opened {
+        case streamed(StreamedResult)
+        case whole(header: [UInt8], body: [UInt8])
+    }
+
+    /// The result at `path`, opened once: streamed when `streaming` allows it, the entry is stored raw and
+    /// holds a file worth streaming; otherwise read whole from the same descriptor (a hit used to open the
+    /// entry twice, once to look and once to read). Nil when absent; throws when the entry is damaged.
+    static func open(_ path: String, files: CacheFiles, kind: EntryCodec.Kind, key: Digest,
+                     streaming: Bool) throws(MalformedEntry) -> Opened? {
         guard let fd = try? files.open(path, O_RDONLY | O_NONBLOCK) else { return nil }
         var keep = false
         defer { if !keep { _ = Glibc.close(fd) } }
         var s = stat()
-        guard fstat(fd, &s) == 0, s.st_mode & S_IFMT == S_IFREG, Int(s.st_size) >= EntryCodec.headerSize + inlineLimit,
-              let header = try? FileSystem.readExactly(fd, count: EntryCodec.headerSize, path: path),
-              header.count == EntryCodec.headerSize, header[9] == EntryCodec.Format.raw.rawValue else { return nil }
+        guard fstat(fd, &s) == 0, s.st_mode & S_IFMT == S_IFREG else { throw MalformedEntry("not a regular file") }
+        let headerLength = min(EntryCodec.headerSize, Int(s.st_size))
+        guard let header = try? FileSystem.readExactly(fd, count: headerLength, path: path) else {
+            throw MalformedEntry("unreadable")
+        }
+        func whole() throws(MalformedEntry) -> Opened {
+            guard let body = try? FileSystem.readExactly(fd, count: Int(s.st_size) - headerLength, path: path) else {
+                throw MalformedEntry("unreadable")
+            }
+            return .whole(header: header, body: body)
+        }
+        guard streaming, Int(s.st_size) >= EntryCodec.headerSize + inlineLimit, header.count == EntryCodec.headerSize,
+              header[9] == EntryCodec.Format.raw.rawValue else { return try whole() }
         guard Array(header[0..<8]) == EntryCodec.magic, header[8] == kind.rawValue else {
             throw MalformedEntry("not an entry of this kind")
         }
@@ -68,15 +85,16 @@ struct StreamedResult {
                 inline.append(OutputFile(kind, try stream.read(Int(length))))
             }
         }
-        guard stream.offset == stream.end, !external.isEmpty else {
-            if stream.offset != stream.end { throw MalformedEntry("trailing bytes") }
-            return nil
+        guard stream.offset == stream.end else { throw MalformedEntry("trailing bytes") }
+        guard !external.isEmpty else {
+            _ = lseek(fd, off_t(EntryCodec.headerSize), SEEK_SET)
+            return try whole()
         }
         keep = true
-        return StreamedResult(
+        return .streamed(StreamedResult(
             result: CachedResult(stdout: stdout, stderr: stderr, files: inline, pathsDigest: pathsDigest,
                                  patchesBinary: patchesBinary),
-            external: external, fd: fd)
+            external: external, fd: fd))
     }
 
     /// The entry's checksum over read-only mappings of the file, a window at a time: the bytes are hashed
@@ -146,13 +164,10 @@ struct EntryStream {
 }
 
 extension CachedCompile {
-    /// A large hit served from its uncompressed entry without reading it whole. Only where nothing is
-    /// patched (the call has no ephemeral paths) and the hit is not sampled for verification; nil: the
-    /// ordinary way serves it (and finds any damage, which it removes and counts).
-    func serveStreamed(_ resultKey: Digest, _ call: Call, via route: HitRoute) -> Outcome? {
-        guard call.mapping.isEmpty,
-              let streamed = try? StreamedResult.open(store.path(for: resultKey, kind: .result), files: store.files,
-                                                      kind: .result, key: resultKey) else { return nil }
+    /// A large hit served from its uncompressed entry without reading it whole. Opened for streaming only
+    /// where nothing is patched (the call has no ephemeral paths) and the hit is not sampled for
+    /// verification; nil: the ordinary way serves it.
+    func serveStreamed(_ streamed: StreamedResult, _ resultKey: Digest, _ call: Call, via route: HitRoute) -> Outcome? {
         defer { streamed.close() }
         guard streamed.result.pathsDigest == call.mapping.realPartsDigest, let inline = restore(streamed.result, call)
         else { return nil }
