@@ -13,6 +13,8 @@ let package = Package(
     products: [
         .executable(name: "incrcc", targets: ["incrcc"]),
         .executable(name: "incrcc-scan", targets: ["incrcc-scan"]),
+        .executable(name: "incrcc-storage-redis", targets: ["incrcc-storage-redis"]),
+        .executable(name: "incrcc-storage-http", targets: ["incrcc-storage-http"]),
         .library(name: "IncrccCore", targets: ["IncrccCore"]),
     ],
     targets: [
@@ -20,11 +22,23 @@ let package = Package(
         .systemLibrary(name: "CXXHash", pkgConfig: "libxxhash", providers: [.apt(["libxxhash-dev"])]),
         /// Function table for libclang, filled by dlopen at run time; libclang is never linked.
         .target(name: "CLibclang", linkerSettings: [.linkedLibrary("dl")]),
-        .target(name: "IncrccCore", dependencies: ["CZstd", "CXXHash", "CLibclang"], swiftSettings: directMetadata),
+        .systemLibrary(name: "CHiredis", pkgConfig: "hiredis", providers: [.apt(["libhiredis-dev"])]),
+        /// SHA-256 from libcrypto (static in the static incrcc): the shared tier's keys.
+        .target(name: "CSHA256", linkerSettings: [.linkedLibrary("crypto")]),
+        /// libcurl's variadic setters as typed functions Swift can call.
+        .target(name: "CCurl", linkerSettings: [.linkedLibrary("curl")]),
+        /// ccache's storage-helper protocol: the client in incrcc, the server in the helpers.
+        .target(name: "StorageProtocol", swiftSettings: directMetadata),
+        .target(name: "StorageHelperServer", dependencies: ["StorageProtocol"]),
+        .target(name: "IncrccCore", dependencies: ["CZstd", "CXXHash", "CLibclang", "CSHA256", "StorageProtocol"],
+                swiftSettings: directMetadata),
+        /// Long-lived storage helpers: they keep the connections incrcc's short-lived calls cannot.
+        .executableTarget(name: "incrcc-storage-redis", dependencies: ["StorageHelperServer", "CHiredis"]),
+        .executableTarget(name: "incrcc-storage-http", dependencies: ["StorageHelperServer", "CCurl"]),
         .executableTarget(name: "incrcc", dependencies: ["IncrccCore"], swiftSettings: directMetadata),
         /// libclang's scan in a dynamically linked child: incrcc itself is static and never loads libclang.
         .executableTarget(name: "incrcc-scan", dependencies: ["IncrccCore"]),
-        .testTarget(name: "IncrccCoreTests", dependencies: ["IncrccCore"]),
+        .testTarget(name: "IncrccCoreTests", dependencies: ["IncrccCore", "StorageProtocol", "StorageHelperServer"]),
     ],
     swiftLanguageModes: [.v6]
 )

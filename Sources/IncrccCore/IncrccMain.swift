@@ -135,7 +135,9 @@ struct CompileSession {
             // ccache's keys as its dashboards read them: a scan hit follows a direct lookup that missed.
             let scanned = notes.contains(.scanHit)
             let lookups: [Counter] = scanned ? (configuration.directMode ? [.directCacheMiss] : []) : [.directHit]
-            count(lookups + [.localStorageHit] + notes, store: store)
+            // A hit from the shared tier missed the local store first, as ccache counts it.
+            let local: Counter = notes.contains(.remoteStorageReadHit) ? .localStorageMiss : .localStorageHit
+            count(lookups + [local] + notes, store: store)
             return status.shellStatus
         case .miss(let status, let notes):
             var lookups: [Counter] = configuration.recache ? [.recache, .miss] : [.miss, .localStorageMiss]

@@ -59,6 +59,15 @@ public struct StatsReport {
             lines.append(("Scanning", ""))
             for counter in scanning where values[counter] > 0 { lines.append(("  " + counter.label, String(values[counter]))) }
         }
+        let remote: [Counter] = [.remoteStorageReadHit, .remoteStorageReadMiss, .remoteStorageWrite, .remoteStorageError,
+                                 .remoteStorageTimeout]
+        if remote.contains(where: { values[$0] > 0 }) {
+            let reads = values[.remoteStorageReadHit].saturatingAdding(values[.remoteStorageReadMiss])
+            lines.append(("Remote storage", ""))
+            lines.append(("  " + Counter.remoteStorageReadHit.label,
+                          String(values[.remoteStorageReadHit]) + percent(values[.remoteStorageReadHit], of: reads)))
+            for counter in remote.dropFirst() { lines.append(("  " + counter.label, String(values[counter]))) }
+        }
         let limit = maxSize == 0 ? "unlimited" : SizeText.format(maxSize)
         let used = maxSize == 0 ? "" : percent(values[.cacheSizeBytes], of: maxSize)
         lines.append(("Cache size", SizeText.format(values[.cacheSizeBytes]) + " / " + limit + used))

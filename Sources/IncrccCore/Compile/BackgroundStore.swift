@@ -184,11 +184,14 @@ extension CachedCompile {
         _ = setsid()
         BackgroundStore.detachDescriptors(keeping: [locks.marker, locks.writers])
         writer.announce(marker: locks.marker)
-        if case .miss(_, let notes) = store(fresh, collected, call), !notes.isEmpty {
+        var pending: PendingUpload?
+        if case .miss(_, let notes) = store(fresh, collected, call, upload: { pending = $0 }), !notes.isEmpty {
             try? store.stats.update(shard: Int(getpid()) % StatsFiles.shardCount, notes.map { ($0, 1) })
         }
         facts.flush()
         writer.finish(call.directKey, marker: locks.marker)
+        // Calls waiting for this key's local entries need not wait for the network too.
+        if let pending { upload(pending, warns: false) }
         _exit(0)
     }
 }

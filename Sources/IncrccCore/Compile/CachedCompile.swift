@@ -64,12 +64,15 @@ public struct CachedCompile {
         }
         let calls = [call] + (call.boundToCheckout.map { [$0] } ?? [])
         if !configuration.recache {
-            if let outcome = lookUp(calls) { return outcome }
-            // A call with the same key may be writing its entries after returning: wait for them, not compile.
-            if BackgroundStore(store: store).waitForWriter(of: call.directKey) {
-                log.write("waited for the entries of a call with the same key")
+            if !configuration.remote.remoteOnly {
                 if let outcome = lookUp(calls) { return outcome }
+                // A call with the same key may be writing its entries after returning: wait for them, not compile.
+                if BackgroundStore(store: store).waitForWriter(of: call.directKey) {
+                    log.write("waited for the entries of a call with the same key")
+                    if let outcome = lookUp(calls) { return outcome }
+                }
             }
+            if let outcome = remoteLookUp(calls) { return outcome }
         }
         switch compileFresh(call) {
         case .compiled(let fresh): return storeAfterReturning(fresh, call)
@@ -111,6 +114,8 @@ public struct CachedCompile {
         var directKey: Digest
         /// Set when the call's paths have ephemeral parts, distrusted or not.
         var patchClass: Digest?
+        /// The files whose digests are `key.extraInputs`, in order (the shared key hashes them again).
+        var extraInputPaths: [String] = []
 
         var mapping: PathMapping { key.mapping }
 
@@ -139,21 +144,24 @@ public struct CachedCompile {
         }
         guard let outcome = serve(entry.result, call, via: .manifest) else { return nil }
         store.markUsed(call.directKey, kind: .manifest)
+        if case .hit = outcome { reshare(entry, call) }
         return outcome
     }
 
     /// How a result was found.
     enum HitRoute { case manifest, scan }
 
-    /// Serves the stored result `resultKey`, verifies it, or returns nil when it cannot be served here.
-    func serve(_ resultKey: Digest, _ call: Call, via route: HitRoute) -> Outcome? {
+    /// Serves the stored result `resultKey` (or `preloaded`, its payload read from elsewhere), verifies it,
+    /// or returns nil when it cannot be served here.
+    func serve(_ resultKey: Digest, _ call: Call, via route: HitRoute, preloaded: [UInt8]? = nil) -> Outcome? {
         // gcc's precompiled headers differ from run to run (byte 61016 of a stdio one, compiled twice), so a
         // comparison would only ever report a false mismatch: they are not sampled.
         let sampled = configuration.verifyRate > 0 && !request.language.isHeader
             && Double.random(in: 0..<1) < configuration.verifyRate
         // One open of the entry: a damaged one (thrown) is read again the ordinary way, which removes it.
-        let opened = try? StreamedResult.open(store.path(for: resultKey, kind: .result), files: store.files,
-                                              kind: .result, key: resultKey, streaming: !sampled && call.mapping.isEmpty)
+        let opened = preloaded != nil ? nil : try? StreamedResult.open(
+            store.path(for: resultKey, kind: .result), files: store.files, kind: .result, key: resultKey,
+            streaming: !sampled && call.mapping.isEmpty)
         let data: [UInt8]?
         switch opened {
         case .streamed(let streamed):
@@ -162,7 +170,7 @@ public struct CachedCompile {
         case .whole(let header, let body):
             data = store.decode(resultKey, kind: .result, header: header, body: body)
         case nil:
-            data = store.read(resultKey, kind: .result)
+            data = preloaded ?? store.read(resultKey, kind: .result)
         }
         guard let data, let stored = try? CachedResult.decode(data) else {
             log.write("result \(resultKey.hex) missing")

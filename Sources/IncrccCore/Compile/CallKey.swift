@@ -70,7 +70,8 @@ extension CachedCompile {
                 }
             }
         }
-        let call = Call(source: source, compiler: compiler, key: key, directKey: key.digest(), patchClass: patchClass)
+        let call = Call(source: source, compiler: compiler, key: key, directKey: key.digest(), patchClass: patchClass,
+                        extraInputPaths: extraFiles)
         log.write("\(request.source): direct key \(call.directKey.hex)")
         return .success(call)
     }

@@ -85,7 +85,10 @@ extension CachedCompile {
     }
 
     /// Records a fresh compile whose outputs were read already (nil: one the options promise was missing).
-    func store(_ fresh: FreshCompile, _ outputs: CachedResult?, _ call: Call, notes: [Counter] = []) -> Outcome {
+    /// What goes to the shared tier is handed to `upload` once the local entries are written (by default
+    /// sent at once; a background store sends it after it has released its lock).
+    func store(_ fresh: FreshCompile, _ outputs: CachedResult?, _ call: Call, notes: [Counter] = [],
+               upload: ((PendingUpload) -> Void)? = nil) -> Outcome {
         let outcome = Outcome.miss(fresh.status, notes: notes)
         guard let result = outputs else {
             log.write("not stored: an expected output is missing")
@@ -120,8 +123,14 @@ extension CachedCompile {
         for index in files.indices { files[index].path = mapping.normalize(files[index].path) }
         let absentPaths = proof.paths.map(mapping.normalize)
         let resultKey = ResultKey.digest(directKey: call.directKey, dependencies: files.map { ($0.path, $0.digest) })
+        let payload = normalized.encode()
+        if configuration.remote.isEnabled {
+            let pending = PendingUpload(call: call, files: files, absentPaths: absentPaths, payload: payload)
+            if let upload { upload(pending) } else { self.upload(pending, warns: true) }
+        }
+        if configuration.remote.remoteOnly { return outcome }
         do {
-            try store.write(resultKey, kind: .result, payload: normalized.encode())
+            try store.write(resultKey, kind: .result, payload: payload)
             if configuration.directMode {
                 var manifest = store.read(call.directKey, kind: .manifest).flatMap { try? Manifest.decode($0) } ?? Manifest()
                 manifest.add(ManifestEntry(

@@ -69,6 +69,7 @@ public struct Configuration: Sendable {
     public var backgroundStore = true
     /// ccache's trades, under its names (`CompatibilitySettings`).
     public var compatibility = CompatibilitySettings()
+    public var remote = RemoteSettings()
     /// Origins in the order of `settings`; an array, not a dictionary: this runs on every compile, and
     /// a dictionary's first use costs more instructions here than the rest of the lookup.
     var originList: [SettingOrigin] = Array(repeating: .defaultValue, count: Configuration.settings.count)
@@ -92,7 +93,7 @@ public struct Configuration: Sendable {
         ("store_dirs", "INCRCC_STORE_DIRS"),
         ("temp_dirs", "INCRCC_TEMP_DIRS"), ("base_dir", "INCRCC_BASEDIR"), ("verify_rate", "INCRCC_VERIFY_RATE"), ("trust_after", "INCRCC_TRUST_AFTER"),
         ("scan", "INCRCC_SCAN"), ("background_store", "INCRCC_BACKGROUND_STORE"),
-    ] + CompatibilitySettings.names
+    ] + CompatibilitySettings.names + RemoteSettings.names
 
     public static let systemConfigurationPath = "/etc/incrcc.conf"
 
@@ -243,7 +244,9 @@ public struct Configuration: Sendable {
             scan = mode
         case "background_store": backgroundStore = try Self.boolean(name, value, origin: origin)
         default:
-            guard try compatibility.set(name, value, origin: origin) else {
+            var known = try compatibility.set(name, value, origin: origin)
+            if !known { known = try remote.set(name, value, origin: origin) }
+            guard known else {
                 throw ConfigurationError("unknown setting '\(name)'")
             }
         }
@@ -293,7 +296,7 @@ public struct Configuration: Sendable {
         case "trust_after": return String(trustAfter)
         case "scan": return scan.rawValue
         case "background_store": return String(backgroundStore)
-        default: return compatibility.value(of: name) ?? ""
+        default: return compatibility.value(of: name) ?? remote.value(of: name) ?? ""
         }
     }
 }

@@ -43,22 +43,14 @@ public struct Digest: Hashable, Sendable, Comparable {
     }
 }
 
-/// Feeds values into an XXH3-128 digest. Every variable-length value is length-prefixed so that two
-/// different sequences of values can never hash the same bytes.
-public struct StreamingHasher: ~Copyable {
-    private let state: OpaquePointer
+/// Something keys are hashed with: the local store's XXH3 or the shared tier's SHA-256. Every
+/// variable-length value is length-prefixed so that two different sequences of values can never hash the
+/// same bytes.
+public protocol KeyHashing: ~Copyable {
+    mutating func update(raw buffer: UnsafeRawBufferPointer)
+}
 
-    public init() {
-        state = XXH3_createState()
-        XXH3_128bits_reset(state)
-    }
-
-    deinit { XXH3_freeState(state) }
-
-    public mutating func update(raw buffer: UnsafeRawBufferPointer) {
-        XXH3_128bits_update(state, buffer.baseAddress, buffer.count)
-    }
-
+extension KeyHashing where Self: ~Copyable {
     public mutating func update(_ value: UInt64) {
         withUnsafeBytes(of: value.littleEndian) { update(raw: $0) }
     }
@@ -79,6 +71,22 @@ public struct StreamingHasher: ~Copyable {
     public mutating func update(_ digest: Digest) {
         update(digest.high)
         update(digest.low)
+    }
+}
+
+/// Feeds values into an XXH3-128 digest.
+public struct StreamingHasher: ~Copyable, KeyHashing {
+    private let state: OpaquePointer
+
+    public init() {
+        state = XXH3_createState()
+        XXH3_128bits_reset(state)
+    }
+
+    deinit { XXH3_freeState(state) }
+
+    public mutating func update(raw buffer: UnsafeRawBufferPointer) {
+        XXH3_128bits_update(state, buffer.baseAddress, buffer.count)
     }
 
     public func finalize() -> Digest {

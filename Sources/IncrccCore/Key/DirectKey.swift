@@ -76,11 +76,32 @@ public struct DirectKeyInput {
         hasher.update(compiler)
         hasher.update(UInt64(extraInputs.count))
         for digest in extraInputs { hasher.update(digest) }
+        feed(&hasher) { $0.update(sourceDigest) }
+        return hasher.finalize()
+    }
+
+    /// The key of this call's manifest in a shared cache: the same inputs, with the contents anyone may
+    /// have written (source, extra files) by their SHA-256, in `namespace`.
+    public func strongDigest(source: StrongDigest, extraInputs strongExtras: [StrongDigest],
+                             namespace: String) -> StrongDigest {
+        var hasher = StrongHasher()
+        hasher.update("incrcc shared manifest key 1")
+        hasher.update(namespace)
+        hasher.update(mapping.isEmpty ? 0 : 1)
+        hasher.update(compiler)
+        hasher.update(UInt64(strongExtras.count))
+        for digest in strongExtras { hasher.update(digest) }
+        feed(&hasher) { $0.update(source) }
+        return hasher.finalize()
+    }
+
+    /// Everything after the content digests, the same for both keys.
+    private func feed<H: KeyHashing & ~Copyable>(_ hasher: inout H, source: (inout H) -> Void) {
         hasher.update(request.language.rawValue)
         hasher.update(UInt64(request.keyedArguments.count))
         for argument in request.keyedArguments { hasher.update(mapping.normalize(argument)) }
         hasher.update(mapping.normalize(request.source))
-        hasher.update(sourceDigest)
+        source(&hasher)
         hasher.update(request.producesAssembly ? 1 : 0)
         hasher.update(colorDiagnostics ? 1 : 0)
         if let dep = request.dependencyFile {
@@ -110,7 +131,6 @@ public struct DirectKeyInput {
             hasher.update("cpu")
             hasher.update(Self.hostCPUDescription())
         }
-        return hasher.finalize()
     }
 
     /// The model name and feature flags of the first CPU: what `-march=native` resolves from.

@@ -50,6 +50,11 @@ public enum Counter: Int, CaseIterable, Sendable, Error {
     case localStorageHit
     case localStorageMiss
     case patchUnitTrustedHit
+    case remoteStorageReadHit
+    case remoteStorageReadMiss
+    case remoteStorageWrite
+    case remoteStorageError
+    case remoteStorageTimeout
 
     /// The key printed by `--print-stats`.
     public var key: String {
@@ -103,6 +108,11 @@ public enum Counter: Int, CaseIterable, Sendable, Error {
         case .localStorageHit: return "local_storage_hit"
         case .localStorageMiss: return "local_storage_miss"
         case .patchUnitTrustedHit: return "patched_hit_unit_agreed"
+        case .remoteStorageReadHit: return "remote_storage_read_hit"
+        case .remoteStorageReadMiss: return "remote_storage_read_miss"
+        case .remoteStorageWrite: return "remote_storage_write"
+        case .remoteStorageError: return "remote_storage_error"
+        case .remoteStorageTimeout: return "remote_storage_timeout"
         }
     }
 
@@ -158,6 +168,11 @@ public enum Counter: Int, CaseIterable, Sendable, Error {
         case .localStorageHit: return "local storage hits"
         case .localStorageMiss: return "local storage misses"
         case .patchUnitTrustedHit: return "patched hits trusted by their unit"
+        case .remoteStorageReadHit: return "hits"
+        case .remoteStorageReadMiss: return "misses"
+        case .remoteStorageWrite: return "writes"
+        case .remoteStorageError: return "errors"
+        case .remoteStorageTimeout: return "timeouts"
         }
     }
 

@@ -1,0 +1,180 @@
+import Glibc
+
+/// A compile's results as the shared tier keeps them: read on a local miss (and copied into the local
+/// store), written after returning. Shared keys are SHA-256 over the same inputs as the local ones, with
+/// every content digest anyone could influence (source, headers, extra files) SHA-256 as well.
+extension CachedCompile {
+    /// What a stored compile leaves to upload once the local entries are written.
+    struct PendingUpload {
+        var call: Call
+        /// Normalized paths and local digests, as the local manifest records them.
+        var files: [RecordedFile]
+        var absentPaths: [String]
+        var payload: [UInt8]
+    }
+
+    func remoteStorage(for call: Call, warns: Bool) -> RemoteStorage {
+        let shard = CacheStore.shard(of: call.directKey)
+        let stats = configuration.compatibility.stats
+        let storage = RemoteStorage(specs: configuration.remote.storage, lookup: lookup, log: log,
+                                    markerDirectory: store.directory + "/tmp", count: { counter in
+            if stats { try? store.stats.update(shard: shard, [(counter, 1)]) }
+        })
+        storage.warns = warns
+        return storage
+    }
+
+    /// The call's key in the shared tier; nil when a content changed since the local key was computed.
+    func strongManifestKey(_ call: Call) -> StrongDigest? {
+        var keyed = call.source
+        if Digest.of(keyed) != call.key.sourceDigest {
+            guard let normalized = call.mapping.withoutCheckout.normalizeReversibly(call.source),
+                  Digest.of(normalized) == call.key.sourceDigest else { return nil }
+            keyed = normalized
+        }
+        var extras: [StrongDigest] = []
+        for (index, path) in call.extraInputPaths.enumerated() {
+            let bytes = try? FileSystem.readFile(path)
+            guard index < call.key.extraInputs.count,
+                  (bytes.map(Digest.of) ?? Digest(high: 0, low: 0)) == call.key.extraInputs[index] else { return nil }
+            extras.append(bytes.map(StrongDigest.of) ?? StrongDigest(unchecked: [UInt8](repeating: 0, count: 32)))
+        }
+        return call.key.strongDigest(source: StrongDigest.of(keyed), extraInputs: extras,
+                                     namespace: configuration.remote.namespace)
+    }
+
+    /// What the shared tier records of a variable a result read.
+    static func strongVariableDigest(_ value: String?) -> StrongDigest {
+        value.map { StrongDigest.of(Array(("=" + $0).utf8)) } ?? StrongDigest(unchecked: [UInt8](repeating: 0, count: 32))
+    }
+
+    /// A hit from the shared tier: the first stored way of compiling this call that matches the files here
+    /// (each compared by SHA-256), its result checked against its key and decoded, then written to the local
+    /// store (unless `remote_only`) and served like a local hit.
+    func remoteLookUp(_ calls: [Call]) -> Outcome? {
+        guard configuration.remote.isEnabled, configuration.directMode, let first = calls.first else { return nil }
+        let remote = remoteStorage(for: first, warns: true)
+        for call in calls {
+            guard let manifestKey = strongManifestKey(call), let data = remote.get(manifestKey) else { continue }
+            guard let payload = try? EntryCodec.decode(data, kind: .manifest, key: manifestKey.checksumKey),
+                  let manifest = try? RemoteManifest.decode(payload) else {
+                log.write("shared manifest \(manifestKey.hex) is damaged: not used")
+                remote.count(.remoteStorageError)
+                continue
+            }
+            for entry in manifest.entries {
+                guard let files = matchShared(entry, call) else { continue }
+                guard let resultData = remote.get(entry.result) else { break }
+                guard let result = try? EntryCodec.decode(resultData, kind: .result, key: entry.result.checksumKey),
+                      (try? CachedResult.decode(result)) != nil else {
+                    log.write("shared result \(entry.result.hex) is damaged: not used")
+                    remote.count(.remoteStorageError)
+                    break
+                }
+                let localKey = ResultKey.digest(directKey: call.directKey, dependencies: files.map { ($0.path, $0.digest) })
+                if !configuration.remote.remoteOnly {
+                    copyToLocalStore(call, files: files, absentPaths: entry.absentPaths, resultKey: localKey, payload: result)
+                }
+                log.write("shared hit \(entry.result.hex)")
+                guard let outcome = serve(localKey, call, via: .manifest,
+                                          preloaded: configuration.remote.remoteOnly ? result : nil) else { return nil }
+                if case .hit(let status, let notes) = outcome { return .hit(status, notes: notes + [.remoteStorageReadHit]) }
+                return outcome
+            }
+        }
+        remote.count(.remoteStorageReadMiss)
+        return nil
+    }
+
+    /// The local files for `entry` when every one has the content it records and every absent path is still
+    /// absent; nil otherwise.
+    func matchShared(_ entry: RemoteManifest.Entry, _ call: Call) -> [RecordedFile]? {
+        let matcher = ManifestMatcher(mapping: call.mapping, variable: lookup)
+        for path in entry.absentPaths where !matcher.isAbsent(call.mapping.restore(path)) { return nil }
+        let contents = call.mapping.withoutCheckout
+        let now = Clock.nowNanoseconds()
+        var files: [RecordedFile] = []
+        for file in entry.files {
+            if file.path.utf8.first == 0 {
+                let value = lookup(String(file.path.dropFirst()))
+                guard Self.strongVariableDigest(value) == file.digest else { return nil }
+                files.append(RecordedFile(path: file.path, digest: DependencyRecorder.variableDigest(value),
+                                          status: FileStatus(device: 0, inode: 0, size: 0, modifiedNanoseconds: 0,
+                                                             changedNanoseconds: 0, mode: 0), statTrusted: true))
+                continue
+            }
+            let path = call.mapping.restore(file.path)
+            guard let before = try? FileSystem.status(path), before.isRegularFile,
+                  let bytes = try? FileSystem.readFile(path), let after = try? FileSystem.status(path),
+                  after.sameContentAs(before) else { return nil }
+            let keyed = contents.pairs.isEmpty ? bytes : contents.normalizeReversibly(bytes) ?? bytes
+            guard StrongDigest.of(keyed) == file.digest else { return nil }
+            files.append(RecordedFile(path: file.path, digest: Digest.of(keyed), status: before,
+                                      statTrusted: StatTrust.isSettled(before, now: now)))
+        }
+        return files
+    }
+
+    func copyToLocalStore(_ call: Call, files: [RecordedFile], absentPaths: [String], resultKey: Digest, payload: [UInt8]) {
+        do {
+            try store.write(resultKey, kind: .result, payload: payload)
+            var manifest = store.read(call.directKey, kind: .manifest).flatMap { try? Manifest.decode($0) } ?? Manifest()
+            manifest.add(ManifestEntry(files: files, absentPaths: absentPaths, result: resultKey))
+            try store.write(call.directKey, kind: .manifest, payload: manifest.encode())
+        } catch {
+            log.write("cannot copy a shared hit into the local store: \(error)")
+        }
+    }
+
+    /// Writes one stored compile to the shared tier: the result under its strong key, then the call's shared
+    /// manifest with this entry first and the entries other machines stored kept. Skipped when a file changed
+    /// since it was recorded (its SHA-256 would describe another content).
+    func upload(_ pending: PendingUpload, warns: Bool) {
+        guard configuration.remote.isEnabled, configuration.directMode else { return }
+        let call = pending.call
+        let remote = remoteStorage(for: call, warns: warns)
+        guard remote.isWritable, let manifestKey = strongManifestKey(call) else { return }
+        let contents = call.mapping.withoutCheckout
+        var strongFiles: [(path: String, digest: StrongDigest)] = []
+        for file in pending.files {
+            if file.path.utf8.first == 0 {
+                strongFiles.append((file.path, Self.strongVariableDigest(lookup(String(file.path.dropFirst())))))
+                continue
+            }
+            guard let bytes = try? FileSystem.readFile(call.mapping.restore(file.path)) else { return }
+            let keyed = contents.pairs.isEmpty ? bytes : contents.normalizeReversibly(bytes) ?? bytes
+            guard Digest.of(keyed) == file.digest else {
+                log.write("not shared: \(file.path) changed since it was recorded")
+                return
+            }
+            strongFiles.append((file.path, StrongDigest.of(keyed)))
+        }
+        let resultKey = RemoteManifest.resultKey(manifestKey: manifestKey, files: strongFiles)
+        let level = configuration.compressionLevel
+        remote.put(resultKey, EntryCodec.encode(pending.payload, kind: .result, key: resultKey.checksumKey, level: level),
+                   overwrite: false)
+        var manifest = RemoteManifest()
+        if let data = remote.get(manifestKey),
+           let payload = try? EntryCodec.decode(data, kind: .manifest, key: manifestKey.checksumKey),
+           let stored = try? RemoteManifest.decode(payload) {
+            manifest = stored
+        }
+        manifest.add(RemoteManifest.Entry(files: strongFiles, absentPaths: pending.absentPaths, result: resultKey))
+        remote.put(manifestKey, EntryCodec.encode(manifest.encode(), kind: .manifest, key: manifestKey.checksumKey, level: level),
+                   overwrite: true)
+        log.write("shared result \(resultKey.hex) under \(manifestKey.hex)")
+    }
+
+    /// `reshare`: a local hit is written to the shared tier from a detached child, after returning.
+    func reshare(_ entry: ManifestEntry, _ call: Call) {
+        guard configuration.remote.reshare, configuration.remote.isEnabled,
+              let payload = store.read(entry.result, kind: .result) else { return }
+        facts.flush()
+        let pid = BackgroundStore.forkDetachable()
+        guard pid == 0 else { return }
+        _ = setsid()
+        BackgroundStore.detachDescriptors(keeping: [])
+        upload(PendingUpload(call: call, files: entry.files, absentPaths: entry.absentPaths, payload: payload), warns: false)
+        _exit(0)
+    }
+}

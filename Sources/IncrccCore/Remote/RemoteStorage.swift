@@ -1,0 +1,151 @@
+import CXXHash
+import Glibc
+import StorageProtocol
+
+/// The shared tier as one call uses it: each `remote_storage` entry through its storage helper, read in
+/// order until one has the key, written to every entry that is not `read-only`.
+///
+/// Never fails the call: an error or timeout skips that entry for the rest of the call, is counted, and is
+/// told on stderr once (until the entry works again); the details go to the log. Nothing secret is printed.
+final class RemoteStorage {
+    let specs: [RemoteStorageSpec]
+    let lookup: (String) -> String?
+    let log: LogFile
+    /// Where the once-per-outage warning markers live.
+    let markerDirectory: String
+    let count: (Counter) -> Void
+    /// Off in a detached child, whose stderr goes nowhere: its first error must not use up the warning.
+    var warns = true
+    private var connections: [String: StorageHelperClient] = [:]
+    private var skipped: Set<Int> = []
+
+    init(specs: [RemoteStorageSpec], lookup: @escaping (String) -> String?, log: LogFile, markerDirectory: String,
+         count: @escaping (Counter) -> Void) {
+        self.specs = specs
+        self.lookup = lookup
+        self.log = log
+        self.markerDirectory = markerDirectory
+        self.count = count
+    }
+
+    var isWritable: Bool { specs.contains { !$0.readOnly } }
+
+    /// The value under `key` from the first entry that has it.
+    func get(_ key: StrongDigest) -> [UInt8]? {
+        for index in specs.indices where !skipped.contains(index) {
+            guard let client = client(index, key: key) else { continue }
+            do {
+                switch try client.get(key.bytes, timeoutMilliseconds: operationMilliseconds(index),
+                                      maximum: UInt64(EntryCodec.maximumPayload) + 64) {
+                case .ok(let value):
+                    succeeded(index)
+                    return value
+                case .noop:
+                    succeeded(index)
+                case .failed(let message):
+                    failed(index, message, timeout: message.hasPrefix("timeout"))
+                }
+            } catch {
+                dropConnection(index, key: key)
+                failed(index, "helper: " + error.description, timeout: error == .timeout)
+            }
+        }
+        return nil
+    }
+
+    /// Stores `value` under `key` in every writable entry; `overwrite` replaces what is there.
+    func put(_ key: StrongDigest, _ value: [UInt8], overwrite: Bool) {
+        for index in specs.indices where !specs[index].readOnly && !skipped.contains(index) {
+            guard let client = client(index, key: key) else { continue }
+            do {
+                switch try client.put(key.bytes, value: value, overwrite: overwrite,
+                                      timeoutMilliseconds: operationMilliseconds(index)) {
+                case .ok:
+                    succeeded(index)
+                    count(.remoteStorageWrite)
+                case .noop:
+                    succeeded(index)
+                case .failed(let message):
+                    failed(index, message, timeout: message.hasPrefix("timeout"))
+                }
+            } catch {
+                dropConnection(index, key: key)
+                failed(index, "helper: " + error.description, timeout: error == .timeout)
+            }
+        }
+    }
+
+    /// The helper's own transfer time, plus a second for it to answer that it gave up.
+    func operationMilliseconds(_ index: Int) -> Int {
+        let configured = specs[index].attributes.last { $0.key == "operation-timeout" }.flatMap { Int($0.value) }
+        return (configured ?? 5000) + 1000
+    }
+
+    /// The URL serving `key`: with shards, the one rendezvous hashing picks (the highest weighted score of
+    /// key and shard name), so adding a shard moves only the keys it now wins.
+    func url(_ index: Int, key: StrongDigest) -> String {
+        let spec = specs[index]
+        guard !spec.shards.isEmpty else { return spec.url }
+        var best: (score: Double, shard: RemoteStorageSpec.Shard)?
+        for shard in spec.shards {
+            let hash = (key.bytes + Array(shard.name.utf8)).withUnsafeBytes { XXH3_64bits($0.baseAddress, $0.count) }
+            // Uniform in (0, 1): 53 bits, never 0 or 1.
+            let unit = (Double(hash >> 11) + 0.5) / Double(UInt64(1) << 53)
+            let score = -shard.weight / Glibc.log(unit)
+            if best == nil || score > best!.score { best = (score, shard) }
+        }
+        return spec.url(shard: best?.shard)
+    }
+
+    func client(_ index: Int, key: StrongDigest) -> StorageHelperClient? {
+        let url = url(index, key: key)
+        if let open = connections[url] { return open }
+        let endpoint: HelperEndpoint
+        switch HelperEndpoint.resolve(specs[index], url: url, lookup: lookup) {
+        case .success(let value): endpoint = value
+        case .failure(.noHelper(let message)), .failure(.unsafeDirectory(let message)):
+            failed(index, message, timeout: false)
+            return nil
+        }
+        do {
+            let client = try endpoint.connect(timeoutMilliseconds: 1000)
+            guard client.supports(.getPutRemove) else {
+                failed(index, "the storage helper cannot get and put", timeout: false)
+                return nil
+            }
+            connections[url] = client
+            return client
+        } catch {
+            failed(index, "cannot reach the storage helper: " + error.description, timeout: error == .timeout)
+            return nil
+        }
+    }
+
+    func dropConnection(_ index: Int, key: StrongDigest) {
+        connections[url(index, key: key)] = nil
+    }
+
+    func markerPath(_ index: Int) -> String {
+        markerDirectory + "/remote-warned-" + Digest.of(Array(specs[index].url.utf8)).hex
+    }
+
+    func failed(_ index: Int, _ message: String, timeout: Bool) {
+        skipped.insert(index)
+        count(timeout ? .remoteStorageTimeout : .remoteStorageError)
+        let shown = RemoteStorageSpec.redact(url: specs[index].url)
+        log.write("remote storage \(shown): \(message)")
+        guard warns else { return }
+        let marker = markerPath(index)
+        guard access(marker, F_OK) != 0 else { return }
+        let descriptor = open(marker, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
+        guard descriptor >= 0 else { return }
+        close(descriptor)
+        Console.error("warning: remote storage \(shown): \(message); compiling without it "
+                      + "(further errors go to the log and the counters)")
+    }
+
+    func succeeded(_ index: Int) {
+        let marker = markerPath(index)
+        if access(marker, F_OK) == 0 { unlink(marker) }
+    }
+}

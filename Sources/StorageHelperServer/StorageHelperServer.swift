@@ -1,0 +1,264 @@
+import Glibc
+import StorageProtocol
+
+/// The helper side of ccache's storage-helper protocol: listens on the Unix socket named by
+/// `CRSH_IPC_ENDPOINT`, serves each client connection on a thread of its own with a pooled backend
+/// session, and exits after `CRSH_IDLE_TIMEOUT` seconds without clients, on `stop`, or when its socket
+/// path no longer names its socket (a client replaced it).
+public enum StorageHelperServer {
+    /// How long a backend that failed is skipped: requests answer an error at once meanwhile, so a dead
+    /// server costs a compile one local round trip, not a connect timeout.
+    public static let defaultBackoffMilliseconds = 10_000
+
+    public static func run(backend: some StorageBackend, backoffMilliseconds: Int = defaultBackoffMilliseconds) -> Never {
+        signal(SIGPIPE, SIG_IGN)
+        guard let endpoint = Environment.value("CRSH_IPC_ENDPOINT"), !endpoint.isEmpty else {
+            fail("CRSH_IPC_ENDPOINT is not set")
+        }
+        let idleSeconds = Int(Environment.value("CRSH_IDLE_TIMEOUT") ?? "0") ?? 0
+        let listener: Int32
+        switch listen(at: endpoint) {
+        case .success(let descriptor): listener = descriptor
+        case .failure(let error): fail("cannot listen at \(endpoint): \(error.description)")
+        }
+        var own = stat()
+        fstat(listener, &own)
+        var endpointStatus = stat()
+        stat(endpoint, &endpointStatus)
+        let state = ServerState(backend: backend, backoffNanoseconds: Int64(backoffMilliseconds) * 1_000_000,
+                                endpoint: endpoint)
+        while true {
+            var entry = pollfd(fd: listener, events: Int16(POLLIN), revents: 0)
+            let ready = poll(&entry, 1, 1000)
+            if ready > 0 {
+                let client = accept(listener, nil, nil)
+                if client >= 0 {
+                    _ = fcntl(client, F_SETFD, FD_CLOEXEC)
+                    state.serve(client)
+                }
+                continue
+            }
+            // Replaced or removed: a new helper owns the name now.
+            var current = stat()
+            if stat(endpoint, &current) != 0 || current.st_ino != endpointStatus.st_ino
+                || current.st_dev != endpointStatus.st_dev {
+                exit(0)
+            }
+            if idleSeconds > 0, state.idleNanoseconds() >= Int64(idleSeconds) * 1_000_000_000 {
+                unlink(endpoint)
+                exit(0)
+            }
+        }
+    }
+
+    public static func fail(_ message: String) -> Never {
+        let text = Array("\(CommandLine.arguments.first ?? "storage helper"): \(message)\n".utf8)
+        text.withUnsafeBytes { _ = Glibc.write(2, $0.baseAddress, $0.count) }
+        exit(1)
+    }
+
+    /// Binds and listens at `path` with umask 077: only the user can connect.
+    static func listen(at path: String) -> Result<Int32, ChannelError> {
+        let descriptor = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard descriptor >= 0 else { return .failure(.system(errno)) }
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        let bytes = Array(path.utf8)
+        guard bytes.count < MemoryLayout.size(ofValue: address.sun_path) else { return .failure(.system(ENAMETOOLONG)) }
+        withUnsafeMutableBytes(of: &address.sun_path) { $0.copyBytes(from: bytes) }
+        let previous = umask(0o077)
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(descriptor, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
+            }
+        }
+        umask(previous)
+        guard bound == 0, Glibc.listen(descriptor, 128) == 0 else {
+            let code = errno
+            close(descriptor)
+            return .failure(.system(code))
+        }
+        return .success(descriptor)
+    }
+}
+
+/// What the connection threads share: the session pool, the back-off clock and the idle clock.
+final class ServerState: @unchecked Sendable {
+    let backend: any StorageBackend
+    let backoffNanoseconds: Int64
+    let endpoint: String
+    private var lock = pthread_mutex_t()
+    private var pool: [StorageSession] = []
+    private var active = 0
+    private var lastActivity = Channel.monotonicNanoseconds()
+    private var failedUntil: Int64 = 0
+    private var lastFailure = ""
+    private var diagnostics: [String] = []
+
+    init(backend: any StorageBackend, backoffNanoseconds: Int64, endpoint: String) {
+        self.backend = backend
+        self.backoffNanoseconds = backoffNanoseconds
+        self.endpoint = endpoint
+        pthread_mutex_init(&lock, nil)
+    }
+
+    func locked<T>(_ body: () -> T) -> T {
+        pthread_mutex_lock(&lock)
+        defer { pthread_mutex_unlock(&lock) }
+        return body()
+    }
+
+    func idleNanoseconds() -> Int64 {
+        locked { active > 0 ? 0 : Channel.monotonicNanoseconds() - lastActivity }
+    }
+
+    /// Serves one client on a detached thread of its own.
+    func serve(_ client: Int32) {
+        locked { active += 1 }
+        let context = Unmanaged.passRetained(ConnectionContext(state: self, descriptor: client)).toOpaque()
+        var thread = pthread_t()
+        var attributes = pthread_attr_t()
+        pthread_attr_init(&attributes)
+        pthread_attr_setdetachstate(&attributes, Int32(PTHREAD_CREATE_DETACHED))
+        let started = pthread_create(&thread, &attributes, { raw in
+            let context = Unmanaged<ConnectionContext>.fromOpaque(raw!).takeRetainedValue()
+            context.state.converse(context.descriptor)
+            return nil
+        }, context)
+        pthread_attr_destroy(&attributes)
+        if started != 0 {
+            Unmanaged<ConnectionContext>.fromOpaque(context).release()
+            close(client)
+            locked { active -= 1 }
+        }
+    }
+
+    /// Greets the client and answers its requests until it closes the connection.
+    func converse(_ descriptor: Int32) {
+        defer {
+            locked {
+                active -= 1
+                lastActivity = Channel.monotonicNanoseconds()
+            }
+        }
+        var channel = Channel(descriptor: descriptor)
+        var greeting = WireWriter()
+        greeting.byte(StorageWire.version)
+        greeting.short([StorageWire.Capability.getPutRemove.rawValue, StorageWire.Capability.info.rawValue,
+                        StorageWire.Capability.exists.rawValue])
+        do {
+            try channel.write(greeting.bytes)
+            while true {
+                // A client that goes quiet in the middle of a request is dropped after a minute.
+                channel.deadline = nil
+                guard let request = try StorageRequest.read(from: channel) else { return }
+                locked { lastActivity = Channel.monotonicNanoseconds() }
+                channel.expire(afterMilliseconds: 60_000)
+                try answer(request, on: channel)
+            }
+        } catch {
+            return
+        }
+    }
+
+    func answer(_ request: StorageRequest, on channel: borrowing Channel) throws(ChannelError) {
+        var writer = WireWriter()
+        switch request {
+        case .stop:
+            unlink(endpoint)
+            writer.byte(StorageWire.Status.ok.rawValue)
+            try? channel.write(writer.bytes)
+            _exit(0)
+        case .info:
+            writer.short(Array(backend.identity.utf8))
+            let messages = locked { diagnostics.suffix(16) }
+            writer.byte(UInt8(messages.count))
+            for message in messages { writer.short(Array(message.utf8)) }
+        case .get(let key):
+            encode(perform { $0.get(key) }, into: &writer, value: true)
+        case .put(let key, let overwrite, let value):
+            encode(perform { $0.put(key, value: value, overwrite: overwrite) }, into: &writer, value: false)
+        case .remove(let key):
+            encode(perform { $0.remove(key) }, into: &writer, value: false)
+        case .exists(let key):
+            let reply = perform { $0.exists(key) }
+            if case .ok(let flag) = reply {
+                writer.byte(StorageWire.Status.ok.rawValue)
+                writer.byte(flag.first ?? 0)
+            } else {
+                encode(reply, into: &writer, value: false)
+            }
+        }
+        try channel.write(writer.bytes)
+    }
+
+    func encode(_ reply: BackendReply, into writer: inout WireWriter, value: Bool) {
+        switch reply {
+        case .ok(let bytes):
+            writer.byte(StorageWire.Status.ok.rawValue)
+            if value { writer.value(bytes) }
+        case .noop:
+            writer.byte(StorageWire.Status.noop.rawValue)
+        case .failed(let message):
+            writer.byte(StorageWire.Status.error.rawValue)
+            writer.short(Array(message.utf8))
+        case .timedOut(let message):
+            writer.byte(StorageWire.Status.error.rawValue)
+            writer.short(Array(("timeout: " + message).utf8))
+        }
+    }
+
+    /// Runs one operation on a pooled session, unless the backend failed within the back-off time. A
+    /// session that failed is dropped (its connection may be half-closed); a new one reconnects.
+    func perform(_ operation: (StorageSession) -> BackendReply) -> BackendReply {
+        let now = Channel.monotonicNanoseconds()
+        let skipped: String? = locked { now < failedUntil ? lastFailure : nil }
+        if let skipped { return .failed("skipped after an error: " + skipped) }
+        let pooled: StorageSession? = locked { pool.popLast() }
+        let session: StorageSession
+        if let pooled {
+            session = pooled
+        } else {
+            switch backend.makeSession() {
+            case .success(let made): session = made
+            case .failure(let error):
+                recordFailure(error.message)
+                return .failed(error.message)
+            }
+        }
+        let reply = operation(session)
+        switch reply {
+        case .failed(let message), .timedOut(let message):
+            recordFailure(message)
+        case .ok, .noop:
+            locked { pool.append(session) }
+        }
+        return reply
+    }
+
+    func recordFailure(_ message: String) {
+        locked {
+            failedUntil = Channel.monotonicNanoseconds() + backoffNanoseconds
+            lastFailure = message
+            diagnostics.append(message)
+            if diagnostics.count > 64 { diagnostics.removeFirst(diagnostics.count - 64) }
+        }
+    }
+}
+
+final class ConnectionContext {
+    let state: ServerState
+    let descriptor: Int32
+
+    init(state: ServerState, descriptor: Int32) {
+        self.state = state
+        self.descriptor = descriptor
+    }
+}
+
+/// The process environment, read with getenv.
+public enum Environment {
+    public static func value(_ name: String) -> String? {
+        getenv(name).map { String(cString: $0) }
+    }
+}
