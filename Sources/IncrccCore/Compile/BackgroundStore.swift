@@ -48,11 +48,17 @@ struct BackgroundStore {
         return (markerFd, writersFd)
     }
 
-    /// Ends a writer's work: the marker goes before its lock, so a waiter that wakes finds the entries.
-    func finish(_ key: Digest, marker: Int32) {
+    /// Ends a writer's work on `key`: the marker goes before its lock, so a waiter that wakes finds the
+    /// entries. With `stillWorking` the writer stays registered (it uploads next), so the statistics
+    /// commands go on waiting for it; `unregister` ends that.
+    func finish(_ key: Digest, marker: Int32, stillWorking: Bool = false) {
         store.files.remove(markerPath(key))
-        store.files.remove(writersDirectory + "/" + String(getpid()))
+        if !stillWorking { unregister() }
         close(marker)
+    }
+
+    func unregister() {
+        store.files.remove(writersDirectory + "/" + String(getpid()))
     }
 
     /// One empty file per writer at work, named by its process id, so the commands can tell stopped writers
@@ -189,9 +195,12 @@ extension CachedCompile {
             try? store.stats.update(shard: Int(getpid()) % StatsFiles.shardCount, notes.map { ($0, 1) })
         }
         facts.flush()
-        writer.finish(call.directKey, marker: locks.marker)
         // Calls waiting for this key's local entries need not wait for the network too.
-        if let pending { upload(pending, warns: false) }
+        writer.finish(call.directKey, marker: locks.marker, stillWorking: pending != nil)
+        if let pending {
+            upload(pending, warns: false)
+            writer.unregister()
+        }
         _exit(0)
     }
 }

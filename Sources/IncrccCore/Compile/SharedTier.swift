@@ -174,7 +174,14 @@ extension CachedCompile {
         guard pid == 0 else { return }
         _ = setsid()
         BackgroundStore.detachDescriptors(keeping: [])
+        // Registered as a writer, so the statistics commands wait for the upload as for any store.
+        let writer = BackgroundStore(store: store)
+        let lock = try? store.files.open(writer.writersLockPath, O_RDWR | O_CREAT, create: true)
+        if let lock, BackgroundStore.lock(lock, LOCK_SH, waitingAtMost: BackgroundStore.longestWait) {
+            writer.announce(marker: -1)
+        }
         upload(PendingUpload(call: call, files: entry.files, absentPaths: entry.absentPaths, payload: payload), warns: false)
+        writer.unregister()
         _exit(0)
     }
 }

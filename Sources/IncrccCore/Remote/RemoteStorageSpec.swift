@@ -17,6 +17,11 @@ public struct RemoteStorageSpec: Equatable, Sendable {
     public struct Attribute: Equatable, Sendable {
         public var key: String
         public var value: String
+
+        public init(key: String, value: String) {
+            self.key = key
+            self.value = value
+        }
     }
 
     public struct Shard: Equatable, Sendable {
