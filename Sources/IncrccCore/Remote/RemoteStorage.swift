@@ -137,9 +137,11 @@ final class RemoteStorage {
         guard warns else { return }
         let marker = markerPath(index)
         guard access(marker, F_OK) != 0 else { return }
+        try? FileSystem.makeDirectories(markerDirectory)
         let descriptor = open(marker, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
-        guard descriptor >= 0 else { return }
-        close(descriptor)
+        // Another call created it first: that one warns.
+        if descriptor < 0 && errno == EEXIST { return }
+        if descriptor >= 0 { close(descriptor) }
         Console.error("warning: remote storage \(shown): \(message); compiling without it "
                       + "(further errors go to the log and the counters)")
     }
