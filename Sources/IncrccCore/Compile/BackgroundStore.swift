@@ -199,6 +199,7 @@ extension CachedCompile {
         writer.finish(call.directKey, marker: locks.marker, stillWorking: pending != nil)
         if let pending {
             upload(pending, warns: false)
+            facts.flush()
             writer.unregister()
         }
         _exit(0)

@@ -104,6 +104,13 @@ extension CachedCompile {
                 continue
             }
             let path = call.mapping.restore(file.path)
+            // Nothing to normalize: the remembered digests stand for the bytes.
+            if contents.pairs.isEmpty {
+                guard let known = facts.strongDigest(of: path), known.strong == file.digest else { return nil }
+                files.append(RecordedFile(path: file.path, digest: known.digest, status: known.status,
+                                          statTrusted: StatTrust.isSettled(known.status, now: now)))
+                continue
+            }
             guard let before = try? FileSystem.status(path), before.isRegularFile,
                   let bytes = try? FileSystem.readFile(path), let after = try? FileSystem.status(path),
                   after.sameContentAs(before) else { return nil }
@@ -118,8 +125,15 @@ extension CachedCompile {
     func copyToLocalStore(_ call: Call, files: [RecordedFile], absentPaths: [String], resultKey: Digest, payload: [UInt8]) {
         do {
             try store.write(resultKey, kind: .result, payload: payload)
+            // The same proof a local miss records, so this machine's later hits stat a directory, not each path.
+            let proof = AbsentDirectories.settled(for: absentPaths.map(call.mapping.restore), now: Clock.nowNanoseconds())
             var manifest = store.read(call.directKey, kind: .manifest).flatMap { try? Manifest.decode($0) } ?? Manifest()
-            manifest.add(ManifestEntry(files: files, absentPaths: absentPaths, result: resultKey))
+            manifest.add(ManifestEntry(
+                files: files, absentPaths: proof.paths.map(call.mapping.normalize), result: resultKey,
+                absentDirectories: proof.directories.map {
+                    RecordedDirectory(path: call.mapping.normalize($0.path), status: $0.status)
+                },
+                uncoveredAbsentPaths: proof.uncovered))
             try store.write(call.directKey, kind: .manifest, payload: manifest.encode())
         } catch {
             log.write("cannot copy a shared hit into the local store: \(error)")
@@ -139,6 +153,11 @@ extension CachedCompile {
         for file in pending.files {
             if file.path.utf8.first == 0 {
                 strongFiles.append((file.path, Self.strongVariableDigest(lookup(String(file.path.dropFirst())))))
+                continue
+            }
+            if contents.pairs.isEmpty, let known = facts.strongDigest(of: call.mapping.restore(file.path)),
+               known.digest == file.digest {
+                strongFiles.append((file.path, known.strong))
                 continue
             }
             guard let bytes = try? FileSystem.readFile(call.mapping.restore(file.path)) else { return }
@@ -181,6 +200,7 @@ extension CachedCompile {
             writer.announce(marker: -1)
         }
         upload(PendingUpload(call: call, files: entry.files, absentPaths: entry.absentPaths, payload: payload), warns: false)
+        facts.flush()
         writer.unregister()
         _exit(0)
     }

@@ -53,6 +53,41 @@ public final class FileFactsStore {
         return (facts, after)
     }
 
+    /// The SHA-256 and XXH3 of `path`'s bytes and the stat they belong to, remembered like the facts: the
+    /// shared tier compares every header by SHA-256, and a build's units share most of their headers.
+    public func strongDigest(of path: String) -> (strong: StrongDigest, digest: Digest, status: FileStatus)? {
+        guard let before = try? FileSystem.status(path), before.isRegularFile else { return nil }
+        var hasher = StreamingHasher()
+        hasher.update("strong digest\u{0}")
+        hasher.update(path)
+        let key = hasher.finalize()
+        if isSettled(before), let payload = store.read(key, kind: .fileFacts) {
+            var reader = ByteReader(payload)
+            if let recorded = try? reader.readString(), recorded == path, let status = try? reader.readFileStatus(),
+               status.sameContentAs(before), let digest = try? reader.readDigest(), let strong = try? reader.readBytes(limit: 32),
+               let value = StrongDigest(bytes: strong), reader.isAtEnd {
+                return (value, digest, before)
+            }
+        }
+        guard let bytes = try? FileSystem.readFile(path), let after = try? FileSystem.status(path),
+              after.sameContentAs(before) else { return nil }
+        let strong = StrongDigest.of(bytes)
+        let digest = Digest.of(bytes)
+        if isSettled(after) {
+            var writer = ByteWriter()
+            writer.write(path)
+            writer.write(after)
+            writer.write(digest)
+            writer.write(strong.bytes)
+            if let change = try? store.place(key, kind: .fileFacts, payload: writer.bytes) {
+                let shard = CacheStore.shard(of: key)
+                let sum = written[shard] ?? (0, 0)
+                written[shard] = (sum.files + change.files, sum.bytes + change.bytes)
+            }
+        }
+        return (strong, digest, after)
+    }
+
     /// Adds the entries written so far to the stats.
     public func flush() {
         for (shard, change) in written {

