@@ -145,9 +145,10 @@ struct NixEndToEndTests {
 
     /// One build of every variant in the `nix-shell` of `salt`, each object compared with a fresh compile.
     /// Derivation attributes become the shell's variables: incrcc and its cache dir go in as arguments.
-    func buildInShell(_ s: Scratch, salt: String, env: [String: String], count: Int, _ comment: String) throws {
+    func buildInShell(_ s: Scratch, salt: String, env: [String: String], count: Int, _ comment: String,
+                      cache: String = "cache") throws {
         var arguments = ["nix-shell", "app.nix", "--argstr", "salt", salt, "--run", "bash build.sh",
-                         "--argstr", "incrcc", Tools.incrcc, "--argstr", "cacheDir", s.file("cache")]
+                         "--argstr", "incrcc", Tools.incrcc, "--argstr", "cacheDir", s.file(cache)]
         if let clang = Self.clang { arguments += ["--argstr", "clang", clang] }
         let result = try NixEndToEndTests.runChecked(arguments, in: s, env: env)
         #expect(result.status == 0, "\(comment): \(result.stderr.suffix(600))")

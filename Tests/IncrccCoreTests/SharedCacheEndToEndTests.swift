@@ -257,4 +257,22 @@ struct SharedCacheEndToEndTests {
         #expect(try build(s, "b/proj", on: same).status == 0)
         #expect(try same.stats()["remote_storage_read_hit"] == 4)
     }
+
+    @Test(.enabled(if: SharedTools.hasRedis))
+    func eightCallsStartingAtOnceShareOneHelper() throws {
+        let s = Scratch()
+        let server = try RedisServer.start(s, name: "redis")
+        defer { server.stop() }
+        let machine = Machine("a", s, remote: "redis://127.0.0.1:\(server.port)")
+        defer { machine.stopHelpers() }
+        for index in 0..<8 { s.write("u\(index).c", "int u\(index)(void) { return \(index); }\n") }
+        let started = try (0..<8).map { index in
+            try start([Tools.incrcc, "gcc", "-c", "u\(index).c", "-o", "u\(index).o"], in: s, env: machine.settings)
+        }
+        let results = try started.map { try $0.finish() }
+        #expect(results.allSatisfy { $0.status == 0 && $0.stderr.isEmpty }, "\(results.map(\.stderr))")
+        #expect(helperProcesses(under: machine.runtimeDirectory).count == 1)
+        let stats = try machine.stats()
+        #expect(stats["remote_storage_write"] == 16 && stats["remote_storage_error"] == 0, "\(stats)")
+    }
 }

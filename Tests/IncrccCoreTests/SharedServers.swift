@@ -188,3 +188,14 @@ struct Machine {
         return count
     }
 }
+
+/// Storage helpers whose socket is under `directory`.
+func helperProcesses(under directory: String) -> [pid_t] {
+    var found: [pid_t] = []
+    for entry in (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [] {
+        guard let pid = pid_t(entry),
+              let environ = FileManager.default.contents(atPath: "/proc/\(entry)/environ") else { continue }
+        if String(decoding: environ, as: UTF8.self).contains("CRSH_IPC_ENDPOINT=" + directory) { found.append(pid) }
+    }
+    return found
+}

@@ -144,7 +144,11 @@ public struct CachedCompile {
         }
         guard let outcome = serve(entry.result, call, via: .manifest) else { return nil }
         store.markUsed(call.directKey, kind: .manifest)
-        if case .hit = outcome { reshare(entry, call) }
+        switch outcome {
+        case .hit: reshare(entry, call)
+        case .miss(_, let notes) where notes.contains(.patchAgreed): shareAgreement(entry, call)
+        default: break
+        }
         return outcome
     }
 

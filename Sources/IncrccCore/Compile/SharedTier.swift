@@ -66,18 +66,37 @@ extension CachedCompile {
                 guard let files = matchShared(entry, call) else { continue }
                 guard let resultData = remote.get(entry.result) else { break }
                 guard let result = try? EntryCodec.decode(resultData, kind: .result, key: entry.result.checksumKey),
-                      (try? CachedResult.decode(result)) != nil else {
+                      let stored = try? CachedResult.decode(result) else {
                     log.write("shared result \(entry.result.hex) is damaged: not used")
                     remote.count(.remoteStorageError)
                     break
                 }
                 let localKey = ResultKey.digest(directKey: call.directKey, dependencies: files.map { ($0.path, $0.digest) })
-                if !configuration.remote.remoteOnly {
-                    copyToLocalStore(call, files: files, absentPaths: entry.absentPaths, resultKey: localKey, payload: result)
+                // A patched binary another machine has seen agree with a fresh compile is served like one
+                // that agreed here.
+                if stored.patchesBinary, stored.pathsDigest != call.mapping.realPartsDigest, let patchClass = call.patchClass,
+                   case .proving = trust.state(of: patchClass), !trust.unitAgreed(localKey),
+                   sharedAgreement(remote, manifestKey: manifestKey, result: localKey, shared: entry.result) {
+                    log.write("the shared tier holds an agreement for \(entry.result.hex)")
+                    trust.recordUnitAgreement(localKey)
                 }
                 log.write("shared hit \(entry.result.hex)")
-                guard let outcome = serve(localKey, call, via: .manifest,
-                                          preloaded: configuration.remote.remoteOnly ? result : nil) else { return nil }
+                guard let outcome = serve(localKey, call, via: .manifest, preloaded: result) else { return nil }
+                let agreed: Bool
+                if case .miss(_, let notes) = outcome { agreed = notes.contains(.patchAgreed) } else { agreed = false }
+                // Copied after returning: creating the entries' files cost 4 ms of a 7 ms shared hit here.
+                if !configuration.remote.remoteOnly || agreed {
+                    afterReturning {
+                        if !configuration.remote.remoteOnly {
+                            copyToLocalStore(call, files: files, absentPaths: entry.absentPaths, resultKey: localKey,
+                                             payload: result)
+                        }
+                        if agreed {
+                            putAgreement(remoteStorage(for: call, warns: false), manifestKey: manifestKey,
+                                         result: localKey, shared: entry.result)
+                        }
+                    }
+                }
                 if case .hit(let status, let notes) = outcome { return .hit(status, notes: notes + [.remoteStorageReadHit]) }
                 return outcome
             }
@@ -148,26 +167,7 @@ extension CachedCompile {
         let call = pending.call
         let remote = remoteStorage(for: call, warns: warns)
         guard remote.isWritable, let manifestKey = strongManifestKey(call) else { return }
-        let contents = call.mapping.withoutCheckout
-        var strongFiles: [(path: String, digest: StrongDigest)] = []
-        for file in pending.files {
-            if file.path.utf8.first == 0 {
-                strongFiles.append((file.path, Self.strongVariableDigest(lookup(String(file.path.dropFirst())))))
-                continue
-            }
-            if contents.pairs.isEmpty, let known = facts.strongDigest(of: call.mapping.restore(file.path)),
-               known.digest == file.digest {
-                strongFiles.append((file.path, known.strong))
-                continue
-            }
-            guard let bytes = try? FileSystem.readFile(call.mapping.restore(file.path)) else { return }
-            let keyed = contents.pairs.isEmpty ? bytes : contents.normalizeReversibly(bytes) ?? bytes
-            guard Digest.of(keyed) == file.digest else {
-                log.write("not shared: \(file.path) changed since it was recorded")
-                return
-            }
-            strongFiles.append((file.path, StrongDigest.of(keyed)))
-        }
+        guard let strongFiles = strongFiles(pending.files, call) else { return }
         let resultKey = RemoteManifest.resultKey(manifestKey: manifestKey, files: strongFiles)
         let level = configuration.compressionLevel
         remote.put(resultKey, EntryCodec.encode(pending.payload, kind: .result, key: resultKey.checksumKey, level: level),
@@ -184,22 +184,104 @@ extension CachedCompile {
         log.write("shared result \(resultKey.hex) under \(manifestKey.hex)")
     }
 
+    /// The shared tier's digests of a manifest entry's files, read again (or remembered by stat); nil when
+    /// one changed since it was recorded, since its SHA-256 would describe another content.
+    func strongFiles(_ files: [RecordedFile], _ call: Call) -> [(path: String, digest: StrongDigest)]? {
+        let contents = call.mapping.withoutCheckout
+        var strongFiles: [(path: String, digest: StrongDigest)] = []
+        for file in files {
+            if file.path.utf8.first == 0 {
+                strongFiles.append((file.path, Self.strongVariableDigest(lookup(String(file.path.dropFirst())))))
+                continue
+            }
+            let path = call.mapping.restore(file.path)
+            if contents.pairs.isEmpty, let known = facts.strongDigest(of: path), known.digest == file.digest {
+                strongFiles.append((file.path, known.strong))
+                continue
+            }
+            guard let bytes = try? FileSystem.readFile(path) else { return nil }
+            let keyed = contents.pairs.isEmpty ? bytes : contents.normalizeReversibly(bytes) ?? bytes
+            guard Digest.of(keyed) == file.digest else {
+                log.write("not shared: \(file.path) changed since it was recorded")
+                return nil
+            }
+            strongFiles.append((file.path, StrongDigest.of(keyed)))
+        }
+        return strongFiles
+    }
+
+    /// Where the shared tier records that a unit's patched result agreed with a fresh compile: under the
+    /// call's shared key and the unit's result, holding the shared key of the result that agreed, so a
+    /// machine trusts it only for that very result.
+    static func agreementKey(manifestKey: StrongDigest, result: Digest) -> StrongDigest {
+        var hasher = StrongHasher()
+        hasher.update("incrcc shared unit agreement 1")
+        hasher.update(manifestKey)
+        hasher.update(result)
+        return hasher.finalize()
+    }
+
+    func putAgreement(_ remote: RemoteStorage, manifestKey: StrongDigest, result: Digest, shared: StrongDigest) {
+        let key = Self.agreementKey(manifestKey: manifestKey, result: result)
+        remote.put(key, EntryCodec.encode(shared.bytes, kind: .manifest, key: key.checksumKey, level: 1), overwrite: true)
+    }
+
+    /// Whether another machine saw `shared` (this unit's result) agree with a fresh compile after a move.
+    func sharedAgreement(_ remote: RemoteStorage, manifestKey: StrongDigest, result: Digest, shared: StrongDigest) -> Bool {
+        let key = Self.agreementKey(manifestKey: manifestKey, result: result)
+        guard let data = remote.get(key),
+              let payload = try? EntryCodec.decode(data, kind: .manifest, key: key.checksumKey) else { return false }
+        return payload == shared.bytes
+    }
+
+    /// A local patched result that just agreed with a fresh compile: the shared tier learns it too.
+    func shareAgreement(_ entry: ManifestEntry, _ call: Call) {
+        guard configuration.remote.isEnabled, configuration.directMode else { return }
+        afterReturning {
+            let remote = remoteStorage(for: call, warns: false)
+            guard remote.isWritable, let manifestKey = strongManifestKey(call),
+                  let files = strongFiles(entry.files, call) else { return }
+            putAgreement(remote, manifestKey: manifestKey, result: entry.result,
+                         shared: RemoteManifest.resultKey(manifestKey: manifestKey, files: files))
+        }
+    }
+
     /// `reshare`: a local hit is written to the shared tier from a detached child, after returning.
     func reshare(_ entry: ManifestEntry, _ call: Call) {
         guard configuration.remote.reshare, configuration.remote.isEnabled,
               let payload = store.read(entry.result, kind: .result) else { return }
-        facts.flush()
-        let pid = BackgroundStore.forkDetachable()
-        guard pid == 0 else { return }
-        _ = setsid()
-        BackgroundStore.detachDescriptors(keeping: [])
-        // Registered as a writer, so the statistics commands wait for the upload as for any store.
-        let writer = BackgroundStore(store: store)
-        let lock = try? store.files.open(writer.writersLockPath, O_RDWR | O_CREAT, create: true)
-        if let lock, BackgroundStore.lock(lock, LOCK_SH, waitingAtMost: BackgroundStore.longestWait) {
-            writer.announce(marker: -1)
+        afterReturning {
+            upload(PendingUpload(call: call, files: entry.files, absentPaths: entry.absentPaths, payload: payload),
+                   warns: false)
         }
-        upload(PendingUpload(call: call, files: entry.files, absentPaths: entry.absentPaths, payload: payload), warns: false)
+    }
+
+    /// Runs `body` in a detached child once this call has returned, registered as a writer so that the
+    /// statistics commands wait for it; here when no child can be started.
+    func afterReturning(_ body: () -> Void) {
+        facts.flush()
+        // The writers' lock is taken before the fork, so no statistics command can slip in before the child.
+        let writer = BackgroundStore(store: store)
+        guard storesInBackground, let lock = try? store.files.open(writer.writersLockPath, O_RDWR | O_CREAT, create: true)
+        else {
+            body()
+            return
+        }
+        guard BackgroundStore.lock(lock, LOCK_SH, waitingAtMost: BackgroundStore.longestWait) else {
+            close(lock)
+            body()
+            return
+        }
+        let pid = BackgroundStore.forkDetachable()
+        if pid != 0 {
+            close(lock)
+            if pid < 0 { body() }
+            return
+        }
+        _ = setsid()
+        BackgroundStore.detachDescriptors(keeping: [lock])
+        writer.announce(marker: -1)
+        body()
         facts.flush()
         writer.unregister()
         _exit(0)

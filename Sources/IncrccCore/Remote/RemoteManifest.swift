@@ -89,8 +89,6 @@ public struct RemoteManifest: Equatable, Sendable {
     }
 
     static func readDigest(_ reader: inout ByteReader) throws(MalformedEntry) -> StrongDigest {
-        var bytes: [UInt8] = []
-        for _ in 0..<32 { bytes.append(try reader.readUInt8()) }
-        return StrongDigest(unchecked: bytes)
+        StrongDigest(unchecked: try reader.readFixed(32))
     }
 }

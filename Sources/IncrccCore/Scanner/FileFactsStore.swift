@@ -64,7 +64,7 @@ public final class FileFactsStore {
         if isSettled(before), let payload = store.read(key, kind: .fileFacts) {
             var reader = ByteReader(payload)
             if let recorded = try? reader.readString(), recorded == path, let status = try? reader.readFileStatus(),
-               status.sameContentAs(before), let digest = try? reader.readDigest(), let strong = try? reader.readBytes(limit: 32),
+               status.sameContentAs(before), let digest = try? reader.readDigest(), let strong = try? reader.readFixed(32),
                let value = StrongDigest(bytes: strong), reader.isAtEnd {
                 return (value, digest, before)
             }
@@ -78,7 +78,7 @@ public final class FileFactsStore {
             writer.write(path)
             writer.write(after)
             writer.write(digest)
-            writer.write(strong.bytes)
+            writer.appendRaw(strong.bytes)
             if let change = try? store.place(key, kind: .fileFacts, payload: writer.bytes) {
                 let shard = CacheStore.shard(of: key)
                 let sum = written[shard] ?? (0, 0)

@@ -70,6 +70,11 @@ public struct ByteReader {
         return bytes[offset..<offset + count]
     }
 
+    /// Exactly `count` bytes, with no length before them (digests of a known size).
+    public mutating func readFixed(_ count: Int) throws(MalformedEntry) -> [UInt8] {
+        Array(try take(count))
+    }
+
     public mutating func readUInt64() throws(MalformedEntry) -> UInt64 {
         guard bytes.count - offset >= 8 else { throw MalformedEntry("truncated") }
         let value = bytes.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: offset, as: UInt64.self) }
