@@ -10,6 +10,17 @@ public enum StorageHelperServer {
     /// server costs a compile one local round trip, not a connect timeout.
     public static let defaultBackoffMilliseconds = 10_000
 
+    /// A helper's whole life: its backend made from `CRSH_URL` and the attributes, or a message and exit 1.
+    public static func main<Backend: StorageBackend>(
+        _ make: (String, HelperAttributes) throws(StartError) -> Backend) -> Never {
+        do {
+            let backend = try make(Environment.value("CRSH_URL") ?? "", HelperAttributes(environment: Environment.value))
+            run(backend: backend)
+        } catch {
+            fail(error.message)
+        }
+    }
+
     public static func run(backend: some StorageBackend, backoffMilliseconds: Int = defaultBackoffMilliseconds) -> Never {
         signal(SIGPIPE, SIG_IGN)
         guard let endpoint = Environment.value("CRSH_IPC_ENDPOINT"), !endpoint.isEmpty else {

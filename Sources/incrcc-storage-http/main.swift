@@ -185,10 +185,4 @@ final class HTTPSession: StorageSession {
 }
 
 curl_global_init(Int(CURL_GLOBAL_ALL))
-do {
-    let url = Environment.value("CRSH_URL") ?? ""
-    let backend = try HTTPBackend(url: url, attributes: HelperAttributes(environment: Environment.value))
-    StorageHelperServer.run(backend: backend)
-} catch {
-    StorageHelperServer.fail(error.message)
-}
+StorageHelperServer.main { (url, attributes) throws(StartError) in try HTTPBackend(url: url, attributes: attributes) }

@@ -167,10 +167,4 @@ final class RedisSession: StorageSession {
     }
 }
 
-do {
-    let url = Environment.value("CRSH_URL") ?? ""
-    let backend = try RedisBackend(url: url, attributes: HelperAttributes(environment: Environment.value))
-    StorageHelperServer.run(backend: backend)
-} catch {
-    StorageHelperServer.fail(error.message)
-}
+StorageHelperServer.main { (url, attributes) throws(StartError) in try RedisBackend(url: url, attributes: attributes) }

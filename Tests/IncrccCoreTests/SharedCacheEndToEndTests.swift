@@ -176,6 +176,7 @@ struct SharedCacheEndToEndTests {
         try run(["make", "clean"], in: s, cwd: s.file("a/proj"))
         let third = try build(s, "a/proj", on: c)
         #expect(third.status == 0, "\(third.stderr)")
+        #expect(try c.stats()["remote_storage_write"] == 8, "waits for the uploads, too")
         let bazel = server.storedFiles().filter { $0.hasPrefix("bz/") }
         #expect(bazel.count == 8)
         #expect(bazel.allSatisfy { $0.hasPrefix("bz/ac/") && $0.count == "bz/ac/".count + 64 }, "\(bazel)")

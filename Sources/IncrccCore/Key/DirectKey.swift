@@ -72,11 +72,10 @@ public struct DirectKeyInput {
     public func digest() -> Digest {
         var hasher = StreamingHasher()
         hasher.update("incrcc direct key 2")
-        hasher.update(mapping.isEmpty ? 0 : 1)
-        hasher.update(compiler)
-        hasher.update(UInt64(extraInputs.count))
-        for digest in extraInputs { hasher.update(digest) }
-        feed(&hasher) { $0.update(sourceDigest) }
+        feed(&hasher, extras: { hasher in
+            hasher.update(UInt64(extraInputs.count))
+            for digest in extraInputs { hasher.update(digest) }
+        }, source: { $0.update(sourceDigest) })
         return hasher.finalize()
     }
 
@@ -87,16 +86,20 @@ public struct DirectKeyInput {
         var hasher = StrongHasher()
         hasher.update("incrcc shared manifest key 1")
         hasher.update(namespace)
-        hasher.update(mapping.isEmpty ? 0 : 1)
-        hasher.update(compiler)
-        hasher.update(UInt64(strongExtras.count))
-        for digest in strongExtras { hasher.update(digest) }
-        feed(&hasher) { $0.update(source) }
+        feed(&hasher, extras: { hasher in
+            hasher.update(UInt64(strongExtras.count))
+            for digest in strongExtras { hasher.update(digest) }
+        }, source: { $0.update(source) })
         return hasher.finalize()
     }
 
-    /// Everything after the content digests, the same for both keys.
-    private func feed<H: KeyHashing & ~Copyable>(_ hasher: inout H, source: (inout H) -> Void) {
+    /// Everything but the key's label, in one order for both keys; the content digests come from `extras`
+    /// and `source`.
+    private func feed<H: KeyHashing & ~Copyable>(_ hasher: inout H, extras: (inout H) -> Void,
+                                                  source: (inout H) -> Void) {
+        hasher.update(mapping.isEmpty ? 0 : 1)
+        hasher.update(compiler)
+        extras(&hasher)
         hasher.update(request.language.rawValue)
         hasher.update(UInt64(request.keyedArguments.count))
         for argument in request.keyedArguments { hasher.update(mapping.normalize(argument)) }

@@ -33,22 +33,10 @@ final class RemoteStorage {
     /// The value under `key` from the first entry that has it.
     func get(_ key: StrongDigest) -> [UInt8]? {
         for index in specs.indices where !skipped.contains(index) {
-            guard let client = client(index, key: key) else { continue }
-            do {
-                switch try client.get(key.bytes, timeoutMilliseconds: operationMilliseconds(index),
-                                      maximum: UInt64(EntryCodec.maximumPayload) + 64) {
-                case .ok(let value):
-                    succeeded(index)
-                    return value
-                case .noop:
-                    succeeded(index)
-                case .failed(let message):
-                    failed(index, message, timeout: message.hasPrefix("timeout"))
-                }
-            } catch {
-                dropConnection(index, key: key)
-                failed(index, "helper: " + error.description, timeout: error == .timeout)
+            let reply = exchange(index, key: key) { (client, milliseconds) throws(ChannelError) in
+                try client.get(key.bytes, timeoutMilliseconds: milliseconds, maximum: UInt64(EntryCodec.maximumPayload) + 64)
             }
+            if case .ok(let value) = reply { return value }
         }
         return nil
     }
@@ -56,22 +44,31 @@ final class RemoteStorage {
     /// Stores `value` under `key` in every writable entry; `overwrite` replaces what is there.
     func put(_ key: StrongDigest, _ value: [UInt8], overwrite: Bool) {
         for index in specs.indices where !specs[index].readOnly && !skipped.contains(index) {
-            guard let client = client(index, key: key) else { continue }
-            do {
-                switch try client.put(key.bytes, value: value, overwrite: overwrite,
-                                      timeoutMilliseconds: operationMilliseconds(index)) {
-                case .ok:
-                    succeeded(index)
-                    count(.remoteStorageWrite)
-                case .noop:
-                    succeeded(index)
-                case .failed(let message):
-                    failed(index, message, timeout: message.hasPrefix("timeout"))
-                }
-            } catch {
-                dropConnection(index, key: key)
-                failed(index, "helper: " + error.description, timeout: error == .timeout)
+            let reply = exchange(index, key: key) { (client, milliseconds) throws(ChannelError) in
+                try client.put(key.bytes, value: value, overwrite: overwrite, timeoutMilliseconds: milliseconds)
             }
+            if case .ok = reply { count(.remoteStorageWrite) }
+        }
+    }
+
+    /// One request to entry `index`'s helper. An error is counted, logged and skips the entry for the rest
+    /// of the call; nil then.
+    func exchange(_ index: Int, key: StrongDigest,
+                  _ request: (StorageHelperClient, Int) throws(ChannelError) -> StorageHelperClient.Reply)
+        -> StorageHelperClient.Reply? {
+        guard let client = client(index, key: key) else { return nil }
+        do {
+            let reply = try request(client, operationMilliseconds(index))
+            if case .failed(let message) = reply {
+                failed(index, message, timeout: message.hasPrefix("timeout"))
+                return nil
+            }
+            succeeded(index)
+            return reply
+        } catch {
+            dropConnection(index, key: key)
+            failed(index, "helper: " + error.description, timeout: error == .timeout)
+            return nil
         }
     }
 
