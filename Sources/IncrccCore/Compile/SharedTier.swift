@@ -125,7 +125,7 @@ extension CachedCompile {
             let path = call.mapping.restore(file.path)
             // Nothing to normalize: the remembered digests stand for the bytes.
             if contents.pairs.isEmpty {
-                guard let known = facts.strongDigest(of: path), known.strong == file.digest else { return nil }
+                guard let known = facts.strongDigest(of: path, remember: false), known.strong == file.digest else { return nil }
                 files.append(RecordedFile(path: file.path, digest: known.digest, status: known.status,
                                           statTrusted: StatTrust.isSettled(known.status, now: now)))
                 continue

@@ -14,6 +14,10 @@ final class RemoteStorage {
     /// Where the once-per-outage warning markers live.
     let markerDirectory: String
     let count: (Counter) -> Void
+    /// The largest entry taken from a server: a thousand times a large debug object (measured 5.1 MB), so a
+    /// server cannot make a call hold gigabytes.
+    static let maximumValue: UInt64 = 512 << 20
+
     /// Off in a detached child, whose stderr goes nowhere: its first error must not use up the warning.
     var warns = true
     private var connections: [String: StorageHelperClient] = [:]
@@ -34,7 +38,7 @@ final class RemoteStorage {
     func get(_ key: StrongDigest) -> [UInt8]? {
         for index in specs.indices where !skipped.contains(index) {
             let reply = exchange(index, key: key) { (client, milliseconds) throws(ChannelError) in
-                try client.get(key.bytes, timeoutMilliseconds: milliseconds, maximum: UInt64(EntryCodec.maximumPayload) + 64)
+                try client.get(key.bytes, timeoutMilliseconds: milliseconds, maximum: Self.maximumValue)
             }
             if case .ok(let value) = reply { return value }
         }

@@ -55,7 +55,9 @@ public final class FileFactsStore {
 
     /// The SHA-256 and XXH3 of `path`'s bytes and the stat they belong to, remembered like the facts: the
     /// shared tier compares every header by SHA-256, and a build's units share most of their headers.
-    public func strongDigest(of path: String) -> (strong: StrongDigest, digest: Digest, status: FileStatus)? {
+    /// `remember: false` only reads what is remembered: a call that waits for the answer does not create a
+    /// file per header (a googletest unit reads hundreds).
+    public func strongDigest(of path: String, remember: Bool = true) -> (strong: StrongDigest, digest: Digest, status: FileStatus)? {
         guard let before = try? FileSystem.status(path), before.isRegularFile else { return nil }
         var hasher = StreamingHasher()
         hasher.update("strong digest\u{0}")
@@ -73,7 +75,7 @@ public final class FileFactsStore {
               after.sameContentAs(before) else { return nil }
         let strong = StrongDigest.of(bytes)
         let digest = Digest.of(bytes)
-        if isSettled(after) {
+        if remember, isSettled(after) {
             var writer = ByteWriter()
             writer.write(path)
             writer.write(after)
