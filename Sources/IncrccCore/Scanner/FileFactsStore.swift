@@ -53,23 +53,17 @@ public final class FileFactsStore {
         return (facts, after)
     }
 
-    /// Files below this size are hashed again rather than remembered: SHA-256 with the CPU's extensions
-    /// costs less for them than the cache's path walk to their record (6 system calls against 10).
-    static let smallestRemembered: Int64 = 32 << 10
-
     /// The SHA-256 and XXH3 of `path`'s bytes and the stat they belong to, remembered like the facts: the
     /// shared tier compares every header by SHA-256, and a build's units share most of their headers.
     /// `remember: false` only reads what is remembered: a call that waits for the answer does not create a
     /// file per header (a googletest unit reads hundreds).
     public func strongDigest(of path: String, remember: Bool = true) -> (strong: StrongDigest, digest: Digest, status: FileStatus)? {
         guard let before = try? FileSystem.status(path), before.isRegularFile else { return nil }
-        // A small file is read and hashed in fewer system calls than its record is found and read.
-        let remembers = before.size >= Self.smallestRemembered
         var hasher = StreamingHasher()
         hasher.update("strong digest\u{0}")
         hasher.update(path)
         let key = hasher.finalize()
-        if remembers, isSettled(before), let payload = store.read(key, kind: .fileFacts) {
+        if isSettled(before), let payload = store.read(key, kind: .fileFacts) {
             var reader = ByteReader(payload)
             if let recorded = try? reader.readString(), recorded == path, let status = try? reader.readFileStatus(),
                status.sameContentAs(before), let digest = try? reader.readDigest(), let strong = try? reader.readFixed(32),
@@ -81,7 +75,7 @@ public final class FileFactsStore {
               after.sameContentAs(before) else { return nil }
         let strong = StrongDigest.of(bytes)
         let digest = Digest.of(bytes)
-        if remember, remembers, isSettled(after) {
+        if remember, isSettled(after) {
             var writer = ByteWriter()
             writer.write(path)
             writer.write(after)
