@@ -50,7 +50,7 @@ public struct RemoteStorageSpec: Equatable, Sendable {
     public static func parse(_ text: String) throws(ConfigurationError) -> RemoteStorageSpec {
         let parts = text.split(separator: "|", omittingEmptySubsequences: false).map(String.init)
         var spec = RemoteStorageSpec(url: parts[0], attributes: [])
-        let shown = Self.redact(url: parts[0])
+        var shown: String { Self.redact(url: parts[0]) }
         guard spec.url.contains(":"), !spec.scheme.isEmpty else {
             throw ConfigurationError("remote_storage: '\(shown)' is not a URL")
         }
