@@ -81,7 +81,11 @@ extension CachedCompile {
                     trust.recordUnitAgreement(localKey)
                 }
                 log.write("shared hit \(entry.result.hex)")
-                guard let outcome = serve(localKey, call, via: .manifest, preloaded: result) else { return nil }
+                guard let outcome = serve(localKey, call, via: .manifest, preloaded: result) else {
+                    // Found, but not to be served here (a distrusted class, a layout that cannot be restored).
+                    remote.count(.remoteStorageReadMiss)
+                    return nil
+                }
                 let agreed: Bool
                 if case .miss(_, let notes) = outcome { agreed = notes.contains(.patchAgreed) } else { agreed = false }
                 // Copied after returning: creating the entries' files cost 4 ms of a 7 ms shared hit here.
