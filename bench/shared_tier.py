@@ -128,8 +128,9 @@ def helper_throughput(helper, url, work, clients, requests, size):
     return clients * requests / elapsed
 
 
-def shared(bench):
-    """Remote hit cost, a dead remote's cost, second-machine builds warm from the remote, and the helper."""
+def shared(bench, only_builds=False):
+    """Remote hit cost, a dead remote's cost, second-machine builds warm from the remote, and the helper;
+    with `only_builds`, googletest and binutils from the remote alone."""
     if not shutil.which("redis-server"):
         apt_install(["redis-server"], "a Redis server on loopback for the shared-tier rows")
     ccache = find_ccache414()
@@ -153,6 +154,10 @@ def shared(bench):
             return e
 
         launch = {"incrcc": [bench.incrcc], "ccache": [ccache]}
+        if only_builds:
+            googletest_from_remote(bench, launch, env, d)
+            binutils_from_remote(bench, launch, env, d)
+            return
         src = os.path.join(d, "t.c")
         with open(src, "w") as f:
             f.write(C_SOURCE)
@@ -231,25 +236,58 @@ def googletest_from_remote(bench, launch, env, d):
     if not (os.path.isdir(src) and shutil.which("cmake") and shutil.which("ninja")):
         return bench.skip("googletest warm from remote", "googletest sources, cmake or ninja missing")
 
-    def build(tool, cache, where):
-        build_dir = os.path.join(d, "gt-" + where)
+    def build(tool, e, build_dir):
+        sh(["cmake", "-G", "Ninja", "-S", src, "-B", build_dir, "-DCMAKE_BUILD_TYPE=Release",
+            f"-DCMAKE_C_COMPILER_LAUNCHER={launch[tool][0]}", f"-DCMAKE_CXX_COMPILER_LAUNCHER={launch[tool][0]}"], env=e)
+        return timed(["cmake", "--build", build_dir, "-j2"], None, e)
+
+    project_from_remote(bench, launch, env, d, "googletest", build)
+
+
+def binutils_from_remote(bench, launch, env, d):
+    tarball = "/usr/src/binutils/binutils-2.40.tar.xz"
+    if not os.path.exists(tarball) or not all(shutil.which(t) for t in ("bison", "flex", "makeinfo")):
+        apt_install(["binutils-source", "bison", "flex", "texinfo", "bc"], "GNU binutils 2.40 sources and build tools")
+    if not os.path.exists(tarball):
+        return bench.skip("binutils warm from remote", "Debian package binutils-source not installed")
+    src = os.path.join(d, "binutils-src")
+    os.makedirs(src, exist_ok=True)
+    sh(["tar", "-xf", tarball, "-C", src, "--strip-components=1"])
+
+    def build(tool, e, build_dir):
+        os.makedirs(build_dir)
+        start = time.monotonic()
+        sh([os.path.join(src, "configure"), "--disable-gdb", "--disable-gold", "--disable-gprofng", "--disable-nls",
+            "--disable-werror", "--disable-sim", f"CC={launch[tool][0]} gcc"], cwd=build_dir, env=e)
+        sh(["make", "-j2", "all-binutils"], cwd=build_dir, env=e)
+        return time.monotonic() - start
+
+    project_from_remote(bench, launch, env, d, "binutils (configure + make -j2 all-binutils)", build)
+
+
+def project_from_remote(bench, launch, env, d, name, build):
+    """Machine A builds with an empty cache and fills the server; machine B, with an empty cache and a fresh
+    build directory, builds again: timed, hits counted."""
+    def run(tool, cache, where):
+        # The same build directory on both machines, as CI workspaces are: binutils builds with -g, which
+        # keys the directory for both caches.
+        build_dir = os.path.join(d, f"{name[:8]}-build")
         shutil.rmtree(build_dir, ignore_errors=True)
         shutil.rmtree(cache, ignore_errors=True)
         e = env(tool, cache)
-        sh(["cmake", "-G", "Ninja", "-S", src, "-B", build_dir, "-DCMAKE_BUILD_TYPE=Release",
-            f"-DCMAKE_C_COMPILER_LAUNCHER={launch[tool][0]}", f"-DCMAKE_CXX_COMPILER_LAUNCHER={launch[tool][0]}"], env=e)
-        seconds = timed(["cmake", "--build", build_dir, "-j2"], None, e)
-        sh([launch[tool][0], "-s"], env=e)
+        seconds = build(tool, e, build_dir)
+        sh([launch[tool][0], "-s"], env=e)  # waits for the uploads
         return seconds, cache_counts(tool, launch[tool][0], e)
 
     walls = {t: [] for t in launch}
     counts = {}
     for rep in range(bench.build_reps):
         for tool in launch:
-            build(tool, os.path.join(d, f"gt-{tool}-a"), "a")  # machine A fills the remote
-            seconds, counts[tool] = build(tool, os.path.join(d, f"gt-{tool}-b"), "b")
+            run(tool, os.path.join(d, f"{name[:8]}-{tool}-a"), "a")
+            seconds, counts[tool] = run(tool, os.path.join(d, f"{name[:8]}-{tool}-b"), "b")
             walls[tool].append(seconds)
     med = {t: statistics.median(v) for t, v in walls.items()}
-    bench.row("googletest second machine, warm from remote, s", med["incrcc"], med["ccache"], "<= 0.8x", "s",
+    bench.row(f"{name} second machine, warm from remote, s", med["incrcc"], med["ccache"], "<= 0.8x", "s",
               f"hits/misses incrcc {counts['incrcc'][0]}/{counts['incrcc'][1]}, "
-              f"ccache {counts['ccache'][0]}/{counts['ccache'][1]}; a fresh local cache and build dir")
+              f"ccache {counts['ccache'][0]}/{counts['ccache'][1]}; a fresh local cache and build dir; "
+              f"median of {len(walls['incrcc'])}")
