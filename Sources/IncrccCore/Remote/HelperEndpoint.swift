@@ -14,7 +14,10 @@ struct HelperEndpoint {
     var launch: Launch?
 
     struct Launch {
-        var program: String
+        /// `helper=`, else the scheme's helper found when it has to be started (not on every call).
+        var explicitProgram: String?
+        var scheme: String
+        var searchPath: String?
         var environment: [String]
         var lockPath: String
         var logPath: String
@@ -24,7 +27,6 @@ struct HelperEndpoint {
     static let startMilliseconds = 2000
 
     enum Problem: Error {
-        case noHelper(String)
         case unsafeDirectory(String)
     }
 
@@ -34,16 +36,13 @@ struct HelperEndpoint {
         if spec.scheme == "crsh" {
             return .success(HelperEndpoint(socketPath: String(url.dropFirst(5)), launch: nil))
         }
-        guard let program = spec.helper ?? findHelper(scheme: spec.scheme, lookup: lookup) else {
-            return .failure(.noHelper("no storage helper for \(spec.scheme): (incrcc-storage-* or ccache-storage-\(spec.scheme))"))
-        }
         let directory: String
         switch runtimeDirectory(lookup: lookup) {
         case .success(let path): directory = path
         case .failure(let problem): return .failure(problem)
         }
         var hasher = StreamingHasher()
-        hasher.update(program)
+        hasher.update(spec.helper ?? "")
         hasher.update(url)
         for attribute in spec.attributes {
             hasher.update(attribute.key)
@@ -59,13 +58,13 @@ struct HelperEndpoint {
             environment.append("CRSH_ATTR_VALUE_\(index)=" + attribute.value)
         }
         return .success(HelperEndpoint(socketPath: socketPath, launch: Launch(
-            program: program, environment: environment, lockPath: directory + "/" + name + ".lock",
+            explicitProgram: spec.helper, scheme: spec.scheme, searchPath: lookup("PATH"), environment: environment, lockPath: directory + "/" + name + ".lock",
             logPath: directory + "/" + name + ".log")))
     }
 
     /// incrcc's own helper for the scheme (beside this executable, in `../libexec/incrcc`, then on PATH),
     /// else a ccache helper on PATH.
-    static func findHelper(scheme: String, lookup: (String) -> String?) -> String? {
+    static func findHelper(scheme: String, searchPath: String?) -> String? {
         let own: String?
         switch scheme {
         case "redis", "redis+unix", "rediss": own = "incrcc-storage-redis"
@@ -73,7 +72,7 @@ struct HelperEndpoint {
         default: own = nil
         }
         let selfDirectory = Path.directory(of: FileSystem.resolvingLinks("/proc/self/exe"))
-        let path = (lookup("PATH") ?? "/usr/local/bin:/usr/bin:/bin").split(separator: ":").map(String.init)
+        let path = (searchPath ?? "/usr/local/bin:/usr/bin:/bin").split(separator: ":").map(String.init)
         if let own {
             for directory in [selfDirectory, selfDirectory + "/../libexec/incrcc"] + path
             where FileSystem.isExecutableFile(directory + "/" + own) {
@@ -125,7 +124,9 @@ struct HelperEndpoint {
         }
         // Nobody answers at the name: a helper that died left it behind.
         unlink(socketPath)
-        let pid = try start(launch)
+        guard let program = launch.explicitProgram ?? Self.findHelper(scheme: launch.scheme, searchPath: launch.searchPath)
+        else { throw .malformed("no storage helper for \(launch.scheme): (incrcc-storage-* or ccache-storage-\(launch.scheme))") }
+        let pid = try start(launch, program: program)
         let deadline = Clock.nowNanoseconds() + Int64(Self.startMilliseconds) * 1_000_000
         while true {
             do {
@@ -142,7 +143,7 @@ struct HelperEndpoint {
 
     /// Starts the helper in a session of its own (no terminal signal reaches it), its errors in a log beside
     /// the socket.
-    func start(_ launch: Launch) throws(ChannelError) -> pid_t {
+    func start(_ launch: Launch, program: String) throws(ChannelError) -> pid_t {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
@@ -172,9 +173,9 @@ struct HelperEndpoint {
         }
         environment += launch.environment
         var pid: pid_t = 0
-        let result = ChildProcess.withCStrings([launch.program]) { argv in
+        let result = ChildProcess.withCStrings([program]) { argv in
             ChildProcess.withCStrings(environment) { envp in
-                posix_spawn(&pid, launch.program, &actions, &attributes, argv, envp)
+                posix_spawn(&pid, program, &actions, &attributes, argv, envp)
             }
         }
         guard result == 0 else { throw .system(result) }

@@ -104,7 +104,7 @@ final class RemoteStorage {
         let endpoint: HelperEndpoint
         switch HelperEndpoint.resolve(specs[index], url: url, lookup: lookup) {
         case .success(let value): endpoint = value
-        case .failure(.noHelper(let message)), .failure(.unsafeDirectory(let message)):
+        case .failure(.unsafeDirectory(let message)):
             failed(index, message, timeout: false)
             return nil
         }
