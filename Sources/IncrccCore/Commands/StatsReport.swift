@@ -36,6 +36,7 @@ public struct StatsReport {
             ("    Direct", String(values[.directHit])),
             ("    Scan", String(values[.scanHit])),
             ("    Patched paths", String(values[.patchedHit])),
+            ("    Across unread options", String(values[.unreachedOptionHit])),
             ("  Misses", String(values[.miss]) + percent(values[.miss], of: cacheable)),
         ]
         let uncacheable = Counter.uncacheableReasons.filter { values[$0] > 0 }

@@ -84,6 +84,7 @@ public struct CachedCompile {
     func lookUp(_ calls: [Call]) -> Outcome? {
         if configuration.directMode {
             for candidate in calls { if let outcome = lookupAndServe(candidate) { return outcome } }
+            if let call = calls.first, let outcome = unreachedOptionsLookup(call) { return outcome }
         }
         if configuration.scan != .never {
             for candidate in calls { if let outcome = scanAndServe(candidate) { return outcome } }

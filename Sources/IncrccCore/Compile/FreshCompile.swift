@@ -133,11 +133,13 @@ extension CachedCompile {
             try store.write(resultKey, kind: .result, payload: payload)
             if configuration.directMode {
                 var manifest = store.read(call.directKey, kind: .manifest).flatMap { try? Manifest.decode($0) } ?? Manifest()
-                manifest.add(ManifestEntry(
+                let entry = ManifestEntry(
                     files: files, absentPaths: absentPaths, result: resultKey,
                     absentDirectories: proof.directories.map { RecordedDirectory(path: mapping.normalize($0.path), status: $0.status) },
-                    uncoveredAbsentPaths: proof.uncovered))
+                    uncoveredAbsentPaths: proof.uncovered)
+                manifest.add(entry)
                 try store.write(call.directKey, kind: .manifest, payload: manifest.encode())
+                recordLooseEntry(call, recorded, entry: entry)
             }
         } catch {
             log.write("cannot store: \(error)")

@@ -76,16 +76,34 @@ enum LibclangScanHelper {
 /// Remembered per compiler and flags beside the compiler records.
 enum CompilerMacros {
     static func file(compiler: CompilerIdentity, request: CompileRequest, cacheDirectory: String) -> String? {
-        let flags = request.macroAffectingArguments
+        file(compiler: compiler, language: request.language, flags: request.macroAffectingArguments,
+             cacheDirectory: cacheDirectory)
+    }
+
+    /// The names the compiler defines for `flags` before reading any file.
+    static func names(compiler: CompilerIdentity, language: SourceLanguage, flags: [String],
+                      cacheDirectory: String) -> Set<String>? {
+        guard let path = file(compiler: compiler, language: language, flags: flags, cacheDirectory: cacheDirectory),
+              let text = try? CacheFiles(root: cacheDirectory).readIfExists(path) else { return nil }
+        var names: Set<String> = []
+        for line in text.split(separator: UInt8(ascii: "\n")) where line.starts(with: "#define ".utf8) {
+            let name = line.dropFirst(8).prefix { $0 != UInt8(ascii: " ") && $0 != UInt8(ascii: "(") }
+            names.insert(String(decoding: name, as: UTF8.self))
+        }
+        return names
+    }
+
+    static func file(compiler: CompilerIdentity, language: SourceLanguage, flags: [String],
+                     cacheDirectory: String) -> String? {
         var hasher = StreamingHasher()
         hasher.update("compiler macros 1")
         hasher.update(compiler.digest)
-        hasher.update(request.language.rawValue)
+        hasher.update(language.rawValue)
         for flag in flags { hasher.update(flag) }
         let record = cacheDirectory + "/compilers/" + hasher.finalize().hex + ".macros.h"
         let files = CacheFiles(root: cacheDirectory)
         if files.status(record)?.isRegularFile == true { return record }
-        let arguments = [compiler.path] + flags + ["-x", request.language.rawValue, "-E", "-dM", "/dev/null"]
+        let arguments = [compiler.path] + flags + ["-x", language.rawValue, "-E", "-dM", "/dev/null"]
         guard let run = try? ChildProcess.runCapturing(compiler.path, arguments), run.status.succeeded else { return nil }
         do {
             try files.writeAtomically(record, run.stdout)

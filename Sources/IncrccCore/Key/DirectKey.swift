@@ -69,9 +69,9 @@ public struct DirectKeyInput {
         return inputs
     }
 
-    public func digest() -> Digest {
+    public func digest(label: String = "incrcc direct key 2") -> Digest {
         var hasher = StreamingHasher()
-        hasher.update("incrcc direct key 2")
+        hasher.update(label)
         feed(&hasher, extras: { hasher in
             hasher.update(UInt64(extraInputs.count))
             for digest in extraInputs { hasher.update(digest) }

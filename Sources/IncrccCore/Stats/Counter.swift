@@ -55,6 +55,7 @@ public enum Counter: Int, CaseIterable, Sendable, Error {
     case remoteStorageWrite
     case remoteStorageError
     case remoteStorageTimeout
+    case unreachedOptionHit
 
     /// The key printed by `--print-stats`.
     public var key: String {
@@ -113,6 +114,7 @@ public enum Counter: Int, CaseIterable, Sendable, Error {
         case .remoteStorageWrite: return "remote_storage_write"
         case .remoteStorageError: return "remote_storage_error"
         case .remoteStorageTimeout: return "remote_storage_timeout"
+        case .unreachedOptionHit: return "direct_cache_hit_options_unreached"
         }
     }
 
@@ -173,6 +175,7 @@ public enum Counter: Int, CaseIterable, Sendable, Error {
         case .remoteStorageWrite: return "writes"
         case .remoteStorageError: return "errors"
         case .remoteStorageTimeout: return "timeouts"
+        case .unreachedOptionHit: return "hits across options no file reads"
         }
     }
 

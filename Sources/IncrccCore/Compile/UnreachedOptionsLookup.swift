@@ -1,0 +1,218 @@
+import Glibc
+
+/// Hits across preprocessor options that reach nothing the compiler reads: a version `-D` only one file
+/// uses, an include directory that holds none of the included names. A miss records, beside the manifest,
+/// a `LooseManifest` entry under the key without those options; a call whose own key misses compares
+/// its options with each entry's and is served the entry's result when every difference is harmless:
+///
+/// - a macro that is defined or undefined differently is an object-like macro with a clean body, no
+///   keyword, builtin or predefined name, and no file read, no `-D` value, mentions it or can paste it;
+/// - a directory that entered or left the search holds none of the names any file includes (and no file
+///   computes an include name), and the directories that stay keep their lists and order, so every
+///   include resolves to the same file; the entry's headers must still match as in a plain lookup.
+///
+/// Options that put the macros or the command line in the output (`-g3`, `-grecord-command-line`, …)
+/// block all of it (`PreprocessorOptions.blockingReason`).
+extension CachedCompile {
+    /// The call's preprocessor options, normalized as its key is.
+    func preprocessorOptions(_ call: Call) -> PreprocessorOptions {
+        PreprocessorOptions(arguments: call.key.request.keyedArguments, environment: call.key.environment,
+                            language: request.language, normalize: call.mapping.normalize)
+    }
+
+    /// The call's key without its macros and include directories.
+    func looseKey(_ call: Call, _ options: PreprocessorOptions) -> Digest {
+        var key = call.key
+        key.request.keyedArguments = options.remaining
+        key.environment.removeAll { PreprocessorOptions.searchVariables.contains($0.name) }
+        return key.digest(label: "incrcc loose key 1")
+    }
+
+    /// Serves a result compiled under other preprocessor options, when the difference reaches no file.
+    func unreachedOptionsLookup(_ call: Call) -> Outcome? {
+        let options = preprocessorOptions(call)
+        guard options.blocker == nil else { return nil }
+        let key = looseKey(call, options)
+        guard let payload = store.read(key, kind: .manifest), let loose = try? LooseManifest.decode(payload) else {
+            return nil
+        }
+        for candidate in loose.entries {
+            switch judge(candidate, options, call) {
+            case .failure(let refusal):
+                log.write("options differ from a stored compile's: \(refusal.option): \(refusal.reason)")
+            case .success(let proven):
+                guard let outcome = serve(candidate.entry.result, call, via: .manifest) else { continue }
+                guard case .hit(let status, let notes) = outcome else { return outcome }
+                log.write("served across options no file reads: " + proven.difference.described.joined(separator: ", "))
+                recordDirectEntry(candidate, proven, call)
+                return .hit(status, notes: notes + [.unreachedOptionHit])
+            }
+        }
+        return nil
+    }
+
+    /// What a harmless difference leaves for the call's own manifest entry: the absent paths of the
+    /// directories it searches now, with those of directories it no longer searches left out.
+    struct ProvenDifference {
+        var difference: OptionDifference
+        var absentPaths: [String]
+    }
+
+    /// Whether `candidate`'s result is what this call's compile would write; why not otherwise.
+    func judge(_ candidate: LooseManifest.Entry, _ options: PreprocessorOptions, _ call: Call)
+        -> Result<ProvenDifference, OptionDifference.Refusal> {
+        let difference: OptionDifference
+        switch OptionDifference.between(stored: candidate.options, current: options) {
+        case .success(let value): difference = value
+        case .failure(let refusal): return .failure(refusal)
+        }
+        let mapping = call.mapping
+        let matcher = ManifestMatcher(mapping: mapping, variable: lookup)
+        var absent = candidate.entry.absentPaths
+        if !difference.directories.isEmpty {
+            guard candidate.spellingsComplete else {
+                return .failure(.init(option: difference.described.joined(separator: ", "),
+                                      reason: "a file computes the name it includes"))
+            }
+            let nowSearched = Set(options.directories.map(\.path))
+            absent.removeAll { path in difference.directories.contains { path.hasPrefix($0 + "/") } }
+            for directory in difference.directories {
+                let real = mapping.restore(directory)
+                for spelling in candidate.spellings where !spelling.hasPrefix("/") {
+                    let path = Path.join(real, spelling)
+                    for candidatePath in [path, path + ".gch", path + ".pch"] where !matcher.isAbsent(candidatePath) {
+                        return .failure(.init(option: "\(directory)", reason: "\(candidatePath) exists and could be included"))
+                    }
+                    if nowSearched.contains(directory) {
+                        absent.append(mapping.normalize(path))
+                        absent.append(mapping.normalize(path + ".gch"))
+                    }
+                }
+            }
+        }
+        let entry = ManifestEntry(files: candidate.entry.files, absentPaths: absent, result: candidate.entry.result)
+        guard matcher.matches(entry) else {
+            return .failure(.init(option: "headers", reason: "a header the stored compile read changed, or one appeared"))
+        }
+        if !difference.macroNames.isEmpty, let refusal = macrosUnmentioned(difference, candidate, options, call) {
+            return .failure(refusal)
+        }
+        return .success(ProvenDifference(difference: difference, absentPaths: absent))
+    }
+
+    /// Nil when no macro of `difference` is predefined by the compiler or mentioned by a file read.
+    func macrosUnmentioned(_ difference: OptionDifference, _ candidate: LooseManifest.Entry,
+                           _ options: PreprocessorOptions, _ call: Call) -> OptionDifference.Refusal? {
+        let described = difference.described.joined(separator: ", ")
+        let flags = PreprocessorOptions(arguments: request.macroAffectingArguments, environment: [],
+                                        language: request.language, normalize: { $0 }).remaining
+        guard let predefined = CompilerMacros.names(compiler: call.compiler, language: request.language, flags: flags,
+                                                    cacheDirectory: store.directory) else {
+            return .init(option: described, reason: "the compiler's predefined macros are unknown")
+        }
+        if let name = difference.macroNames.first(where: predefined.contains) {
+            return .init(option: described, reason: "\(name) is predefined by the compiler")
+        }
+        var mentioned = MentionedIdentifiers()
+        var texts: [(String, [UInt8])] = [(request.source, call.source)]
+        for file in candidate.entry.files where file.path.utf8.first != 0 {
+            let path = call.mapping.restore(file.path)
+            if path.hasSuffix(".gch") || path.hasSuffix(".pch") {
+                return .init(option: described, reason: "a precompiled header holds macros of its own")
+            }
+            guard let bytes = try? FileSystem.readFile(path) else {
+                return .init(option: described, reason: "\(path) cannot be read")
+            }
+            texts.append((path, bytes))
+        }
+        for (path, bytes) in texts { mentioned.add(bytes, origin: path) }
+        for macro in candidate.options.macros + options.macros { mentioned.add(Array(macro.body.utf8), origin: "-D") }
+        if let unreadable = mentioned.unreadable { return .init(option: described, reason: unreadable) }
+        if let name = difference.macroNames.first(where: mentioned.contains) {
+            // Name the file for the message: the first that writes it out.
+            for (path, bytes) in texts {
+                var single = MentionedIdentifiers()
+                single.add(bytes, origin: path)
+                if single.contains(name) { return .init(option: described, reason: "\(name) is used by \(path)") }
+            }
+            return .init(option: described, reason: "\(name) is used by a -D value")
+        }
+        let pasteable = difference.macroNames.filter(mentioned.mentions)
+        guard !pasteable.isEmpty else { return nil }
+        // Written nowhere, but the files' names could paste it together (`CAT(VE,R)`; glibc's headers alone
+        // hold pieces of most short names): gcc's own account of the macros it expands or tests decides.
+        if let used = macrosUsedByPreprocessor(pasteable, options, family: call.compiler.family) {
+            return used.isEmpty ? nil : .init(option: described, reason: "the preprocessor uses \(used.joined(separator: ", "))")
+        }
+        return .init(option: described, reason: "\(pasteable.joined(separator: ", ")) could be pasted together from names the files use")
+    }
+
+    /// Which of `names` the preprocessor expands or tests for this call (gcc's `-dU`), each defined for
+    /// the run so that a name pasted together is expanded and shows; nil when that cannot be told.
+    func macrosUsedByPreprocessor(_ names: [String], _ options: PreprocessorOptions,
+                                  family: CompilerFamily) -> [String]? {
+        guard family == .gcc else { return nil }
+        let undefined = names.filter { name in options.macros.last { $0.name == name }?.isDefinition != true }
+        let output = FileSystem.temporaryName(beside: store.directory + "/tmp/macros")
+        let sink = output + ".log"
+        defer {
+            FileSystem.remove(output)
+            FileSystem.remove(sink)
+        }
+        let arguments = [compilerPath] + request.argumentsWithoutOutputs() + undefined.map { "-D" + $0 }
+            + ["-E", "-dU", "-o", output]
+        guard let status = try? ChildProcess.run(compilerPath, arguments, stdoutPath: sink, stderrPath: sink),
+              status.succeeded, let text = try? FileSystem.readFile(output) else { return nil }
+        var used: Set<String> = []
+        for line in text.split(separator: UInt8(ascii: "\n")) {
+            let rest: ArraySlice<UInt8>
+            if line.starts(with: "#define ".utf8) { rest = line.dropFirst(8) }
+            else if line.starts(with: "#undef ".utf8) { rest = line.dropFirst(7) }
+            else { continue }
+            let name = String(decoding: rest.prefix { $0 != UInt8(ascii: " ") && $0 != UInt8(ascii: "(") }, as: UTF8.self)
+            if names.contains(name) { used.insert(name) }
+        }
+        return names.filter(used.contains)
+    }
+
+    /// Puts the served result under the call's own key, so the next identical call is a plain direct hit.
+    func recordDirectEntry(_ candidate: LooseManifest.Entry, _ proven: ProvenDifference, _ call: Call) {
+        let real = proven.absentPaths.map(call.mapping.restore)
+        let proof = AbsentDirectories.settled(for: real, now: Clock.nowNanoseconds())
+        var manifest = store.read(call.directKey, kind: .manifest).flatMap { try? Manifest.decode($0) } ?? Manifest()
+        manifest.add(ManifestEntry(
+            files: candidate.entry.files, absentPaths: proof.paths.map(call.mapping.normalize), result: candidate.entry.result,
+            absentDirectories: proof.directories.map { RecordedDirectory(path: call.mapping.normalize($0.path), status: $0.status) },
+            uncoveredAbsentPaths: proof.uncovered))
+        do {
+            try store.write(call.directKey, kind: .manifest, payload: manifest.encode())
+        } catch {
+            log.write("cannot record the entry under this call's key: \(error)")
+        }
+    }
+
+    /// Records a fresh compile under the key without its preprocessor options (a miss, after its manifest).
+    func recordLooseEntry(_ call: Call, _ recorded: DependencyRecorder.Recording, entry: ManifestEntry) {
+        let options = preprocessorOptions(call)
+        guard options.blocker == nil else { return }
+        var spellings: [String] = []
+        var seen: Set<String> = []
+        var complete = true
+        for facts in recorded.read.values {
+            if facts.references.fallback == .computedInclude { complete = false }
+            for directive in facts.references.includes + facts.references.existenceTests
+            where seen.insert(directive.name).inserted {
+                spellings.append(directive.name)
+            }
+        }
+        spellings += request.forcedIncludes.filter { seen.insert($0).inserted }
+        let key = looseKey(call, options)
+        var loose = store.read(key, kind: .manifest).flatMap { try? LooseManifest.decode($0) } ?? LooseManifest()
+        loose.add(LooseManifest.Entry(options: options, spellings: spellings, spellingsComplete: complete, entry: entry))
+        do {
+            try store.write(key, kind: .manifest, payload: loose.encode())
+        } catch {
+            log.write("cannot record the entry without preprocessor options: \(error)")
+        }
+    }
+}
