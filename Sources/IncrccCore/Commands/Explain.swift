@@ -1,56 +1,125 @@
 import Glibc
 
-/// `incrcc explain COMPILER ARGS…`: whether the call would hit, and if not, what stands in the way — the
-/// reason it is uncacheable, a key nothing was stored under, or for each stored way this call went, the
-/// first thing that differs now (a header's content, a header gone, a candidate header that appeared, a
-/// variable the result read). Nothing is compiled.
+/// `incrcc explain [--format json] COMPILER ARGS…`: whether the call would hit, and if not, what stands in
+/// the way — the reason it is uncacheable, a key nothing was stored under, for each stored way this call
+/// went the first thing that differs now (a header's content, a header gone, a candidate header that
+/// appeared, a variable the result read), and for compiles of the same call under other macros or include
+/// directories the option that differs and whether a file reads it. Nothing is compiled.
 struct Explanation {
     var compile: CachedCompile
 
-    /// The lines to print.
-    func lines() -> [String] {
+    /// What `explain` says: a verdict and the lines that lead to it.
+    struct Report {
+        enum Verdict: String { case hit, compile, uncacheable }
+        var verdict: Verdict = .compile
+        var directKey: String?
+        var lines: [String] = []
+
+        func json() -> String {
+            func quoted(_ text: String) -> String {
+                var out = "\""
+                for scalar in text.unicodeScalars {
+                    switch scalar {
+                    case "\"": out += "\\\""
+                    case "\\": out += "\\\\"
+                    case "\n": out += "\\n"
+                    default:
+                        if scalar.value < 0x20 {
+                            let hex = String(scalar.value, radix: 16)
+                            out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+                        } else {
+                            out.unicodeScalars.append(scalar)
+                        }
+                    }
+                }
+                return out + "\""
+            }
+            var fields = ["  \"verdict\": " + quoted(verdict.rawValue)]
+            if let directKey { fields.append("  \"direct_key\": " + quoted(directKey)) }
+            fields.append("  \"reasons\": [" + lines.map { "\n    " + quoted($0) }.joined(separator: ",")
+                          + (lines.isEmpty ? "]" : "\n  ]"))
+            return "{\n" + fields.joined(separator: ",\n") + "\n}\n"
+        }
+    }
+
+    func report() -> Report {
+        var report = Report()
         let call: CachedCompile.Call
         switch compile.prepareCall() {
         case .success(let value): call = value
-        case .failure(let reason): return ["uncacheable: \(reason.key) (\(reason.label))"]
+        case .failure(let reason):
+            report.verdict = .uncacheable
+            report.lines = ["uncacheable: \(reason.key) (\(reason.label))"]
+            return report
         }
-        var lines = ["direct key \(call.directKey.hex)"]
-        if !call.mapping.isEmpty { lines.append("paths normalized: \(call.mapping.pairs.count) ephemeral part(s)") }
+        report.directKey = call.directKey.hex
+        if !call.mapping.isEmpty { report.lines.append("paths normalized: \(call.mapping.pairs.count) ephemeral part(s)") }
         let store = compile.store
-        guard let payload = store.read(call.directKey, kind: .manifest), let manifest = try? Manifest.decode(payload)
-        else {
-            lines.append("no manifest under this key: the compiler, options, variables and source content of this "
-                         + "call were not compiled together before (or the entry was evicted)")
-            if store.holds(call.directKey, kind: .scanIndex) { lines.append("a scan index exists for this key") }
-            return lines
-        }
-        let matcher = ManifestMatcher(mapping: call.mapping, variable: compile.lookup)
-        for (index, entry) in manifest.entries.enumerated() {
-            let label = "entry \(index + 1) of \(manifest.entries.count) (result \(entry.result.hex))"
-            if let difference = firstDifference(entry, matcher) {
-                lines.append("\(label): \(difference)")
-            } else if store.holds(entry.result, kind: .result) {
-                lines.append("\(label): matches: the call would hit")
-                return lines
-            } else {
-                lines.append("\(label): matches, but its result is gone (evicted): the call would compile")
+        if let payload = store.read(call.directKey, kind: .manifest), let manifest = try? Manifest.decode(payload) {
+            let matcher = ManifestMatcher(mapping: call.mapping, variable: compile.lookup)
+            for (index, entry) in manifest.entries.enumerated() {
+                let label = "entry \(index + 1) of \(manifest.entries.count) (result \(entry.result.hex))"
+                if let difference = matcher.firstDifference(entry) {
+                    report.lines.append("\(label): \(difference)")
+                } else if store.holds(entry.result, kind: .result) {
+                    report.lines.append("\(label): matches: the call would hit")
+                    report.verdict = .hit
+                    return report
+                } else {
+                    report.lines.append("\(label): matches, but its result is gone (evicted)")
+                }
             }
+        } else {
+            report.lines.append("no manifest under this key: the compiler, options, variables and source content of "
+                                + "this call were not compiled together before (or the entry was evicted)")
+            if store.holds(call.directKey, kind: .scanIndex) { report.lines.append("a scan index exists for this key") }
         }
-        lines.append("no entry matches: the call would compile")
-        return lines
+        if otherOptions(call, &report) { return report }
+        report.lines.append("the call would compile")
+        return report
     }
 
+    /// Compiles of this call under other macros or include directories: what differs, and whether it
+    /// reaches a file. True when one would serve the call.
+    func otherOptions(_ call: CachedCompile.Call, _ report: inout Report) -> Bool {
+        let options = compile.preprocessorOptions(call)
+        guard let payload = compile.store.read(compile.looseKey(call, options), kind: .manifest),
+              let loose = try? LooseManifest.decode(payload) else { return false }
+        if let blocker = options.blocker {
+            report.lines.append("compiled before under other macros or include directories, but \(blocker): "
+                                + "they are keyed as written")
+            return false
+        }
+        for candidate in loose.entries {
+            switch compile.judge(candidate, options, call) {
+            case .failure(let refusal):
+                report.lines.append("compiled before with other options; differs in \(refusal.option): \(refusal.reason)")
+            case .success(let proven) where compile.store.holds(candidate.entry.result, kind: .result):
+                let what = proven.difference.described.joined(separator: ", ")
+                report.lines.append("compiled before with other options; differs only in \(what), which no file reads: "
+                                    + "the call would hit")
+                report.verdict = .hit
+                return true
+            case .success:
+                report.lines.append("compiled before with options no file reads, but its result is gone (evicted)")
+            }
+        }
+        return false
+    }
+}
+
+extension ManifestMatcher {
     /// What no longer holds for an entry, first found; nil when it matches.
-    func firstDifference(_ entry: ManifestEntry, _ matcher: ManifestMatcher) -> String? {
+    func firstDifference(_ entry: ManifestEntry) -> String? {
         for path in entry.absentPaths {
-            let real = matcher.mapping.restore(path)
-            if !matcher.isAbsent(real) { return "\(real) exists now and would be included instead" }
+            let real = mapping.restore(path)
+            if !isAbsent(real) { return "\(real) exists now and would be included instead" }
         }
         for file in entry.files {
             let single = ManifestEntry(files: [file], absentPaths: [], result: entry.result)
-            guard !matcher.matches(single) else { continue }
+            guard !matches(single) else { continue }
             if file.path.utf8.first == 0 { return "variable \(file.path.dropFirst()) changed" }
-            let real = matcher.mapping.restore(file.path)
+            let real = mapping.restore(file.path)
             return FileSystem.exists(real) ? "\(real) changed" : "\(real) is gone"
         }
         return nil
@@ -58,24 +127,42 @@ struct Explanation {
 }
 
 extension IncrccMain {
-    /// Runs `incrcc explain`: `arguments` start with the compiler.
+    /// Runs `incrcc explain`: `arguments` start with `--format json|text` or the compiler.
     static func explain(_ arguments: [String], configuration: Configuration, locator: CompilerLocator) -> Int32 {
+        var arguments = arguments
+        var json = false
+        if let first = arguments.first, first == "--format" || first.hasPrefix("--format=") {
+            let value = first == "--format" ? (arguments.count > 1 ? arguments[1] : "") : String(first.dropFirst(9))
+            guard value == "json" || value == "text" else {
+                Console.error("incrcc explain: --format takes json or text, not '\(value)'")
+                return 2
+            }
+            json = value == "json"
+            arguments.removeFirst(first == "--format" ? min(2, arguments.count) : 1)
+        }
         guard let name = arguments.first, let compilerPath = locator.locate(name) else {
-            Console.error("usage: incrcc explain COMPILER [COMPILER OPTIONS]; no compiler '\(arguments.first ?? "")' in PATH")
+            Console.error("usage: incrcc explain [--format json] COMPILER [COMPILER OPTIONS]; "
+                          + "no compiler '\(arguments.first ?? "")' in PATH")
             return 2
         }
-        let rest = Array(arguments.dropFirst())
-        switch ArgumentClassifier().classify(rest) {
+        var report = Explanation.Report()
+        switch ArgumentClassifier().classify(Array(arguments.dropFirst())) {
         case .uncacheable(let reason):
-            print("uncacheable: \(reason.key) (\(reason.label))")
-            return 0
+            report.verdict = .uncacheable
+            report.lines = ["uncacheable: \(reason.key) (\(reason.label))"]
         case .cacheable(let request):
             guard let cwd = FileSystem.logicalCurrentDirectory(pwd: Environment.value("PWD")) else { return 1 }
             let store = CacheStore(directory: configuration.cacheDirectory, compressionLevel: configuration.compressionLevel)
             let compile = CachedCompile(request: request, compilerPath: compilerPath, configuration: configuration,
                                         store: store, log: LogFile(path: ""), currentDirectory: cwd)
-            for line in Explanation(compile: compile).lines() { print(line) }
-            return 0
+            report = Explanation(compile: compile).report()
         }
+        if json {
+            print(report.json(), terminator: "")
+        } else {
+            if let key = report.directKey { print("direct key \(key)") }
+            for line in report.lines { print(line) }
+        }
+        return 0
     }
 }

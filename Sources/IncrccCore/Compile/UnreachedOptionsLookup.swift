@@ -81,7 +81,8 @@ extension CachedCompile {
                 for spelling in candidate.spellings where !spelling.hasPrefix("/") {
                     let path = Path.join(real, spelling)
                     for candidatePath in [path, path + ".gch", path + ".pch"] where !matcher.isAbsent(candidatePath) {
-                        return .failure(.init(option: "\(directory)", reason: "\(candidatePath) exists and could be included"))
+                        return .failure(.init(option: difference.described.joined(separator: ", "),
+                                              reason: "\(candidatePath) exists and could be included"))
                     }
                     if nowSearched.contains(directory) {
                         absent.append(mapping.normalize(path))
@@ -92,7 +93,8 @@ extension CachedCompile {
         }
         let entry = ManifestEntry(files: candidate.entry.files, absentPaths: absent, result: candidate.entry.result)
         guard matcher.matches(entry) else {
-            return .failure(.init(option: "headers", reason: "a header the stored compile read changed, or one appeared"))
+            return .failure(.init(option: difference.described.joined(separator: ", "),
+                                  reason: matcher.firstDifference(entry) ?? "a header changed"))
         }
         if !difference.macroNames.isEmpty, let refusal = macrosUnmentioned(difference, candidate, options, call) {
             return .failure(refusal)
@@ -147,32 +149,44 @@ extension CachedCompile {
         return .init(option: described, reason: "\(pasteable.joined(separator: ", ")) could be pasted together from names the files use")
     }
 
-    /// Which of `names` the preprocessor expands or tests for this call (gcc's `-dU`), each defined for
-    /// the run so that a name pasted together is expanded and shows; nil when that cannot be told.
+    /// Which of `names` the preprocessor expands or tests for this call; nil when that cannot be told.
+    /// gcc says it with `-dU` (each name defined for the run, so one pasted together is expanded and
+    /// shows); for another compiler, the output with every name undefined is compared with the output with
+    /// each defined to a number no text holds: any expansion or test of one makes them differ.
     func macrosUsedByPreprocessor(_ names: [String], _ options: PreprocessorOptions,
                                   family: CompilerFamily) -> [String]? {
-        guard family == .gcc else { return nil }
-        let undefined = names.filter { name in options.macros.last { $0.name == name }?.isDefinition != true }
+        let base = [compilerPath] + request.argumentsWithoutOutputs()
+        if family == .gcc {
+            let undefined = names.filter { name in options.macros.last { $0.name == name }?.isDefinition != true }
+            guard let text = preprocessed(base + undefined.map { "-D" + $0 } + ["-dU"]) else { return nil }
+            var used: Set<String> = []
+            for line in text.split(separator: UInt8(ascii: "\n")) {
+                let rest: ArraySlice<UInt8>
+                if line.starts(with: "#define ".utf8) { rest = line.dropFirst(8) }
+                else if line.starts(with: "#undef ".utf8) { rest = line.dropFirst(7) }
+                else { continue }
+                let name = String(decoding: rest.prefix { $0 != UInt8(ascii: " ") && $0 != UInt8(ascii: "(") }, as: UTF8.self)
+                if names.contains(name) { used.insert(name) }
+            }
+            return names.filter(used.contains)
+        }
+        guard let without = preprocessed(base + names.map { "-U" + $0 }),
+              let with = preprocessed(base + names.enumerated().map { "-D\($0.element)=0x7ed1c\($0.offset)" })
+        else { return nil }
+        return without == with ? [] : names
+    }
+
+    /// The preprocessor's output for `arguments`; nil when it fails.
+    func preprocessed(_ arguments: [String]) -> [UInt8]? {
         let output = FileSystem.temporaryName(beside: store.directory + "/tmp/macros")
         let sink = output + ".log"
         defer {
             FileSystem.remove(output)
             FileSystem.remove(sink)
         }
-        let arguments = [compilerPath] + request.argumentsWithoutOutputs() + undefined.map { "-D" + $0 }
-            + ["-E", "-dU", "-o", output]
-        guard let status = try? ChildProcess.run(compilerPath, arguments, stdoutPath: sink, stderrPath: sink),
-              status.succeeded, let text = try? FileSystem.readFile(output) else { return nil }
-        var used: Set<String> = []
-        for line in text.split(separator: UInt8(ascii: "\n")) {
-            let rest: ArraySlice<UInt8>
-            if line.starts(with: "#define ".utf8) { rest = line.dropFirst(8) }
-            else if line.starts(with: "#undef ".utf8) { rest = line.dropFirst(7) }
-            else { continue }
-            let name = String(decoding: rest.prefix { $0 != UInt8(ascii: " ") && $0 != UInt8(ascii: "(") }, as: UTF8.self)
-            if names.contains(name) { used.insert(name) }
-        }
-        return names.filter(used.contains)
+        guard let status = try? ChildProcess.run(compilerPath, arguments + ["-E", "-o", output], stdoutPath: sink,
+                                                 stderrPath: sink), status.succeeded else { return nil }
+        return try? FileSystem.readFile(output)
     }
 
     /// Puts the served result under the call's own key, so the next identical call is a plain direct hit.

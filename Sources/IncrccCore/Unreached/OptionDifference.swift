@@ -22,8 +22,10 @@ public struct OptionDifference: Equatable, Sendable {
             let before = stored.macros.filter { $0.name == name }
             let after = current.macros.filter { $0.name == name }
             guard before != after else { continue }
-            let shown = (after.isEmpty ? before : after).map { ($0.isDefinition ? "-D" : "-U") + $0.text }
-            let described = shown.joined(separator: " ") + (after.isEmpty ? " (dropped)" : "")
+            func shown(_ operations: [MacroOperation]) -> String {
+                operations.isEmpty ? "nothing" : operations.map { ($0.isDefinition ? "-D" : "-U") + $0.text }.joined(separator: " ")
+            }
+            let described = after.isEmpty ? "\(shown(before)) dropped" : "\(shown(after)) (was \(shown(before)))"
             difference.described.append(described)
             if let reason = MacroNameRules.refusal(name: name, operations: before, after) {
                 return .failure(Refusal(option: described, reason: reason))
