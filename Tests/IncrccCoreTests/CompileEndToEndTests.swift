@@ -95,6 +95,10 @@ struct CompileEndToEndTests {
         #expect(try compile(["-O1"]) == (false, true), "flag change")
         #expect(try compile(["-O1"]) == (true, true))
         #expect(try compile(env: ["LC_ALL": "C.UTF-8"]) == (false, true), "environment change")
+        // A search directory that holds none of the included names changes nothing the compiler reads; one
+        // that holds an included name is a new key.
+        #expect(try compile(env: ["CPATH": s.file("elsewhere")]) == (true, true), "an empty include path variable")
+        s.write("elsewhere/config.h", "#define VALUE 3\n")
         #expect(try compile(env: ["CPATH": s.file("elsewhere")]) == (false, true), "include path variable")
     }
 

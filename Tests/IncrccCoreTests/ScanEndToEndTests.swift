@@ -62,7 +62,7 @@ struct ScanEndToEndTests {
         #expect(cacheEntries(s, suffix: ".S").count == 1)
         let manifests = cacheEntries(s, suffix: ".M")
         #expect(manifests.count == 1)
-        for manifest in manifests { try FileManager.default.removeItem(atPath: manifest) }
+        for manifest in manifests + cacheEntries(s, suffix: ".L") { try FileManager.default.removeItem(atPath: manifest) }
         try incrcc(args, in: s)
         #expect(s.read("main.o") == s.read("plain.o"))
         #expect(try stats(s)["preprocessed_cache_hit"] == 1)

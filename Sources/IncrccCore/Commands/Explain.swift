@@ -83,7 +83,7 @@ struct Explanation {
     /// reaches a file. True when one would serve the call.
     func otherOptions(_ call: CachedCompile.Call, _ report: inout Report) -> Bool {
         let options = compile.preprocessorOptions(call)
-        guard let payload = compile.store.read(compile.looseKey(call, options), kind: .manifest),
+        guard let payload = compile.store.read(compile.looseKey(call, options), kind: .looseManifest),
               let loose = try? LooseManifest.decode(payload) else { return false }
         if let blocker = options.blocker {
             report.lines.append("compiled before under other macros or include directories, but \(blocker): "

@@ -33,7 +33,7 @@ extension CachedCompile {
         let options = preprocessorOptions(call)
         guard options.blocker == nil else { return nil }
         let key = looseKey(call, options)
-        guard let payload = store.read(key, kind: .manifest), let loose = try? LooseManifest.decode(payload) else {
+        guard let payload = store.read(key, kind: .looseManifest), let loose = try? LooseManifest.decode(payload) else {
             return nil
         }
         for candidate in loose.entries {
@@ -221,10 +221,10 @@ extension CachedCompile {
         }
         spellings += request.forcedIncludes.filter { seen.insert($0).inserted }
         let key = looseKey(call, options)
-        var loose = store.read(key, kind: .manifest).flatMap { try? LooseManifest.decode($0) } ?? LooseManifest()
+        var loose = store.read(key, kind: .looseManifest).flatMap { try? LooseManifest.decode($0) } ?? LooseManifest()
         loose.add(LooseManifest.Entry(options: options, spellings: spellings, spellingsComplete: complete, entry: entry))
         do {
-            try store.write(key, kind: .manifest, payload: loose.encode())
+            try store.write(key, kind: .looseManifest, payload: loose.encode())
         } catch {
             log.write("cannot record the entry without preprocessor options: \(error)")
         }

@@ -29,6 +29,7 @@ public struct CacheStore: Sendable {
         case .result: return UInt8(ascii: "R")
         case .scanIndex: return UInt8(ascii: "S")
         case .fileFacts: return UInt8(ascii: "F")
+        case .looseManifest: return UInt8(ascii: "L")
         }
     }
 

@@ -26,6 +26,8 @@ public enum EntryCodec {
         case result = 2
         case scanIndex = 3
         case fileFacts = 4
+        /// Entries under a key without macros and include directories (`LooseManifest`).
+        case looseManifest = 5
 
         /// File facts are a few hundred bytes, read by the dozen on every miss: setting up a zstd context
         /// cost more than the read.
