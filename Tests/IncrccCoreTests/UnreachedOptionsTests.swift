@@ -190,9 +190,15 @@ import Testing
 
     @Test func mentionsCoverJoinsStringsAndPastes() {
         var ids = MentionedIdentifiers()
-        ids.add(Array("int x = VE\\\nRSION; /* COMMENTED */ _Pragma(\"push_macro(\\\"PM\\\")\")\n#define CAT(a,b) a##b\nCAT(PRE, FIX)".utf8),
-                origin: "t.c")
-        for name in ["VERSION", "COMMENTED", "PM", "PREFIX"] { #expect(ids.mentions(name), "\(name)") }
+        let text = "int x = VE\\\nRSION; /* COMMENTED */ _Pragma(\"push_macro(\\\"PM\\\")\")\n#define CAT(a,b) a##b\nCAT(PRE, FIX)\n"
+            + "const char *s = \"/* INSTRING */\"; int n = 1'000; char c = '\"'; // LINE \\\nJOINED\nint AFTER;\n"
+        ids.add(Array(text.utf8), origin: "t.c")
+        for name in ["VERSION", "PM", "PREFIX", "INSTRING", "AFTER"] { #expect(ids.mentions(name), "\(name)") }
+        for name in ["COMMENTED", "LINE", "JOINED"] { #expect(!ids.contains(name), "\(name)") }
+        // A raw string could hide a comment opener: comments count there.
+        var raw = MentionedIdentifiers()
+        raw.add(Array("auto s = R\"x(\" /* )x\"; int REAL; /* HIDDEN */".utf8), origin: "r.cc")
+        #expect(raw.contains("REAL") && raw.contains("HIDDEN"))
         #expect(ids.contains("VERSION"))
         #expect(!ids.contains("PREFIX"))
         #expect(!ids.mentions("UNRELATED"))

@@ -74,19 +74,38 @@ extension CachedCompile {
                 return .failure(.init(option: difference.described.joined(separator: ", "),
                                       reason: "a file computes the name it includes"))
             }
-            let nowSearched = Set(options.directories.map(\.path))
-            absent.removeAll { path in difference.directories.contains { path.hasPrefix($0 + "/") } }
-            for directory in difference.directories {
-                let real = mapping.restore(directory)
-                for spelling in candidate.spellings where !spelling.hasPrefix("/") {
-                    let path = Path.join(real, spelling)
-                    for candidatePath in [path, path + ".gch", path + ".pch"] where !matcher.isAbsent(candidatePath) {
-                        return .failure(.init(option: difference.described.joined(separator: ", "),
-                                              reason: "\(candidatePath) exists and could be included"))
+            let described = difference.described.joined(separator: ", ")
+            let moved = Set(difference.directories)
+            let names = candidate.spellings.filter { !$0.hasPrefix("/") && !$0.hasPrefix("\u{0}") }
+            let nextNames = Set(candidate.spellings.filter { $0.hasPrefix("\u{0}") }.map { String($0.dropFirst()) })
+            // Candidates in directories both searches share stay absent paths; those only in a directory
+            // that left the search are dropped, those in one that joined it are added.
+            func candidates(_ directories: Set<String>) -> Set<String> {
+                var paths: Set<String> = []
+                for directory in directories {
+                    for name in names {
+                        let path = Path.join(directory, name)
+                        paths.formUnion([path, path + ".gch", path + ".pch"])
                     }
-                    if nowSearched.contains(directory) {
-                        absent.append(mapping.normalize(path))
-                        absent.append(mapping.normalize(path + ".gch"))
+                }
+                return paths
+            }
+            let dropped = candidates(moved).subtracting(candidates(Set(options.directories.map(\.path)).subtracting(moved)))
+            absent.removeAll(where: dropped.contains)
+            for directory in difference.directories {
+                let searched = options.directories.contains { $0.path == directory }
+                let search = searched ? options.directories : candidate.options.directories
+                let real = mapping.restore(directory)
+                for name in names {
+                    let path = Path.join(real, name)
+                    let present = [path, path + ".gch", path + ".pch"].filter { !matcher.isAbsent($0) }
+                    if present.isEmpty {
+                        if searched { absent += [mapping.normalize(path), mapping.normalize(path + ".gch")] }
+                        continue
+                    }
+                    if nextNames.contains(name) || !foundEarlier(name, before: directory, in: search, moved: moved,
+                                                                 mapping: mapping) {
+                        return .failure(.init(option: described, reason: "\(present[0]) exists and could be included"))
                     }
                 }
             }
@@ -100,6 +119,37 @@ extension CachedCompile {
             return .failure(refusal)
         }
         return .success(ProvenDifference(difference: difference, absentPaths: absent))
+    }
+
+    /// Whether a directory searched before `directory` by every include that reaches it, and in both
+    /// searches, holds `name`: then the search stops there and never sees `directory`'s copy. gcc's order:
+    /// `-iquote` (quoted includes only), `-I`, `CPATH`, `-isystem`, the `*_INCLUDE_PATH` variables, its own
+    /// directories, `-idirafter`.
+    func foundEarlier(_ name: String, before directory: String, in search: [SearchDirectory], moved: Set<String>,
+                      mapping: PathMapping) -> Bool {
+        func rank(_ list: String) -> Int {
+            switch list {
+            case "-iquote": return 0
+            case "-I": return 1
+            case "CPATH": return 2
+            case "-isystem": return 3
+            case "-idirafter": return 6
+            default: return 4
+            }
+        }
+        guard let target = search.firstIndex(where: { $0.path == directory }) else { return false }
+        let targetRank = rank(search[target].list)
+        for (index, earlier) in search.enumerated() where !moved.contains(earlier.path) {
+            let earlierRank = rank(earlier.list)
+            guard earlierRank < targetRank || (earlierRank == targetRank && index < target) else { continue }
+            // A quote-only directory stops only quoted includes, unless the target is quote-only too.
+            if earlierRank == 0 && targetRank != 0 { continue }
+            if let status = try? FileSystem.statusIfExists(Path.join(mapping.restore(earlier.path), name)),
+               status.isRegularFile {
+                return true
+            }
+        }
+        return false
     }
 
     /// Nil when no macro of `difference` is predefined by the compiler or mentioned by a file read.
@@ -214,9 +264,11 @@ extension CachedCompile {
         var complete = true
         for facts in recorded.read.values {
             if facts.references.fallback == .computedInclude { complete = false }
-            for directive in facts.references.includes + facts.references.existenceTests
-            where seen.insert(directive.name).inserted {
-                spellings.append(directive.name)
+            for directive in facts.references.includes + facts.references.existenceTests {
+                if seen.insert(directive.name).inserted { spellings.append(directive.name) }
+                // `#include_next` continues after the directory its includer came from: marked, since a
+                // directory earlier in the search does not stop it.
+                if directive.isNext, seen.insert("\u{0}" + directive.name).inserted { spellings.append("\u{0}" + directive.name) }
             }
         }
         spellings += request.forcedIncludes.filter { seen.insert($0).inserted }

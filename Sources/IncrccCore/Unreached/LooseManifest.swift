@@ -16,7 +16,7 @@ public struct LooseManifest: Equatable, Sendable {
 
     /// Each entry costs a comparison and, for the first that fits, a read of the files: a few suffice for
     /// the versions and configurations a build directory goes through.
-    static let maximumEntries = 8
+    static let maximumEntries = 16
     /// Distinct from every `Manifest` version, so neither is ever read as the other.
     static let formatVersion: UInt8 = 0x41
 

@@ -1,9 +1,10 @@
 import Glibc
 
-/// Every run of identifier characters in a set of texts, as 64-bit hashes: what "a file mentions a macro"
-/// is decided against. It over-reports on purpose — comments, string literals (`#pragma push_macro("X")`,
-/// `_Pragma`), dead branches and numbers all count — since a mention missed would be a wrong hit and an extra
-/// one only a miss. Lines joined by a backslash are joined first, as the compiler's second phase does.
+/// Every run of identifier characters in a set of texts outside comments, as 64-bit hashes: what "a file
+/// mentions a macro" is decided against. It over-reports on purpose — string literals
+/// (`#pragma push_macro("X")`, `_Pragma`), dead branches and numbers all count — since a mention missed
+/// would be a wrong hit and an extra one only a miss. Lines joined by a backslash are joined first, as the
+/// compiler's second phase does.
 ///
 /// A name can also be built without being written: `CAT(VE,R)` pastes `VER`. So a name counts as mentioned
 /// too when it splits into two or more pieces that are each a run somewhere (`mentions`).
@@ -29,22 +30,31 @@ public struct MentionedIdentifiers {
         return hash
     }
 
-    /// Adds the runs of `text`, which is named `origin` in a refusal.
+    /// The literal prefixes a quote may follow without ending a name (`u8'x'`, `L"x"`).
+    static let literalPrefixes: Set<UInt64> = Set(["u", "U", "L", "u8"].map { hash($0.utf8) })
+
+    enum Region { case code, string, character, blockComment, lineComment }
+
+    /// Adds the runs of `text`, which is named `origin` in a refusal. Comments are left out (a comment is
+    /// one space to the compiler, so nothing in it can name a macro), unless the text holds what looks like
+    /// a raw string literal, whose contents this reading would not delimit; string and character literals
+    /// end at their quote or at the end of the line, as the compiler's lexer ends them.
     public mutating func add(_ text: [UInt8], origin: String) {
         text.withUnsafeBufferPointer { buffer in
             guard let base = buffer.baseAddress else { return }
             let n = buffer.count
+            let skipsComments = !Self.holdsRawString(base, n)
             var i = 0
             var hash = Self.offset
             var inRun = false
+            var region = Region.code
+            func endRun() {
+                if inRun { hashes.insert(hash) }
+                hash = Self.offset
+                inRun = false
+            }
             while i < n {
                 let byte = base[i]
-                if MacroNameRules.isIdentifierByte(byte) {
-                    hash = Self.step(hash, byte)
-                    inRun = true
-                    i += 1
-                    continue
-                }
                 if byte == UInt8(ascii: "\\") {
                     // A line join: backslash, optional blanks (gcc and clang accept them), newline.
                     var j = i + 1
@@ -63,13 +73,75 @@ public struct MentionedIdentifiers {
                 if byte == UInt8(ascii: "?"), i + 2 < n, base[i + 1] == UInt8(ascii: "?"), base[i + 2] == UInt8(ascii: "/") {
                     unreadable = unreadable ?? "\(origin) holds a trigraph"
                 }
-                if inRun { hashes.insert(hash) }
-                hash = Self.offset
-                inRun = false
+                switch region {
+                case .blockComment:
+                    if byte == UInt8(ascii: "*"), i + 1 < n, base[i + 1] == UInt8(ascii: "/") {
+                        region = .code
+                        i += 2
+                    } else {
+                        i += 1
+                    }
+                    continue
+                case .lineComment:
+                    if byte == 0x0a { region = .code }
+                    i += 1
+                    continue
+                case .string, .character:
+                    if byte == 0x0a || byte == (region == .string ? UInt8(ascii: "\"") : UInt8(ascii: "'")) {
+                        endRun()
+                        region = .code
+                        i += 1
+                        continue
+                    }
+                    if byte == UInt8(ascii: "\\") {
+                        // An escape: the next byte never ends the literal.
+                        endRun()
+                        i += 2
+                        continue
+                    }
+                case .code:
+                    if skipsComments, byte == UInt8(ascii: "/"), i + 1 < n,
+                       base[i + 1] == UInt8(ascii: "*") || base[i + 1] == UInt8(ascii: "/") {
+                        endRun()
+                        region = base[i + 1] == UInt8(ascii: "*") ? .blockComment : .lineComment
+                        i += 2
+                        continue
+                    }
+                    if byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "'") {
+                        // After a name that is no literal prefix, `'` is a digit separator (`1'000`).
+                        let opens = byte == UInt8(ascii: "\"") || !inRun || Self.literalPrefixes.contains(hash)
+                        endRun()
+                        if opens { region = byte == UInt8(ascii: "\"") ? .string : .character }
+                        i += 1
+                        continue
+                    }
+                }
+                if MacroNameRules.isIdentifierByte(byte) {
+                    hash = Self.step(hash, byte)
+                    inRun = true
+                } else {
+                    endRun()
+                }
                 i += 1
             }
-            if inRun { hashes.insert(hash) }
+            endRun()
         }
+    }
+
+    /// `R"delimiter(`: a raw string literal may hold quotes and comment openers on many lines.
+    static func holdsRawString(_ base: UnsafePointer<UInt8>, _ n: Int) -> Bool {
+        var i = 0
+        while i + 2 < n, let hit = memchr(base + i, Int32(UInt8(ascii: "R")), n - i - 2) {
+            i = base.distance(to: hit.assumingMemoryBound(to: UInt8.self))
+            if base[i + 1] == UInt8(ascii: "\"") {
+                var j = i + 2
+                while j < n, j - i - 2 <= 16, base[j] != UInt8(ascii: "("), base[j] != 0x20, base[j] != 0x0a,
+                      base[j] != UInt8(ascii: "\""), base[j] != UInt8(ascii: ")"), base[j] != UInt8(ascii: "\\") { j += 1 }
+                if j < n, base[j] == UInt8(ascii: "(") { return true }
+            }
+            i += 1
+        }
+        return false
     }
 
     /// Whether `name` is written out somewhere.
