@@ -50,6 +50,7 @@ def main():
     parser.add_argument("--incrcc", default=os.path.join(ROOT, ".build", "release", "incrcc"))
     parser.add_argument("--ccache", default=shutil.which("ccache") or "")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--check", action="store_true", help="exit 1 when incrcc served a wrong object")
     parser.add_argument("--log", help="incrcc's log file (INCRCC_LOGFILE), to see why calls missed")
     args = parser.parse_args()
     rng = random.Random(args.seed)
@@ -161,6 +162,8 @@ def main():
         print(f"seed {args.seed}: {compiles} compiles")
         for name, total in totals.items():
             print(f"  {name:8} hits {total['hits']:4}  wrong {total['wrong']:3}  correct hits {total['correct_hits']:4}")
+    if args.check and totals["incrcc"]["wrong"] > 0:
+        raise SystemExit(1)
 
 
 if __name__ == "__main__":

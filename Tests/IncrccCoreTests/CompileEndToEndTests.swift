@@ -98,7 +98,10 @@ struct CompileEndToEndTests {
         // A search directory that holds none of the included names changes nothing the compiler reads; one
         // that holds an included name is a new key.
         #expect(try compile(env: ["CPATH": s.file("elsewhere")]) == (true, true), "an empty include path variable")
+        // config.h there is behind include/config.h; string.h is ahead of the system's.
         s.write("elsewhere/config.h", "#define VALUE 3\n")
+        #expect(try compile(env: ["CPATH": s.file("elsewhere")]) == (true, true), "a header found earlier")
+        s.write("elsewhere/string.h", "#include_next <string.h>\n#define EXTRA 1\n")
         #expect(try compile(env: ["CPATH": s.file("elsewhere")]) == (false, true), "include path variable")
     }
 
