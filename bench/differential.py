@@ -145,10 +145,12 @@ def main():
                 os.remove(out)
             subprocess.run([binary] + command + ["-o", out], cwd=project, env=env, check=True, capture_output=True)
             hit = tool_stats(name, binary, envs[name]) > before
-            if args.log and name == "incrcc":
-                with open(args.log, "a") as log:
-                    log.write(f"=== step {step} {action} {'HIT' if hit else 'miss'}: {' '.join(command)} {env_extra}\n")
             got = open(out, "rb").read()
+            if args.log:
+                with open(args.log, "a") as log:
+                    right = "" if got == expected else " WRONG"
+                    log.write(f"=== {name} step {step} {action} {'HIT' if hit else 'miss'}{right}: "
+                              f"{' '.join(command)} {env_extra}\n")
             totals[name]["hits"] += int(hit)
             if got != expected:
                 totals[name]["wrong"] += 1
