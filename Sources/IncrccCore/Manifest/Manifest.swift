@@ -51,9 +51,9 @@ public struct Manifest: Equatable, Sendable {
 
     /// Puts `entry` first, dropping an older entry for the same result and the oldest beyond the limit.
     public mutating func add(_ entry: ManifestEntry) {
-        entries.removeAll { $0.result == entry.result && $0.files.map(\.path) == entry.files.map(\.path) }
-        entries.insert(entry, at: 0)
-        if entries.count > Self.maximumEntries { entries.removeLast(entries.count - Self.maximumEntries) }
+        entries.insertNewest(entry, limit: Self.maximumEntries) {
+            $0.result == entry.result && $0.files.map(\.path) == entry.files.map(\.path)
+        }
     }
 
     /// Files and absent paths shared between entries are written once and referred to by index. One entry
@@ -143,6 +143,16 @@ public struct Manifest: Equatable, Sendable {
         }
         guard reader.isAtEnd else { throw MalformedEntry("trailing bytes") }
         return Manifest(entries: entries)
+    }
+}
+
+extension Array {
+    /// Puts `element` first, dropping the entries `isSame` finds and the oldest beyond `limit`: how every
+    /// kind of manifest keeps its newest entries.
+    mutating func insertNewest(_ element: Element, limit: Int, replacing isSame: (Element) -> Bool) {
+        removeAll(where: isSame)
+        insert(element, at: 0)
+        if count > limit { removeLast(count - limit) }
     }
 }
 

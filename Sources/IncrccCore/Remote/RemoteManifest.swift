@@ -45,9 +45,7 @@ public struct RemoteManifest: Equatable, Sendable {
     }
 
     public mutating func add(_ entry: Entry) {
-        entries.removeAll { $0.result == entry.result }
-        entries.insert(entry, at: 0)
-        if entries.count > Self.maximumEntries { entries.removeLast(entries.count - Self.maximumEntries) }
+        entries.insertNewest(entry, limit: Self.maximumEntries) { $0.result == entry.result }
     }
 
     public func encode() -> [UInt8] {

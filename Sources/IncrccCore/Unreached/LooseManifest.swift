@@ -21,9 +21,9 @@ public struct LooseManifest: Equatable, Sendable {
     static let formatVersion: UInt8 = 0x41
 
     public mutating func add(_ entry: Entry) {
-        entries.removeAll { $0.entry.result == entry.entry.result && $0.options == entry.options }
-        entries.insert(entry, at: 0)
-        if entries.count > Self.maximumEntries { entries.removeLast(entries.count - Self.maximumEntries) }
+        entries.insertNewest(entry, limit: Self.maximumEntries) {
+            $0.entry.result == entry.entry.result && $0.options == entry.options
+        }
     }
 
     public func encode() -> [UInt8] {
