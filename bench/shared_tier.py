@@ -166,10 +166,11 @@ def shared(bench, only_builds=False):
             sh(cmd[tool], cwd=d, env=env(tool, os.path.join(d, tool + "-a")))
         sh([bench.incrcc, "-s"], env=env("incrcc", os.path.join(d, "incrcc-a")))  # waits for the upload
 
-        # Machine B has compiled before (compiler identified, headers seen: the same file with another -D), but
+        # Machine B has compiled before (compiler identified, headers seen: the same file with another -O; not
+        # another -D, which no header reads and which would make this a local hit across unread options), but
         # not this: each measured call starts from a copy of that cache, so every one is a remote hit.
         for tool in launch:
-            warm_cmd = launch[tool] + ["gcc", "-O2", "-DWARM", "-c", src, "-o", os.path.join(d, tool + "-w.o")]
+            warm_cmd = launch[tool] + ["gcc", "-O1", "-c", src, "-o", os.path.join(d, tool + "-w.o")]
             sh(warm_cmd, cwd=d, env=env(tool, os.path.join(d, tool + "-warm")))
             sh([launch[tool][0], "-s"], env=env(tool, os.path.join(d, tool + "-warm")))
 

@@ -145,8 +145,10 @@ struct BackgroundStore {
     }
 
     /// The child's file descriptors: standard ones on /dev/null (the build waits for its pipes to close),
-    /// every other one closed (a make jobserver's, a test harness's) but the locks in `keeping`.
+    /// every other one closed (a make jobserver's, a test harness's) but the locks in `keeping` and the
+    /// cache directories kept open for reading (their numbers must keep naming them).
     static func detachDescriptors(keeping: [Int32]) {
+        let keeping = keeping + DirectoryHandles.descriptors
         let null = Glibc.open("/dev/null", O_RDWR)
         if null >= 0 {
             for fd: Int32 in 0...2 where fd != null { dup2(null, fd) }
