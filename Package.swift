@@ -25,12 +25,13 @@ let package = Package(
         .systemLibrary(name: "CHiredis", pkgConfig: "hiredis", providers: [.apt(["libhiredis-dev"])]),
         /// SHA-256 from libcrypto (static in the static incrcc): the shared tier's keys.
         .target(name: "CSHA256", linkerSettings: [.linkedLibrary("crypto")]),
+        .target(name: "CFileExchange"),
         /// libcurl's variadic setters as typed functions Swift can call.
         .target(name: "CCurl", linkerSettings: [.linkedLibrary("curl")]),
         /// ccache's storage-helper protocol: the client in incrcc, the server in the helpers.
         .target(name: "StorageProtocol", swiftSettings: directMetadata),
         .target(name: "StorageHelperServer", dependencies: ["StorageProtocol"]),
-        .target(name: "IncrccCore", dependencies: ["CZstd", "CXXHash", "CLibclang", "CSHA256", "StorageProtocol"],
+        .target(name: "IncrccCore", dependencies: ["CZstd", "CXXHash", "CLibclang", "CSHA256", "CFileExchange", "StorageProtocol"],
                 swiftSettings: directMetadata),
         /// Long-lived storage helpers: they keep the connections incrcc's short-lived calls cannot.
         .executableTarget(name: "incrcc-storage-redis", dependencies: ["StorageHelperServer", "CHiredis"]),

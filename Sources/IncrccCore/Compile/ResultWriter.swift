@@ -1,3 +1,4 @@
+import CFileExchange
 import Glibc
 
 /// Writes a cached result's files where this call wants them, then its console output.
@@ -145,8 +146,16 @@ struct PreparedOutput {
             temporaryName = temporary
         }
         guard let temporary = temporaryName else { return }
-        // ext4 (auto_da_alloc) flushes a file renamed over another: 5.4 ms of a 12 ms hit on a 5 MB object
-        // here. A large output's old file is removed first instead; the new one is already whole.
+        // ext4 (auto_da_alloc) writes out a file renamed over another before the rename returns: 5.4 ms of
+        // a 12 ms hit on a 5 MB object, 0.2-0.8 ms of a 3 ms small one here. Exchanging the two names
+        // instead (the old file then goes by the temporary name and is removed) costs 0.03 ms, and the
+        // output path holds a whole file at every instant. Where the file system cannot exchange, a large
+        // output's old file is removed first and a small one is renamed over.
+        if incrcc_exchange(temporary, path) == 0 {
+            placed = true
+            unlink(temporary)
+            return
+        }
         if size >= Self.largeOutput { unlink(path) }
         try FileSystem.rename(temporary, path)
         placed = true
