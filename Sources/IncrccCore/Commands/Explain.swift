@@ -153,8 +153,10 @@ extension IncrccMain {
         case .cacheable(let request):
             guard let cwd = FileSystem.logicalCurrentDirectory(pwd: Environment.value("PWD")) else { return 1 }
             let store = CacheStore(directory: configuration.cacheDirectory, compressionLevel: configuration.compressionLevel)
-            let compile = CachedCompile(request: request, compilerPath: compilerPath, configuration: configuration,
+            var compile = CachedCompile(request: request, compilerPath: compilerPath, configuration: configuration,
                                         store: store, log: LogFile(path: ""), currentDirectory: cwd)
+            // Only its name reaches a key (`DirectKeyInput.compiledThrough`).
+            compile.prefix = configuration.compatibility.prefixCommand
             report = Explanation(compile: compile).report()
         }
         if json {

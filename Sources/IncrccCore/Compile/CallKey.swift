@@ -38,6 +38,9 @@ extension CachedCompile {
                                  sourceDigest: Digest.of(source), currentDirectory: currentDirectory,
                                  colorDiagnostics: !storesColoredDiagnostics(compiler) && colorDiagnostics,
                                  lookup: lookup)
+        if let program = prefix.first, request.debugInfo {
+            key.compiledThrough = Path.baseName(program)
+        }
         if compatibility.sloppiness.contains(.locale) {
             key.environment.removeAll { $0.name == "LANG" || $0.name == "LANGUAGE" || $0.name.hasPrefix("LC_") }
         }

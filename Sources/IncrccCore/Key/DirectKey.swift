@@ -45,6 +45,10 @@ public struct DirectKeyInput {
     public var mapping = PathMapping()
     /// Digests of `extra_files_to_hash`, in order.
     public var extraInputs: [Digest] = []
+    /// The program a miss is compiled through (`prefix_command`), where that shows in the output: empty
+    /// otherwise. distcc compiles preprocessed text remotely, and gcc 12's full debug info then records
+    /// other declaration columns than a local compile of the source (checked with `cmp` and `readelf`).
+    public var compiledThrough = ""
 
     public init(compiler: Digest, request: CompileRequest, sourceDigest: Digest, currentDirectory: String,
                 colorDiagnostics: Bool, lookup: (String) -> String?) {
@@ -133,6 +137,10 @@ public struct DirectKeyInput {
         if request.dependsOnHostCPU {
             hasher.update("cpu")
             hasher.update(Self.hostCPUDescription())
+        }
+        if !compiledThrough.isEmpty {
+            hasher.update("through")
+            hasher.update(compiledThrough)
         }
     }
 
