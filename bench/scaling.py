@@ -42,15 +42,12 @@ def slope(points):
 
 
 def scaling(bench):
-    tools = {"incrcc": [bench.incrcc]}
-    newest = find_ccache414()
-    if newest:
-        tools["ccache 4.14.2"] = [newest]
-    if bench.ccache and (not newest or os.path.realpath(bench.ccache) != os.path.realpath(newest)):
-        tools["ccache (--ccache)"] = [bench.ccache]
-    reference = "ccache 4.14.2" if newest else "ccache (--ccache)"
-    if reference not in tools:
+    if not bench.ccache:
         return bench.skip("scaling", "no ccache to compare with")
+    reference = "ccache 4.14.2" if bench.ccache == find_ccache414() else "ccache (--ccache)"
+    tools = {"incrcc": [bench.incrcc], reference: [bench.ccache]}
+    if bench.ccache2:
+        tools["ccache (Debian)"] = [bench.ccache2]
     root = os.path.join(bench.work, "scaling")
     instructions = {tool: [] for tool in tools}
     walls = {tool: [] for tool in tools}
