@@ -1,0 +1,88 @@
+"""Scenarios `googletest` and `binutils` of bench/run: whole-project builds, cold and warm."""
+import datetime  # noqa: F401
+import os
+import shutil
+import statistics
+import subprocess  # noqa: F401
+
+from benchlib import (C_SOURCE, CXX_SOURCE, HERE, NIX_DEPENDENCY, NIX_SHELL, ROOT, apt_install,  # noqa: F401
+                      cache_counts, callgrind_instructions, helper_venv, peak_rss_kib, sh, timed)
+
+def googletest(bench):
+    src = "/usr/src/googletest"
+    if not os.path.isdir(src):
+        apt_install(["googletest"], "googletest's sources under /usr/src/googletest")
+    if not os.path.isdir(src):
+        return bench.skip("googletest cold build", "Debian package googletest not installed (/usr/src/googletest)")
+    if not (shutil.which("cmake") and shutil.which("ninja")):
+        return bench.skip("googletest cold build", "cmake or ninja not installed")
+
+    def build(tool, cache):
+        build_dir = os.path.join(bench.work, "gt-build")
+        shutil.rmtree(build_dir, ignore_errors=True)
+        cmake = ["cmake", "-G", "Ninja", "-S", src, "-B", build_dir, "-DCMAKE_BUILD_TYPE=Release"]
+        if tool != "plain":
+            launcher = bench.launcher(tool)[0]
+            cmake += [f"-DCMAKE_C_COMPILER_LAUNCHER={launcher}", f"-DCMAKE_CXX_COMPILER_LAUNCHER={launcher}"]
+        env = bench.env(tool if tool != "plain" else "incrcc", cache)
+        sh(cmake, env=env)
+        return timed(["cmake", "--build", build_dir, "-j2"], None, env)
+
+    project_builds(bench, "googletest (cmake --build, Ninja, -j2)", build)
+
+
+def binutils(bench):
+    tarball = "/usr/src/binutils/binutils-2.40.tar.xz"
+    if not os.path.exists(tarball):
+        apt_install(["binutils-source", "bison", "flex", "texinfo", "bc"], "GNU binutils 2.40 sources and build tools")
+    if not os.path.exists(tarball):
+        return bench.skip("binutils cold build", "Debian package binutils-source not installed")
+    if not all(shutil.which(t) for t in ("bison", "flex", "makeinfo")):
+        apt_install(["bison", "flex", "texinfo", "bc"], "binutils' build tools")
+    src = os.path.join(bench.work, "binutils-src")
+    os.makedirs(src)
+    sh(["tar", "-xf", tarball, "-C", src, "--strip-components=1"])
+
+    def build(tool, cache):
+        build_dir = os.path.join(bench.work, "binutils-build")
+        shutil.rmtree(build_dir, ignore_errors=True)
+        os.makedirs(build_dir)
+        cc = "gcc" if tool == "plain" else f"{bench.launcher(tool)[0]} gcc"
+        env = bench.env(tool if tool != "plain" else "incrcc", cache)
+        start = datetime.datetime.now()
+        sh([os.path.join(src, "configure"), "--disable-gdb", "--disable-gold", "--disable-gprofng", "--disable-nls",
+            "--disable-werror", "--disable-sim", f"CC={cc}"], cwd=build_dir, env=env)
+        sh(["make", "-j2", "all-binutils"], cwd=build_dir, env=env)
+        return (datetime.datetime.now() - start).total_seconds()
+
+    project_builds(bench, "binutils (configure + make -j2 all-binutils)", build)
+
+
+def project_builds(bench, name, build):
+    """Cold builds (plain, incrcc, ccache) then warm rebuilds from a fresh build dir, alternating."""
+    cold = {t: [] for t in ("plain", "incrcc", "ccache")}
+    warm = {t: [] for t in ("incrcc", "ccache")}
+    sizes = {}
+    for rep in range(bench.build_reps):
+        for tool in cold:
+            cache = os.path.join(bench.work, f"{name[:8]}-{tool}-{rep}")
+            shutil.rmtree(cache, ignore_errors=True)
+            cold[tool].append(build(tool, cache))
+            if tool != "plain":
+                sizes[tool] = sum(os.path.getsize(os.path.join(p, f)) for p, _, fs in os.walk(cache) for f in fs)
+                warm[tool].append(build(tool, cache))
+    med = {t: statistics.median(v) for t, v in cold.items()}
+    spread = " ".join(f"{t} {min(v):.1f}-{max(v):.1f}s" for t, v in cold.items())
+    # Each round's builds run back to back, so a round's ratio is spared the machine's drift between
+    # rounds (plain alone has spanned 9 s of 70 here); the overhead is the median of those ratios.
+    paired = {t: [(c / p - 1) * 100 for c, p in zip(cold[t], cold["plain"])] for t in ("incrcc", "ccache")}
+    overhead = {t: statistics.median(v) for t, v in paired.items()}
+    rounds = " ".join(f"{t} " + "/".join(f"{x:+.1f}" for x in v) for t, v in paired.items())
+    bench.row(f"{name} cold, overhead % over plain", round(overhead["incrcc"], 1), round(overhead["ccache"], 1),
+             "incrcc <= +3%", "%", f"median of {len(cold['plain'])} rounds' ratios ({rounds}); plain median "
+             f"{med['plain']:.2f} s; {spread}", comparable=False)
+    wmed = {t: statistics.median(v) for t, v in warm.items()}
+    wspread = " ".join(f"{t} {min(v):.2f}-{max(v):.2f}s" for t, v in warm.items())
+    bench.row(f"{name} warm rebuild, s", wmed["incrcc"], wmed["ccache"], "<= 0.8x", "s", wspread)
+    bench.row(f"{name} cache size after cold build, KiB", sizes["incrcc"] // 1024, sizes["ccache"] // 1024,
+             "smaller is better", "KiB")
