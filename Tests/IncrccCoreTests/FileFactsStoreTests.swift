@@ -100,4 +100,34 @@ struct FileFactsStoreTests {
         #expect(total(.filesInCache) == 2)
         #expect(total(.cacheSizeBytes) > 0)
     }
+
+    /// SHA-256 digests are remembered in one record per directory: read by a later call without reading the
+    /// files, never stale after a change, and a record stored for another directory is not used.
+    @Test func strongDigestsAreRememberedPerDirectory() throws {
+        let s = Scratch()
+        s.write("inc/a.h", "#define A 1\n")
+        s.write("inc/b.h", "#define B 2\n")
+        let first = store(s)
+        for name in ["a.h", "b.h"] {
+            let known = try #require(first.strongDigest(of: s.file("inc/" + name)))
+            #expect(known.strong == StrongDigest.of(Array(try #require(s.read("inc/" + name)))))
+        }
+        first.flush()
+        let cache = CacheStore(directory: s.file("cache"), compressionLevel: 1)
+        let payload = try #require(cache.read(FileFactsStore.strongKey(of: s.file("inc")), kind: .fileFacts))
+        let stored = try StrongDigestRecord.decode(payload, directory: s.file("inc"))
+        #expect(Set(stored.entries.keys) == ["a.h", "b.h"])
+        // A later call answers from the record alone: the file made unreadable keeps its stat's answer.
+        chmod(s.file("inc/a.h"), 0)
+        if getuid() != 0 {
+            #expect(store(s).strongDigest(of: s.file("inc/a.h"))?.strong == stored.entries["a.h"]?.strong)
+        }
+        chmod(s.file("inc/a.h"), 0o644)
+        s.write("inc/a.h", "#define A 10\n")
+        #expect(store(s).strongDigest(of: s.file("inc/a.h"))?.strong == StrongDigest.of(Array("#define A 10\n".utf8)))
+        #expect(throws: MalformedEntry.self) {
+            try StrongDigestRecord.decode(stored.encode(), directory: s.file("other"))
+        }
+        #expect(throws: MalformedEntry.self) { try StrongDigestRecord.decode(stored.encode() + [0], directory: s.file("inc")) }
+    }
 }
