@@ -95,7 +95,7 @@ struct Explanation {
             case .failure(let refusal):
                 report.lines.append("compiled before with other options; differs in \(refusal.option): \(refusal.reason)")
             case .success(let proven) where compile.store.holds(candidate.entry.result, kind: .result):
-                let what = proven.difference.described.joined(separator: ", ")
+                let what = proven.difference.summary
                 report.lines.append("compiled before with other options; differs only in \(what), which no file reads: "
                                     + "the call would hit")
                 report.verdict = .hit

@@ -148,19 +148,25 @@ extension CachedCompile {
     func copyToLocalStore(_ call: Call, files: [RecordedFile], absentPaths: [String], resultKey: Digest, payload: [UInt8]) {
         do {
             try store.write(resultKey, kind: .result, payload: payload)
-            // The same proof a local miss records, so this machine's later hits stat a directory, not each path.
-            let proof = AbsentDirectories.settled(for: absentPaths.map(call.mapping.restore), now: Clock.nowNanoseconds())
-            var manifest = store.read(call.directKey, kind: .manifest).flatMap { try? Manifest.decode($0) } ?? Manifest()
-            manifest.add(ManifestEntry(
-                files: files, absentPaths: proof.paths.map(call.mapping.normalize), result: resultKey,
-                absentDirectories: proof.directories.map {
-                    RecordedDirectory(path: call.mapping.normalize($0.path), status: $0.status)
-                },
-                uncoveredAbsentPaths: proof.uncovered))
-            try store.write(call.directKey, kind: .manifest, payload: manifest.encode())
+            try addManifestEntry(call, files: files, absentPaths: absentPaths, result: resultKey)
         } catch {
             log.write("cannot copy a shared hit into the local store: \(error)")
         }
+    }
+
+    /// Adds an entry for a result found elsewhere (the shared tier, another call's options) to the call's
+    /// own manifest, with the same proof a local miss records, so this machine's later hits stat a
+    /// directory, not each absent path. `absentPaths` are normalized.
+    func addManifestEntry(_ call: Call, files: [RecordedFile], absentPaths: [String], result: Digest) throws(SystemError) {
+        let proof = AbsentDirectories.settled(for: absentPaths.map(call.mapping.restore), now: Clock.nowNanoseconds())
+        var manifest = store.read(call.directKey, kind: .manifest).flatMap { try? Manifest.decode($0) } ?? Manifest()
+        manifest.add(ManifestEntry(
+            files: files, absentPaths: proof.paths.map(call.mapping.normalize), result: result,
+            absentDirectories: proof.directories.map {
+                RecordedDirectory(path: call.mapping.normalize($0.path), status: $0.status)
+            },
+            uncoveredAbsentPaths: proof.uncovered))
+        try store.write(call.directKey, kind: .manifest, payload: manifest.encode())
     }
 
     /// Writes one stored compile to the shared tier: the result under its strong key, then the call's shared

@@ -43,7 +43,7 @@ extension CachedCompile {
             case .success(let proven):
                 guard let outcome = serve(candidate.entry.result, call, via: .manifest) else { continue }
                 guard case .hit(let status, let notes) = outcome else { return outcome }
-                log.write("served across options no file reads: " + proven.difference.described.joined(separator: ", "))
+                log.write("served across options no file reads: " + proven.difference.summary)
                 recordDirectEntry(candidate, proven, call)
                 return .hit(status, notes: notes + [.unreachedOptionHit])
             }
@@ -71,10 +71,10 @@ extension CachedCompile {
         var absent = candidate.entry.absentPaths
         if !difference.directories.isEmpty {
             guard candidate.spellingsComplete else {
-                return .failure(.init(option: difference.described.joined(separator: ", "),
+                return .failure(.init(option: difference.summary,
                                       reason: "a file computes the name it includes"))
             }
-            let described = difference.described.joined(separator: ", ")
+            let described = difference.summary
             let moved = Set(difference.directories)
             let names = candidate.spellings.filter { !$0.hasPrefix("/") && !$0.hasPrefix("\u{0}") }
             let nextNames = Set(candidate.spellings.filter { $0.hasPrefix("\u{0}") }.map { String($0.dropFirst()) })
@@ -112,7 +112,7 @@ extension CachedCompile {
         }
         let entry = ManifestEntry(files: candidate.entry.files, absentPaths: absent, result: candidate.entry.result)
         guard matcher.matches(entry) else {
-            return .failure(.init(option: difference.described.joined(separator: ", "),
+            return .failure(.init(option: difference.summary,
                                   reason: matcher.firstDifference(entry) ?? "a header changed"))
         }
         if !difference.macroNames.isEmpty, let refusal = macrosUnmentioned(difference, candidate, options, call) {
@@ -155,7 +155,7 @@ extension CachedCompile {
     /// Nil when no macro of `difference` is predefined by the compiler or mentioned by a file read.
     func macrosUnmentioned(_ difference: OptionDifference, _ candidate: LooseManifest.Entry,
                            _ options: PreprocessorOptions, _ call: Call) -> OptionDifference.Refusal? {
-        let described = difference.described.joined(separator: ", ")
+        let described = difference.summary
         let flags = PreprocessorOptions(arguments: request.macroAffectingArguments, environment: [],
                                         language: request.language, normalize: { $0 }).remaining
         guard let predefined = CompilerMacros.names(compiler: call.compiler, language: request.language, flags: flags,
@@ -241,15 +241,9 @@ extension CachedCompile {
 
     /// Puts the served result under the call's own key, so the next identical call is a plain direct hit.
     func recordDirectEntry(_ candidate: LooseManifest.Entry, _ proven: ProvenDifference, _ call: Call) {
-        let real = proven.absentPaths.map(call.mapping.restore)
-        let proof = AbsentDirectories.settled(for: real, now: Clock.nowNanoseconds())
-        var manifest = store.read(call.directKey, kind: .manifest).flatMap { try? Manifest.decode($0) } ?? Manifest()
-        manifest.add(ManifestEntry(
-            files: candidate.entry.files, absentPaths: proof.paths.map(call.mapping.normalize), result: candidate.entry.result,
-            absentDirectories: proof.directories.map { RecordedDirectory(path: call.mapping.normalize($0.path), status: $0.status) },
-            uncoveredAbsentPaths: proof.uncovered))
         do {
-            try store.write(call.directKey, kind: .manifest, payload: manifest.encode())
+            try addManifestEntry(call, files: candidate.entry.files, absentPaths: proven.absentPaths,
+                                 result: candidate.entry.result)
         } catch {
             log.write("cannot record the entry under this call's key: \(error)")
         }

@@ -12,6 +12,9 @@ public struct OptionDifference: Equatable, Sendable {
 
     public var isEmpty: Bool { macroNames.isEmpty && directories.isEmpty }
 
+    /// The differences in one line, for messages.
+    public var summary: String { described.joined(separator: ", ") }
+
     /// The differences, or why they cannot be let through whatever the files say.
     public static func between(stored: PreprocessorOptions, current: PreprocessorOptions)
         -> Result<OptionDifference, Refusal> {

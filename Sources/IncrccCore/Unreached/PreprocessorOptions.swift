@@ -6,7 +6,7 @@ public struct MacroOperation: Equatable, Sendable {
     /// The whole text after `-D`/`-U` (normalized): what decides the definition.
     public var text: String
     /// `-DF(x)=…`: a function-like macro.
-    public var isFunctionLike: Bool { text.utf8.count > name.utf8.count && text.utf8[text.utf8.index(text.utf8.startIndex, offsetBy: name.utf8.count)] == UInt8(ascii: "(") }
+    public var isFunctionLike: Bool { text.utf8.dropFirst(name.utf8.count).first == UInt8(ascii: "(") }
     /// The replacement text: after `=`, or `1` when none is given.
     public var body: Substring {
         guard isDefinition, let equals = text.firstIndex(of: "=") else { return isDefinition ? "1" : "" }
@@ -86,18 +86,18 @@ public struct PreprocessorOptions: Equatable, Sendable {
     /// which define macros and directories in a way this model does not follow.
     static func blockingReason(_ argument: String) -> String? {
         let exact: Set<String> = [
-            "-g3", "-ggdb3", "-fdebug-macro", "-grecord-command-line", "-grecord-gcc-switches",
+            "-fdebug-macro", "-grecord-command-line", "-grecord-gcc-switches",
             "-frecord-command-line", "-frecord-gcc-switches", "-I-", "-v", "-dD", "-dM", "-dN", "-dI", "-dU",
             "-traditional", "-traditional-cpp", "-fpreprocessed", "-Wmissing-include-dirs", "-Weverything",
             "-Werror=missing-include-dirs", "-Xpreprocessor", "-Xclang", "-trigraphs",
         ]
         if exact.contains(argument) { return "\(argument) is on" }
         for prefix in ["-Wp,", "--define-macro", "--undefine-macro", "--include-directory", "-fmodule", "-fembed-bitcode",
-                       "-gstabs3", "-gxcoff3", "-gvms3", "-ggdb3", "-imultilib", "-iprefix", "-iwithprefix", "--sysroot",
-                       "-isysroot", "@"]
+                       "-imultilib", "-iprefix", "-iwithprefix", "--sysroot", "-isysroot", "@"]
         where argument.hasPrefix(prefix) {
             return "\(argument) is on"
         }
+        // Macro information: `-g3`, `-ggdb3`, `-gstabs3` and the like (`-gdwarf-3` is a DWARF version).
         if argument.hasPrefix("-g"), argument.hasSuffix("3"), !argument.hasPrefix("-gdwarf") { return "\(argument) is on" }
         return nil
     }
