@@ -175,6 +175,41 @@ struct WrongResultTests {
         }
     }
 
+    /// A `.gch` the compile read is an input even when the build removes it the moment the call returns,
+    /// before the entry is written: the header then edited and compiled without it is never served the
+    /// object built from the old precompiled one.
+    @Test func precompiledHeaderRemovedAtOnceStaysAnInput() throws {
+        let s = Scratch()
+        for round in 0..<4 {
+            s.write("sub/pch.h", "#define VALUE \(round * 2)\n")
+            s.write("main.c", "#include \"pch.h\"\nint v = VALUE + \(round * 0);\n")
+            try run(["gcc", "-c", "sub/pch.h"], in: s)
+            #expect(try incrcc(["gcc", "-Isub", "-c", "main.c"], in: s).status == 0)
+            try FileManager.default.removeItem(atPath: s.file("sub/pch.h.gch"))
+            _ = try stats(s)  // waits for the entry
+            s.write("sub/pch.h", "#define VALUE \(round * 2 + 1)\n")
+            try compareWithPlain(["-Isub", "-c", "main.c"], object: "main.o", in: s)
+        }
+        #expect(try stats(s)["direct_cache_hit"] == 0)
+    }
+
+    /// A header created the moment the call returns, ahead of the one the compiler read in the search, is
+    /// not taken for one the compile saw and passed over: the next call compiles with it.
+    @Test func shadowingHeaderCreatedAtOnceIsNotIgnored() throws {
+        let s = Scratch()
+        for round in 0..<4 {
+            try? FileManager.default.removeItem(atPath: s.file("first/x.h"))
+            s.write("second/x.h", "#define VALUE \(round * 2)\n")
+            s.write("first/.keep", "")
+            s.write("main.c", "#include <x.h>\nint v = VALUE + \(round * 0);\n")
+            #expect(try incrcc(["gcc", "-Ifirst", "-Isecond", "-c", "main.c"], in: s).status == 0)
+            s.write("first/x.h", "#define VALUE \(round * 2 + 1)\n")
+            _ = try stats(s)  // waits for the entry
+            try compareWithPlain(["-Ifirst", "-Isecond", "-c", "main.c"], object: "main.o", in: s)
+        }
+        #expect(try stats(s)["direct_cache_hit"] == 0)
+    }
+
     /// Large objects are stored uncompressed and copied from the entry by the kernel; a damaged one is
     /// never served.
     @Test func largeObjectsAreStreamedAndChecked() throws {

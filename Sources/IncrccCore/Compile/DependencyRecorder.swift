@@ -64,7 +64,11 @@ struct DependencyRecorder {
         return try? FileSystem.readFile(path)
     }
 
-    func record(dependencyText: [UInt8]?, source: [UInt8], compileStart: Int64) -> Result<Recording, Counter> {
+    /// `precompiledHeaders` are the call's precompiled-header candidates as they were around the compile
+    /// (nil: one changed while it ran). The store may run after the call has returned, when the build may
+    /// have removed a `.gch` the compiler read: recorded absent, that would serve its object without it.
+    func record(dependencyText: [UInt8]?, source: [UInt8], compileStart: Int64,
+                precompiledHeaders: [(path: String, status: FileStatus?)]?) -> Result<Recording, Counter> {
         let epoch = lookup("SOURCE_DATE_EPOCH")
         let sourceFacts = FileFacts(reading: source)
         if let problem = timeMacroProblem(sourceFacts.timeMacros, epoch: epoch) { return .failure(problem) }
@@ -95,24 +99,28 @@ struct DependencyRecorder {
         }
         let builtin = builtinDirectories()
         let finder = probeFinder(builtin: builtin)
-        var absent = finder.probes(files: directives, dependencies: seen) { FileSystem.exists($0) }
-        let precompiled = PrecompiledHeaderProbe(quoteChain: finder.quoteChain, bracketChain: finder.bracketChain)
-        let candidates = precompiled.candidates(
-            forcedIncludes: request.forcedIncludes, source: request.source,
-            leading: PrecompiledHeaderProbe.leadingIncludes(source), exists: FileSystem.exists)
+        // A candidate that appeared after the compile began (the store runs after the call returned) may
+        // shadow a header the compiler read: recording it as present-and-unused would let it be ignored.
+        var appearedLate = false
+        var absent = finder.probes(files: directives, dependencies: seen) { path in
+            guard let status = (try? FileSystem.statusIfExists(path)) ?? nil else { return false }
+            if !compatibility.acceptsNewDependency(status, compileStart: compileStart) { appearedLate = true }
+            return true
+        }
+        if appearedLate { return .failure(.tooNewDependency) }
         // A precompiled header being written by this very compile is its output, not an input.
         let output = FileSystem.realPath(request.output) ?? request.output
-        for path in candidates where !seen.contains(path) && (FileSystem.realPath(path) ?? path) != output {
-            let found: FileStatus?
-            do { found = try FileSystem.statusIfExists(path) } catch { return .failure(.internalError) }
-            guard let status = found else {
+        guard let precompiledHeaders else { return .failure(.tooNewDependency) }
+        for (path, seenAtCompile) in precompiledHeaders where !seen.contains(path) && (FileSystem.realPath(path) ?? path) != output {
+            guard let status = seenAtCompile else {
                 absent.append(path)
                 continue
             }
             // A `.gch` directory holds several headers, of which the compiler picks one: not followed.
-            guard status.isRegularFile, let bytes = try? FileSystem.readFile(path),
+            guard status.isRegularFile, let current = try? FileSystem.status(path), current.sameContentAs(status),
+                  let bytes = try? FileSystem.readFile(path),
                   let after = try? FileSystem.status(path), after.sameContentAs(status) else {
-                return .failure(.unsupportedPrecompiledHeader)
+                return .failure(status.isRegularFile ? .tooNewDependency : .unsupportedPrecompiledHeader)
             }
             if status.modifiedNanoseconds >= compileStart || status.changedNanoseconds >= compileStart {
                 return .failure(.tooNewDependency)
@@ -129,6 +137,38 @@ struct DependencyRecorder {
         }
         return .success(Recording(files: files, absentPaths: absent, read: read, builtin: builtin,
                                   readsEpoch: readsEpoch))
+    }
+
+    /// Where a precompiled header could stand in for a header of `source`: stat'ed before and after the
+    /// compile, in the call itself.
+    func precompiledHeaderCandidates(source: [UInt8]) -> [String] {
+        guard request.language.isPreprocessed else { return [] }
+        let finder = probeFinder(builtin: builtinDirectories())
+        let probe = PrecompiledHeaderProbe(quoteChain: finder.quoteChain, bracketChain: finder.bracketChain)
+        return probe.candidates(forcedIncludes: request.forcedIncludes, source: request.source,
+                                leading: PrecompiledHeaderProbe.leadingIncludes(source), exists: FileSystem.exists)
+    }
+
+    /// What is at each path (nil: nothing); nil when a path cannot be stat'ed.
+    static func statuses(of paths: [String]) -> [(path: String, status: FileStatus?)]? {
+        var out: [(path: String, status: FileStatus?)] = []
+        for path in paths {
+            do { out.append((path, try FileSystem.statusIfExists(path))) } catch { return nil }
+        }
+        return out
+    }
+
+    /// Whether two snapshots of the same paths saw the same files (or the same absences).
+    static func sameFiles(_ before: [(path: String, status: FileStatus?)]?,
+                          _ after: [(path: String, status: FileStatus?)]?) -> Bool {
+        guard let before, let after, before.count == after.count else { return false }
+        return zip(before, after).allSatisfy { pair in
+            switch (pair.0.status, pair.1.status) {
+            case (nil, nil): true
+            case let (was?, now?): was.sameContentAs(now)
+            default: false
+            }
+        }
     }
 
     /// The compiler's own include directories for this call (`-E -v`, remembered).

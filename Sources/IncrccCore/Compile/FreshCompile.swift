@@ -10,6 +10,8 @@ struct FreshCompile {
     var dependencyText: [UInt8]?
     /// The optional `.dwo` as it was before the compile (nil: absent), to tell a new one from a left-over.
     var splitDwarfBefore: FileStatus? = nil
+    /// The precompiled-header candidates as the compiler found them; nil when one changed while it ran.
+    var precompiledHeaders: [(path: String, status: FileStatus?)]? = []
 }
 
 /// A fresh compile, or how the call ended without one to record (the compiler failed or could not run).
@@ -35,6 +37,8 @@ extension CachedCompile {
 
         let splitDwarfBefore = request.splitDwarfIsCertain ? nil
             : request.splitDwarfOutput.flatMap { (try? FileSystem.statusIfExists($0)) ?? nil }
+        let precompiledCandidates = recorder(call).precompiledHeaderCandidates(source: call.source)
+        let precompiledBefore = DependencyRecorder.statuses(of: precompiledCandidates)
         let start = Clock.nowNanoseconds()
         let captured: (status: ExitStatus, stdout: [UInt8], stderr: [UInt8])
         do {
@@ -69,8 +73,11 @@ extension CachedCompile {
         } else {
             dependencyText = recorder(call).runDependencyPass(writingTo: ownDependencyPath)
         }
+        let precompiledAfter = DependencyRecorder.statuses(of: precompiledCandidates)
+        let precompiledHeaders = DependencyRecorder.sameFiles(precompiledBefore, precompiledAfter) ? precompiledAfter : nil
         return .compiled(FreshCompile(status: status, stdout: stdout, stderr: stderr, start: start,
-                                     dependencyText: dependencyText, splitDwarfBefore: splitDwarfBefore))
+                                     dependencyText: dependencyText, splitDwarfBefore: splitDwarfBefore,
+                                     precompiledHeaders: precompiledHeaders))
     }
 
     func recorder(_ call: Call) -> DependencyRecorder {
@@ -106,7 +113,7 @@ extension CachedCompile {
         let mapping = call.mapping
         let recorded: DependencyRecorder.Recording
         switch recorder(call).record(dependencyText: fresh.dependencyText, source: call.source,
-                                     compileStart: fresh.start) {
+                                     compileStart: fresh.start, precompiledHeaders: fresh.precompiledHeaders) {
         case .success(let value): recorded = value
         case .failure(let reason):
             log.write("not stored: \(reason.key)")
