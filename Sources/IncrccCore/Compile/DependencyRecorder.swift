@@ -108,10 +108,8 @@ struct DependencyRecorder {
             return true
         }
         if appearedLate { return .failure(.tooNewDependency) }
-        // A precompiled header being written by this very compile is its output, not an input.
-        let output = FileSystem.realPath(request.output) ?? request.output
         guard let precompiledHeaders else { return .failure(.tooNewDependency) }
-        for (path, seenAtCompile) in precompiledHeaders where !seen.contains(path) && (FileSystem.realPath(path) ?? path) != output {
+        for (path, seenAtCompile) in precompiledHeaders where !seen.contains(path) {
             guard let status = seenAtCompile else {
                 absent.append(path)
                 continue
@@ -145,8 +143,15 @@ struct DependencyRecorder {
         guard request.language.isPreprocessed else { return [] }
         let finder = probeFinder(builtin: builtinDirectories())
         let probe = PrecompiledHeaderProbe(quoteChain: finder.quoteChain, bracketChain: finder.bracketChain)
-        return probe.candidates(forcedIncludes: request.forcedIncludes, source: request.source,
-                                leading: PrecompiledHeaderProbe.leadingIncludes(source), exists: FileSystem.exists)
+        let candidates = probe.candidates(forcedIncludes: request.forcedIncludes, source: request.source,
+                                          leading: PrecompiledHeaderProbe.leadingIncludes(source), exists: FileSystem.exists)
+        // A precompiled header being written by this very compile is its output, not an input (compared
+        // by directory, since the output may not exist yet).
+        func located(_ path: String) -> String {
+            Path.join(FileSystem.realPath(Path.directory(of: path)) ?? Path.directory(of: path), Path.baseName(path))
+        }
+        let output = located(request.output)
+        return candidates.filter { located($0) != output }
     }
 
     /// What is at each path (nil: nothing); nil when a path cannot be stat'ed.
