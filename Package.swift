@@ -8,6 +8,21 @@ let directMetadata: [SwiftSetting] = [
     .unsafeFlags(["-Xfrontend", "-disable-concrete-type-metadata-mangled-name-accessors"]),
 ]
 
+/// Release builds lay out first the functions a call runs (`bench/function_order.py` lists them): the kernel
+/// maps a static binary's text 64 KiB around each page fault, and with those functions spread over 7 MB a
+/// small C hit mapped 4.5 MB of text. `_StringProcessing` and `_Concurrency` are not imported: nothing here
+/// needs them, yet their code was linked in, and its large sections held copies of functions a hit runs.
+let compactCode: [SwiftSetting] = [
+    .unsafeFlags(["-Xfrontend", "-disable-implicit-string-processing-module-import",
+                  "-Xfrontend", "-disable-implicit-concurrency-module-import"]),
+    .unsafeFlags(["-Xfrontend", "-function-sections"], .when(configuration: .release)),
+]
+let hitPathLayout: [LinkerSetting] = [
+    .unsafeFlags(["-use-ld=lld",
+                  "-Xlinker", "--symbol-ordering-file=\(Context.packageDirectory)/Sources/incrcc/function-order.txt",
+                  "-Xlinker", "--no-warn-symbol-ordering"], .when(configuration: .release)),
+]
+
 let package = Package(
     name: "incrcc",
     products: [
@@ -29,14 +44,15 @@ let package = Package(
         /// libcurl's variadic setters as typed functions Swift can call.
         .target(name: "CCurl", linkerSettings: [.linkedLibrary("curl")]),
         /// ccache's storage-helper protocol: the client in incrcc, the server in the helpers.
-        .target(name: "StorageProtocol", swiftSettings: directMetadata),
+        .target(name: "StorageProtocol", swiftSettings: directMetadata + compactCode),
         .target(name: "StorageHelperServer", dependencies: ["StorageProtocol"]),
         .target(name: "IncrccCore", dependencies: ["CZstd", "CXXHash", "CLibclang", "CSHA256", "CFileExchange", "StorageProtocol"],
-                swiftSettings: directMetadata),
+                swiftSettings: directMetadata + compactCode),
         /// Long-lived storage helpers: they keep the connections incrcc's short-lived calls cannot.
         .executableTarget(name: "incrcc-storage-redis", dependencies: ["StorageHelperServer", "CHiredis"]),
         .executableTarget(name: "incrcc-storage-http", dependencies: ["StorageHelperServer", "CCurl"]),
-        .executableTarget(name: "incrcc", dependencies: ["IncrccCore"], swiftSettings: directMetadata),
+        .executableTarget(name: "incrcc", dependencies: ["IncrccCore"], exclude: ["function-order.txt"],
+                         swiftSettings: directMetadata + compactCode, linkerSettings: hitPathLayout),
         /// libclang's scan in a dynamically linked child: incrcc itself is static and never loads libclang.
         .executableTarget(name: "incrcc-scan", dependencies: ["IncrccCore"]),
         .testTarget(name: "IncrccCoreTests", dependencies: ["IncrccCore", "StorageProtocol", "StorageHelperServer"]),

@@ -164,13 +164,15 @@ public struct CompatibilitySettings: Sendable, Equatable {
 
     /// `command` with every `%compiler%` replaced by `path`.
     static func substitutingCompiler(in command: String, with path: String) -> String {
-        var out = ""
-        var rest = Substring(command)
-        while let range = rest.firstRange(of: "%compiler%") {
-            out += rest[..<range.lowerBound] + path
-            rest = rest[range.upperBound...]
+        let marker = Array("%compiler%".utf8)
+        let bytes = Array(command.utf8)
+        var out: [UInt8] = []
+        var at = 0
+        while let found = ByteSearch.find(marker, in: bytes, from: at) {
+            out += bytes[at..<found] + Array(path.utf8)
+            at = found + marker.count
         }
-        return out + rest
+        return String(decoding: out + bytes[at...], as: UTF8.self)
     }
 
     /// Whether an option is left out of the key by `ignore_options`.

@@ -56,10 +56,10 @@ public enum CompilerFamily: UInt8, Sendable {
         else { return .unknown }
         let text = run.stdout + run.stderr
         let firstLine = String(decoding: text.prefix { $0 != UInt8(ascii: "\n") }, as: UTF8.self)
-        if firstLine.contains("clang version") { return .clang }
+        if firstLine.holds("clang version") { return .clang }
         // Debian's `cc` and `c++` print their own name first; gcc's copyright line names the FSF.
-        if firstLine.contains("gcc") || firstLine.contains("GCC") || firstLine.contains("g++")
-            || String(decoding: text.prefix(400), as: UTF8.self).contains("Free Software Foundation") { return .gcc }
+        if firstLine.holds("gcc") || firstLine.holds("GCC") || firstLine.holds("g++")
+            || String(decoding: text.prefix(400), as: UTF8.self).holds("Free Software Foundation") { return .gcc }
         return .unknown
     }
 }

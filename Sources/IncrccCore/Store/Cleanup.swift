@@ -43,7 +43,7 @@ public struct Cleanup {
             for (name, status) in files.list(subDirectory) where status.isRegularFile {
                 let file = subDirectory + "/" + name
                 // Temporary files, and markers of stores after returning, left by killed processes.
-                if name.contains(FileSystem.temporaryMarker) || name.hasSuffix(BackgroundStore.markerSuffix) {
+                if name.holds(FileSystem.temporaryMarker) || name.hasSuffix(BackgroundStore.markerSuffix) {
                     if status.modifiedNanoseconds < now - Self.staleTemporaryNanoseconds { files.remove(file) }
                     continue
                 }

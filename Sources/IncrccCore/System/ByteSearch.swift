@@ -23,3 +23,11 @@ enum ByteSearch {
         bytes.withUnsafeBytes { hay in needle.withUnsafeBytes { pin in find(pin, in: hay, from: from) } }
     }
 }
+
+extension String {
+    /// Whether `text` occurs in this string, byte for byte: the library does not import `_StringProcessing`,
+    /// where `String.contains(String)` lives (see `Package.swift`).
+    func holds(_ text: String) -> Bool {
+        text.isEmpty || ByteSearch.find(Array(text.utf8), in: Array(utf8)) != nil
+    }
+}
