@@ -10,6 +10,7 @@ Usage: bench/function_order.py [--incrcc .build/release/incrcc] [--out Sources/i
 Needs valgrind, gcc and g++. Names the linker does not find are skipped, so a stale list only costs RSS.
 """
 import argparse
+import bisect
 import glob
 import os
 import re
@@ -33,6 +34,26 @@ def functions(profile):
             if match:
                 names.append(match.group(1).strip())
     return names
+
+
+def symbol_table(binary):
+    """(start, end, name) of the binary's functions, by address: callgrind names some by address only."""
+    listing = subprocess.run(["nm", "-S", "--defined-only", binary], check=True, capture_output=True, text=True)
+    table = []
+    for line in listing.stdout.splitlines():
+        parts = line.split(None, 3)
+        if len(parts) == 4 and parts[2] in "tTwW":
+            start = int(parts[0], 16)
+            table.append((start, start + int(parts[1], 16), parts[3].strip()))
+    table.sort()
+    return table
+
+
+def enclosing(table, starts, address):
+    index = bisect.bisect_right(starts, address) - 1
+    if index >= 0 and table[index][0] <= address < table[index][1]:
+        return table[index][2]
+    return None
 
 
 def main():
@@ -66,6 +87,8 @@ def main():
             ["-s"],
             ["--version"],
         ]
+        table = symbol_table(binary)
+        starts = [start for start, _, _ in table]
         ordered, seen = [], set()
         for index, call in enumerate(scenarios):
             # A miss stores in a forked child: each process writes a profile of its own (`%p`).
@@ -77,6 +100,8 @@ def main():
             for written in sorted(glob.glob(os.path.join(work, f"profile.{index}.*"))):
                 names += functions(written)
             for name in names:
+                if name.startswith("0x"):
+                    name = enclosing(table, starts, int(name, 16)) or name
                 if name in seen or " " in name or "'" in name or name.startswith("0x"):
                     continue
                 seen.add(name)

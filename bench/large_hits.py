@@ -94,11 +94,11 @@ def safety_net(bench, name, d, command, cache):
     mean over calls, the rare sampled one included."""
     on = bench.env("incrcc", cache)
     off = dict(on, INCRCC_VERIFY_RATE="0")
-    runs = max(100, bench.hit_runs)
+    runs = max(300, bench.hit_runs)
     walls = {"default": [], "off": []}
-    for _ in range(runs):
-        walls["default"].append(timed(command, d, on) * 1000)
-        walls["off"].append(timed(command, d, off) * 1000)
+    for round_ in range(runs):  # each setting goes first in every other round
+        for setting in (("default", "off") if round_ % 2 == 0 else ("off", "default")):
+            walls[setting].append(timed(command, d, on if setting == "default" else off) * 1000)
     mean = {k: statistics.mean(v) for k, v in walls.items()}
     sampled = sh([bench.incrcc, "--print-stats"], cwd=d, env=on).stdout
     count = next((line.split()[1] for line in sampled.splitlines() if line.startswith("verify_sampled")), "?")
