@@ -210,6 +210,33 @@ struct WrongResultTests {
         #expect(try stats(s)["direct_cache_hit"] == 0)
     }
 
+    /// A source saved while the compiler runs (an editor during a build) is compiled in its new text; that
+    /// object is not stored under the old text's key, so going back to the old text gets the old object.
+    /// The edit is made by a prefix program, between incrcc reading the source and gcc starting.
+    @Test func sourceEditedWhileCompilingIsNotStoredUnderItsOldText() throws {
+        let s = Scratch()
+        s.write("edit-once.sh", """
+            #!/bin/sh
+            if [ ! -e "\(s.file("edited"))" ]; then touch "\(s.file("edited"))"; echo 'int v = 2;' > "\(s.file("t.c"))"; fi
+            exec "$@"
+
+            """)
+        try run(["chmod", "+x", "edit-once.sh"], in: s)
+        let env = ["INCRCC_PREFIX": s.file("edit-once.sh")]
+        s.write("t.c", "int v = 1;\n")
+        #expect(try incrcc(["gcc", "-c", "t.c", "-o", "first.o"], in: s, env: env).status == 0)
+        #expect(s.exists("edited"))
+        s.write("t.c", "int v = 1;\n")
+        for _ in 0..<2 {
+            #expect(try incrcc(["gcc", "-c", "t.c", "-o", "t.o"], in: s, env: env).status == 0)
+            try run(["gcc", "-c", "t.c", "-o", "plain.o"], in: s)
+            #expect(s.read("t.o") == s.read("plain.o"))
+        }
+        let values = try stats(s)
+        #expect(values["direct_cache_hit"] == 1)
+        #expect(values["dependency_too_new"] == 1)
+    }
+
     /// Large objects are stored uncompressed and copied from the entry by the kernel; a damaged one is
     /// never served.
     @Test func largeObjectsAreStreamedAndChecked() throws {

@@ -117,6 +117,8 @@ public struct CachedCompile {
         var patchClass: Digest?
         /// The files whose digests are `key.extraInputs`, in order (the shared key hashes them again).
         var extraInputPaths: [String] = []
+        /// The source's stat, taken before it was read for the key (nil for `/dev/null`).
+        var sourceStatus: FileStatus? = nil
 
         var mapping: PathMapping { key.mapping }
 

@@ -74,7 +74,7 @@ extension CachedCompile {
             }
         }
         let call = Call(source: source, compiler: compiler, key: key, directKey: key.digest(), patchClass: patchClass,
-                        extraInputPaths: extraFiles)
+                        extraInputPaths: extraFiles, sourceStatus: emptySource ? nil : sourceStatus)
         log.write("\(request.source): direct key \(call.directKey.hex)")
         return .success(call)
     }

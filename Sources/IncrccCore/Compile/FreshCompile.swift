@@ -12,6 +12,9 @@ struct FreshCompile {
     var splitDwarfBefore: FileStatus? = nil
     /// The precompiled-header candidates as the compiler found them; nil when one changed while it ran.
     var precompiledHeaders: [(path: String, status: FileStatus?)]? = []
+    /// The source changed between being read for the key and the compile's end (an editor saving during a
+    /// build): the object may be of the new text, so it must not be stored under the old text's key.
+    var sourceChanged = false
 }
 
 /// A fresh compile, or how the call ended without one to record (the compiler failed or could not run).
@@ -77,7 +80,16 @@ extension CachedCompile {
         let precompiledHeaders = DependencyRecorder.sameFiles(precompiledBefore, precompiledAfter) ? precompiledAfter : nil
         return .compiled(FreshCompile(status: status, stdout: stdout, stderr: stderr, start: start,
                                      dependencyText: dependencyText, splitDwarfBefore: splitDwarfBefore,
-                                     precompiledHeaders: precompiledHeaders))
+                                     precompiledHeaders: precompiledHeaders, sourceChanged: sourceChanged(call)))
+    }
+
+    /// Whether the source differs from the text the key was computed over: by its stat (any write moves its
+    /// change time) and, since file times advance in clock ticks, by its bytes.
+    func sourceChanged(_ call: Call) -> Bool {
+        guard let before = call.sourceStatus else { return false }
+        guard let now = try? FileSystem.status(request.source), now.sameContentAs(before),
+              let bytes = try? FileSystem.readFile(request.source) else { return true }
+        return bytes != call.source
     }
 
     func recorder(_ call: Call) -> DependencyRecorder {
@@ -109,6 +121,11 @@ extension CachedCompile {
            }) {
             log.write("the object names its checkout, or may: stored for this checkout only")
             call = bound
+        }
+        if fresh.sourceChanged {
+            log.write("not stored: the source changed while it was compiled")
+            try? store.stats.update(shard: CacheStore.shard(of: call.directKey), [(.tooNewDependency, 1)])
+            return outcome
         }
         let mapping = call.mapping
         let recorded: DependencyRecorder.Recording
