@@ -12,8 +12,9 @@ struct FreshCompile {
     var splitDwarfBefore: FileStatus? = nil
     /// The precompiled-header candidates as the compiler found them; nil when one changed while it ran.
     var precompiledHeaders: [(path: String, status: FileStatus?)]? = []
-    /// The source changed between being read for the key and the compile's end (an editor saving during a
-    /// build): the object may be of the new text, so it must not be stored under the old text's key.
+    /// The source (or another file the key hashed) changed between being read for the key and the compile's
+    /// end (an editor saving during a build): the object may be of the new text, so it must not be stored
+    /// under the old text's key.
     var sourceChanged = false
 }
 
@@ -84,8 +85,13 @@ extension CachedCompile {
     }
 
     /// Whether the source differs from the text the key was computed over: by its stat (any write moves its
-    /// change time) and, since file times advance in clock ticks, by its bytes.
+    /// change time) and, since file times advance in clock ticks, by its bytes. Other files the key hashed
+    /// (profile data, `extra_files_to_hash`) are hashed again.
     func sourceChanged(_ call: Call) -> Bool {
+        for (path, digest) in zip(call.extraInputPaths, call.key.extraInputs)
+        where ((try? FileSystem.readFile(path)).map(Digest.of) ?? Digest(high: 0, low: 0)) != digest {
+            return true
+        }
         guard let before = call.sourceStatus else { return false }
         guard let now = try? FileSystem.status(request.source), now.sameContentAs(before),
               let bytes = try? FileSystem.readFile(request.source) else { return true }
