@@ -60,6 +60,14 @@ import Testing
         #expect(reason(["-c", "a.c", "-Wa,--noexecstack,-adhln"]) == nil)
         #expect(reason(["-c", "a.c", "-Xassembler", "-I", "-Xassembler", "inc"]) == .unsupportedCompilerOption)
         #expect(reason(["-c", "a.c", "-dumpbase", "x"]) == .unsupportedCompilerOption)
+        // clang's process statistics into a file, a pass plugin's code, LLVM options naming files.
+        #expect(reason(["-c", "a.c", "-fproc-stat-report=p.txt"]) == .unsupportedCompilerOption)
+        #expect(reason(["-c", "a.c", "-fproc-stat-report"]) == nil)
+        #expect(reason(["-c", "a.c", "-fpass-plugin=p.so"]) == .unsupportedCompilerOption)
+        #expect(reason(["-c", "a.c", "-mllvm", "-info-output-file=s.txt"]) == .unsupportedCompilerOption)
+        #expect(reason(["-c", "a.c", "-mllvm", "-pass-remarks-output=r.yaml"]) == .unsupportedCompilerOption)
+        #expect(reason(["-c", "a.c", "-mllvm", "-inline-threshold=500"]) == nil)
+        #expect(reason(["-c", "a.c", "-mllvm"]) == .unsupportedCompilerOption)
         #expect(reason(["-c"]) == .noInputFile)
         #expect(reason(["-c", "a.c", "-o"]) == .badCompilerArguments)
     }

@@ -36,7 +36,9 @@ public struct ArgumentClassifier {
         // Reads the `.gcda` profile (gcc derives its name from the output), which is no input the key holds.
         "-fbranch-probabilities", "-fprofile-note=", "-fauto-profile",
         // Write files beside the object that a hit would not restore.
-        "-aux-info", "-MJ", "-save-stats",
+        "-aux-info", "-MJ", "-save-stats", "-fproc-stat-report=",
+        // Loads a pass plugin whose code shapes the object and is no input the key holds.
+        "-fpass-plugin",
         // Move the names of the derived outputs (`.dwo`, `.gcno`, `.su`) away from the object's.
         "-dumpdir", "-dumpbase",
     ]
@@ -48,6 +50,14 @@ public struct ArgumentClassifier {
     static func assemblerOptionNamesFile(_ item: Substring) -> Bool {
         if item.hasPrefix("-a") { return item.contains("=") }
         return item.hasPrefix("--MD") || item.hasPrefix("-o") || item.hasPrefix("-I") || item.hasPrefix("@")
+    }
+
+    /// Whether an LLVM option (the value of `-mllvm`) may read or write a file: statistics and remarks into
+    /// files (`-info-output-file=`, `-pass-remarks-output=`), profiles and lists read from them. Options
+    /// that only tune passes or print to stderr stay cacheable.
+    static func llvmOptionNamesFile(_ value: String) -> Bool {
+        let name = (value.split(separator: "=", maxSplits: 1).first ?? "").lowercased()
+        return value.hasPrefix("@") || ["file", "output", "dir", "path", "profile", "remarks", "list"].contains(where: name.holds)
     }
 
     /// Options that change which built-in include directories the compiler searches.
@@ -125,6 +135,10 @@ public struct ArgumentClassifier {
                 continue
             }
             if arg.hasPrefix("-Wa,"), arg.dropFirst(4).split(separator: ",").contains(where: Self.assemblerOptionNamesFile) {
+                return .uncacheable(.unsupportedCompilerOption)
+            }
+            if arg == "-mllvm" || arg.hasPrefix("-mllvm="),
+               Self.llvmOptionNamesFile(arg == "-mllvm" ? value(at: index) ?? "@" : String(arg.dropFirst(7))) {
                 return .uncacheable(.unsupportedCompilerOption)
             }
             if arg == "-Xassembler", let v = value(at: index), Self.assemblerOptionNamesFile(Substring(v)) {
