@@ -125,3 +125,32 @@ def cache_counts(tool, binary, cache_env):
             values[parts[0]] = int(parts[1])
     hits = values.get("direct_cache_hit", 0) + values.get("preprocessed_cache_hit", 0)
     return hits, values.get("cache_miss", 0)
+
+
+class SccacheServer:
+    """sccache compiles through a daemon that reads its cache directory when it starts: one server per
+    cache, on a port of its own, stopped on leaving. Its client is what the build calls and what is timed;
+    the server's own work is not in a client's instructions, so sccache joins only the wall-time rows."""
+
+    def __init__(self, binary, cache):
+        import socket
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        self.binary = binary
+        self.env = {k: v for k, v in os.environ.items() if not k.startswith(("INCRCC_", "CCACHE_", "SCCACHE_"))}
+        self.env.update(SCCACHE_DIR=cache, SCCACHE_SERVER_PORT=str(self.port), SCCACHE_IDLE_TIMEOUT="0",
+                        SCCACHE_CACHE_SIZE="5G")
+
+    def __enter__(self):
+        sh([self.binary, "--start-server"], env=self.env)
+        return self
+
+    def __exit__(self, *exc):
+        sh([self.binary, "--stop-server"], env=self.env, check=False)
+
+    def hits(self):
+        """Cache hits the server counted (its --show-stats text)."""
+        out = sh([self.binary, "--show-stats"], env=self.env).stdout
+        match = re.search(r"^Cache hits\s+(\d+)", out, re.M)
+        return int(match.group(1)) if match else None

@@ -1,4 +1,5 @@
 """Scenarios `hits`, `misses` and `scan` of bench/run: the cost of single calls."""
+import contextlib
 import datetime  # noqa: F401
 import os
 import shutil
@@ -29,13 +30,26 @@ def hits(bench, name, source, compiler):
     else:
         bench.skip(f"{name} direct hit, instructions", "valgrind not installed")
     walls = {tool: [] for tool in caches}
-    for _ in range(bench.hit_runs):  # alternate so that drift hits both
-        for tool in caches:
-            walls[tool].append(timed(cmd[tool], d, bench.env(tool, caches[tool])) * 1000)
+    envs = {tool: bench.env(tool, caches[tool]) for tool in caches}
+    with contextlib.ExitStack() as stack:
+        server = bench.sccache_server(os.path.join(d, "sccache-cache"))
+        if server:
+            stack.enter_context(server)
+            cmd["sccache"] = [bench.sccache, compiler, "-O2", "-c", src, "-o", os.path.join(d, "sccache.o")]
+            envs["sccache"] = server.env
+            walls["sccache"] = []
+            sh(cmd["sccache"], cwd=d, env=server.env)
+            sh(cmd["sccache"], cwd=d, env=server.env)
+        for _ in range(bench.hit_runs):  # alternate so that drift hits all
+            for tool in walls:
+                walls[tool].append(timed(cmd[tool], d, envs[tool]) * 1000)
+        sccache_hits = server.hits() if server else None
     med = {t: statistics.median(w) for t, w in walls.items()}
     spread = " ".join(f"{t} {min(w):.2f}-{max(w):.2f}" for t, w in walls.items())
+    if server:
+        spread += f"; sccache hits {sccache_hits}"
     bench.row(f"{name} direct hit, wall ms (median of {bench.hit_runs})", med["incrcc"], med["ccache"],
-             "<= 0.8x", "ms", "range " + spread, second=med.get("ccache2"))
+             "<= 0.8x", "ms", "range " + spread, second=med.get("ccache2"), sccache=med.get("sccache"))
     rss = {tool: peak_rss_kib(cmd[tool], d, bench.env(tool, caches[tool])) for tool in caches}
     if rss["incrcc"] is None:
         bench.skip(f"{name} direct hit, peak RSS KiB", "GNU time not installed (apt-get install time)")
@@ -59,19 +73,44 @@ def misses(bench):
         with open(os.path.join(d, "conftest.c"), "w") as f:
             f.write(C_SOURCE + f"int conftest_{next(serial)}(void) {{ return 0; }}\n")
 
-    for tool in cached:  # a first miss each: compiler records and header facts exist
-        fresh_source()
-        sh(cmd[tool], cwd=d, env=env[tool])
-    walls = {tool: [] for tool in caches}
-    for _ in range(bench.miss_runs):  # alternating, each call on new content: every cached call misses
-        for tool in caches:
+    with contextlib.ExitStack() as stack:
+        server = bench.sccache_server(os.path.join(d, "sccache-cache"))
+        if server:
+            stack.enter_context(server)
+            caches["sccache"] = server.env["SCCACHE_DIR"]
+            cmd["sccache"] = [bench.sccache] + base
+            env["sccache"] = server.env
+        for tool in cached + (("sccache",) if server else ()):  # a first miss each: compiler records exist
             fresh_source()
-            walls[tool].append(timed(cmd[tool], d, env[tool]) * 1000)
-    over = {tool: statistics.median([a - b for a, b in zip(walls[tool], walls["plain"])]) for tool in cached}
+            sh(cmd[tool], cwd=d, env=env[tool])
+        walls = {tool: [] for tool in caches}
+        for _ in range(bench.miss_runs):  # alternating, each call on new content: every cached call misses
+            for tool in caches:
+                fresh_source()
+                walls[tool].append(timed(cmd[tool], d, env[tool]) * 1000)
+    over = {tool: statistics.median([a - b for a, b in zip(walls[tool], walls["plain"])]) for tool in walls
+            if tool != "plain"}
     bench.row(f"small C miss, wall ms over plain gcc (median of {bench.miss_runs} paired)", over["incrcc"],
              over["ccache"], "smaller is better", "ms",
              f"plain median {statistics.median(walls['plain']):.2f} ms; a new conftest.c per call",
-             second=over.get("ccache2"))
+             second=over.get("ccache2"), sccache=over.get("sccache"))
+    # ccache's best documented mode for misses: depend mode (no preprocessor run; needs -MD).
+    depend = base[:-2] + ["-MD"] + base[-2:]
+    depend_cmd = {"plain": depend, "incrcc": [bench.incrcc] + depend, "ccache": [bench.ccache] + depend}
+    depend_env = {"plain": env["plain"], "incrcc": env["incrcc"], "ccache": dict(env["ccache"], CCACHE_DEPEND="1")}
+    for tool in ("incrcc", "ccache"):
+        fresh_source()
+        sh(depend_cmd[tool], cwd=d, env=depend_env[tool])
+    depend_walls = {tool: [] for tool in depend_cmd}
+    for _ in range(bench.miss_runs):
+        for tool in depend_cmd:
+            fresh_source()
+            depend_walls[tool].append(timed(depend_cmd[tool], d, depend_env[tool]) * 1000)
+    depend_over = {tool: statistics.median([a - b for a, b in zip(depend_walls[tool], depend_walls["plain"])])
+                   for tool in ("incrcc", "ccache")}
+    bench.row(f"small C miss with -MD, ccache depend_mode, wall ms over plain gcc (median of {bench.miss_runs})",
+              depend_over["incrcc"], depend_over["ccache"], "smaller is better", "ms",
+              f"plain median {statistics.median(depend_walls['plain']):.2f} ms; CCACHE_DEPEND=1")
     if shutil.which("valgrind"):
         ins = {}
         for tool in cached:

@@ -1,4 +1,5 @@
 """Scenarios `googletest` and `binutils` of bench/run: whole-project builds, cold and warm."""
+import contextlib
 import datetime  # noqa: F401
 import os
 import shutil
@@ -59,30 +60,36 @@ def binutils(bench):
 
 
 def project_builds(bench, name, build):
-    """Cold builds (plain, incrcc, ccache) then warm rebuilds from a fresh build dir, alternating."""
-    cold = {t: [] for t in ("plain", "incrcc", "ccache")}
-    warm = {t: [] for t in ("incrcc", "ccache")}
+    """Cold builds (plain, incrcc, ccache, sccache) then warm rebuilds from a fresh build dir, alternating."""
+    tools = ("plain", "incrcc", "ccache") + (("sccache",) if bench.sccache else ())
+    cold = {t: [] for t in tools}
+    warm = {t: [] for t in tools if t != "plain"}
     sizes = {}
     for rep in range(bench.build_reps):
         for tool in cold:
             cache = os.path.join(bench.work, f"{name[:8]}-{tool}-{rep}")
             shutil.rmtree(cache, ignore_errors=True)
-            cold[tool].append(build(tool, cache))
-            if tool != "plain":
-                sizes[tool] = sum(os.path.getsize(os.path.join(p, f)) for p, _, fs in os.walk(cache) for f in fs)
-                warm[tool].append(build(tool, cache))
+            with contextlib.ExitStack() as stack:
+                if tool == "sccache":
+                    bench.active_sccache = stack.enter_context(bench.sccache_server(cache))
+                cold[tool].append(build(tool, cache))
+                if tool != "plain":
+                    sizes[tool] = sum(os.path.getsize(os.path.join(p, f)) for p, _, fs in os.walk(cache) for f in fs)
+                    warm[tool].append(build(tool, cache))
     med = {t: statistics.median(v) for t, v in cold.items()}
     spread = " ".join(f"{t} {min(v):.1f}-{max(v):.1f}s" for t, v in cold.items())
     # Each round's builds run back to back, so a round's ratio is spared the machine's drift between
     # rounds (plain alone has spanned 9 s of 70 here); the overhead is the median of those ratios.
-    paired = {t: [(c / p - 1) * 100 for c, p in zip(cold[t], cold["plain"])] for t in ("incrcc", "ccache")}
+    paired = {t: [(c / p - 1) * 100 for c, p in zip(cold[t], cold["plain"])] for t in warm}
     overhead = {t: statistics.median(v) for t, v in paired.items()}
     rounds = " ".join(f"{t} " + "/".join(f"{x:+.1f}" for x in v) for t, v in paired.items())
     bench.row(f"{name} cold, overhead % over plain", round(overhead["incrcc"], 1), round(overhead["ccache"], 1),
              "incrcc <= +3%", "%", f"median of {len(cold['plain'])} rounds' ratios ({rounds}); plain median "
-             f"{med['plain']:.2f} s; {spread}", comparable=False)
+             f"{med['plain']:.2f} s; {spread}", comparable=False,
+             sccache=round(overhead["sccache"], 1) if "sccache" in overhead else None)
     wmed = {t: statistics.median(v) for t, v in warm.items()}
     wspread = " ".join(f"{t} {min(v):.2f}-{max(v):.2f}s" for t, v in warm.items())
-    bench.row(f"{name} warm rebuild, s", wmed["incrcc"], wmed["ccache"], "<= 0.8x", "s", wspread)
+    bench.row(f"{name} warm rebuild, s", wmed["incrcc"], wmed["ccache"], "<= 0.8x", "s", wspread,
+              sccache=wmed.get("sccache"))
     bench.row(f"{name} cache size after cold build, KiB", sizes["incrcc"] // 1024, sizes["ccache"] // 1024,
-             "smaller is better", "KiB")
+             "smaller is better", "KiB", sccache=sizes["sccache"] // 1024 if "sccache" in sizes else None)
