@@ -8,21 +8,20 @@ call is a remote hit.
 import os
 import shutil
 import statistics
-import subprocess
-import time
 
-from benchlib import C_SOURCE, apt_install, cache_counts, callgrind_instructions, sh, timed
-from shared_tier import find_ccache414, free_port, helper_pids
+from benchlib import C_SOURCE, apt_install, callgrind_instructions, sh, timed
+from shared_tier import (LoopbackServer, find_ccache414, find_helper, free_port, helper_pids, machine_b, remote_env,
+                         scenario_directories)
 
 
-class NginxServer:
+class NginxServer(LoopbackServer):
     """nginx serving one WebDAV directory on a loopback port, in a directory of its own."""
 
     def __init__(self, work):
         self.dir = os.path.join(work, "nginx")
         for sub in ("dav", "temp"):
             os.makedirs(os.path.join(self.dir, sub), exist_ok=True)
-        self.port = free_port()
+        port = free_port()
         user = "user root root;\n" if os.geteuid() == 0 else ""
         with open(os.path.join(self.dir, "nginx.conf"), "w") as f:
             f.write(f"""{user}daemon off;
@@ -38,7 +37,7 @@ http {{
     uwsgi_temp_path {self.dir}/temp/uwsgi;
     scgi_temp_path {self.dir}/temp/scgi;
     server {{
-        listen 127.0.0.1:{self.port};
+        listen 127.0.0.1:{port};
         root {self.dir}/dav;
         dav_methods PUT DELETE;
         create_full_put_path on;
@@ -46,20 +45,8 @@ http {{
     }}
 }}
 """)
-        self.process = subprocess.Popen([nginx_binary(), "-p", self.dir, "-c", os.path.join(self.dir, "nginx.conf"),
-                                         "-e", os.path.join(self.dir, "error.log")],
-                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        import socket
-        for _ in range(200):
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.1).close()
-                return
-            except OSError:
-                time.sleep(0.02)
-
-    def stop(self):
-        self.process.kill()
-        self.process.wait()
+        super().__init__(port, [nginx_binary(), "-p", self.dir, "-c", os.path.join(self.dir, "nginx.conf"),
+                                "-e", os.path.join(self.dir, "error.log")])
 
 
 def nginx_binary():
@@ -70,23 +57,14 @@ def shared_http(bench):
     if not os.access(nginx_binary(), os.X_OK):
         apt_install(["nginx-light"], "an HTTP server with WebDAV on loopback for the shared-tier rows")
     ccache = find_ccache414()
-    helper = os.path.join(os.path.dirname(bench.incrcc), "incrcc-storage-http")
-    if not os.access(helper, os.X_OK):
-        helper = shutil.which("incrcc-storage-http") or helper
+    helper = find_helper(bench, "incrcc-storage-http")
     if not os.access(nginx_binary(), os.X_OK) or not ccache or not os.access(helper, os.X_OK):
         return bench.skip("shared tier over HTTP", "nginx, ccache 4.14.2 or incrcc-storage-http missing")
-    d = os.path.join(bench.work, "shared-http")
-    runtime = os.path.join(d, "run")
-    os.makedirs(runtime, mode=0o700)
+    d, runtime = scenario_directories(bench, "shared-http")
     server = NginxServer(d)
     url = f"http://127.0.0.1:{server.port}/cache"
     try:
-        def env(tool, cache):
-            e = bench.env(tool, cache)
-            e["XDG_RUNTIME_DIR"] = runtime
-            e["PATH"] = os.path.dirname(helper) + ":" + e.get("PATH", "")
-            e["INCRCC_REMOTE_STORAGE" if tool == "incrcc" else "CCACHE_REMOTE_STORAGE"] = url
-            return e
+        env = remote_env(bench, runtime, helper, url)
 
         launch = {"incrcc": [bench.incrcc], "ccache": [ccache]}
         src = os.path.join(d, "t.c")
@@ -96,21 +74,7 @@ def shared_http(bench):
         for tool in launch:  # machine A stores and uploads
             sh(cmd[tool], cwd=d, env=env(tool, os.path.join(d, tool + "-a")))
             sh([launch[tool][0], "-s"], env=env(tool, os.path.join(d, tool + "-a")))
-        for tool in launch:  # machine B has compiled before, not this
-            warm = launch[tool] + ["gcc", "-O1", "-c", src, "-o", os.path.join(d, tool + "-w.o")]
-            sh(warm, cwd=d, env=env(tool, os.path.join(d, tool + "-warm")))
-            sh([launch[tool][0], "-s"], env=env(tool, os.path.join(d, tool + "-warm")))
-
-        def fresh(tool):
-            cache = os.path.join(d, tool + "-b")
-            sh([launch[tool][0], "-s"], env=env(tool, cache))
-            shutil.rmtree(cache, ignore_errors=True)
-            shutil.copytree(os.path.join(d, tool + "-warm"), cache, symlinks=True)
-            return env(tool, cache)
-
-        for tool in launch:
-            sh(cmd[tool], cwd=d, env=fresh(tool))
-        hits = {t: cache_counts(t, launch[t][0], env(t, os.path.join(d, t + "-b")))[0] for t in launch}
+        fresh, hits = machine_b(launch, env, d, src, cmd)
         if shutil.which("valgrind"):
             ins = {t: callgrind_instructions(cmd[t], d, fresh(t)) for t in launch}
             bench.row("small C remote hit (nginx WebDAV, loopback), instructions", ins["incrcc"], ins["ccache"],

@@ -19,12 +19,12 @@ def free_port():
         return s.getsockname()[1]
 
 
-class RedisServer:
-    def __init__(self, work):
-        self.port = free_port()
-        self.process = subprocess.Popen(["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-                                         "--appendonly", "no", "--dir", work],
-                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+class LoopbackServer:
+    """A server process on a loopback port, started by `launch` and waited for until it accepts."""
+
+    def __init__(self, port, command):
+        self.port = port
+        self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         for _ in range(200):
             try:
                 socket.create_connection(("127.0.0.1", self.port), timeout=0.1).close()
@@ -35,6 +35,62 @@ class RedisServer:
     def stop(self):
         self.process.kill()
         self.process.wait()
+
+
+class RedisServer(LoopbackServer):
+    def __init__(self, work):
+        port = free_port()
+        super().__init__(port, ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+                                "--appendonly", "no", "--dir", work])
+
+
+def find_helper(bench, name):
+    """The storage helper built beside incrcc, else the one in PATH."""
+    helper = os.path.join(os.path.dirname(bench.incrcc), name)
+    return helper if os.access(helper, os.X_OK) else shutil.which(name) or helper
+
+
+def scenario_directories(bench, name):
+    """The scenario's work directory and, inside it, the helpers' socket directory (private)."""
+    d = os.path.join(bench.work, name)
+    runtime = os.path.join(d, "run")
+    os.makedirs(runtime, mode=0o700)
+    return d, runtime
+
+
+def remote_env(bench, runtime, helper, url):
+    """The environment of a call with `url` as its remote (`remote=` another, `extra` more variables); the
+    helper's socket directory is `runtime`, and the helper is found in PATH."""
+    def env(tool, cache, remote=url, extra=None):
+        e = bench.env(tool, cache)
+        e["XDG_RUNTIME_DIR"] = runtime
+        e["PATH"] = os.path.dirname(helper) + ":" + e.get("PATH", "")
+        e["INCRCC_REMOTE_STORAGE" if tool == "incrcc" else "CCACHE_REMOTE_STORAGE"] = remote
+        e.update(extra or {})
+        return e
+    return env
+
+
+def machine_b(launch, env, d, src, cmd):
+    """Machine B has compiled before (compiler identified, headers seen: the same file with another -O; not
+    another -D, which no header reads and which would make this a local hit across unread options), but not
+    this: `fresh(tool)` gives each measured call a copy of that cache, so every one is a remote hit. Returns
+    `fresh` and the remote hits a first call of each tool saw."""
+    for tool in launch:
+        warm_cmd = launch[tool] + ["gcc", "-O1", "-c", src, "-o", os.path.join(d, tool + "-w.o")]
+        sh(warm_cmd, cwd=d, env=env(tool, os.path.join(d, tool + "-warm")))
+        sh([launch[tool][0], "-s"], env=env(tool, os.path.join(d, tool + "-warm")))
+
+    def fresh(tool):
+        cache = os.path.join(d, tool + "-b")
+        sh([launch[tool][0], "-s"], env=env(tool, cache))  # waits for the copy of the last hit
+        shutil.rmtree(cache, ignore_errors=True)
+        shutil.copytree(os.path.join(d, tool + "-warm"), cache, symlinks=True)
+        return env(tool, cache)
+
+    for tool in launch:
+        sh(cmd[tool], cwd=d, env=fresh(tool))
+    return fresh, {t: cache_counts(t, launch[t][0], env(t, os.path.join(d, t + "-b")))[0] for t in launch}
 
 
 def find_ccache414():
@@ -134,24 +190,14 @@ def shared(bench, only_builds=False):
     if not shutil.which("redis-server"):
         apt_install(["redis-server"], "a Redis server on loopback for the shared-tier rows")
     ccache = find_ccache414()
-    helper = os.path.join(os.path.dirname(bench.incrcc), "incrcc-storage-redis")
-    if not os.access(helper, os.X_OK):
-        helper = shutil.which("incrcc-storage-redis") or helper
+    helper = find_helper(bench, "incrcc-storage-redis")
     if not shutil.which("redis-server") or not ccache or not os.access(helper, os.X_OK):
         return bench.skip("shared tier", "redis-server, ccache 4.14.2 or incrcc-storage-redis missing")
-    d = os.path.join(bench.work, "shared")
-    runtime = os.path.join(d, "run")
-    os.makedirs(runtime, mode=0o700)
+    d, runtime = scenario_directories(bench, "shared")
     server = RedisServer(d)
     url = f"redis://127.0.0.1:{server.port}"
     try:
-        def env(tool, cache, remote=url, extra=None):
-            e = bench.env(tool, cache)
-            e["XDG_RUNTIME_DIR"] = runtime
-            e["PATH"] = os.path.dirname(helper) + ":" + e.get("PATH", "")
-            e["INCRCC_REMOTE_STORAGE" if tool == "incrcc" else "CCACHE_REMOTE_STORAGE"] = remote
-            e.update(extra or {})
-            return e
+        env = remote_env(bench, runtime, helper, url)
 
         launch = {"incrcc": [bench.incrcc], "ccache": [ccache]}
         if only_builds:
@@ -166,24 +212,7 @@ def shared(bench, only_builds=False):
             sh(cmd[tool], cwd=d, env=env(tool, os.path.join(d, tool + "-a")))
         sh([bench.incrcc, "-s"], env=env("incrcc", os.path.join(d, "incrcc-a")))  # waits for the upload
 
-        # Machine B has compiled before (compiler identified, headers seen: the same file with another -O; not
-        # another -D, which no header reads and which would make this a local hit across unread options), but
-        # not this: each measured call starts from a copy of that cache, so every one is a remote hit.
-        for tool in launch:
-            warm_cmd = launch[tool] + ["gcc", "-O1", "-c", src, "-o", os.path.join(d, tool + "-w.o")]
-            sh(warm_cmd, cwd=d, env=env(tool, os.path.join(d, tool + "-warm")))
-            sh([launch[tool][0], "-s"], env=env(tool, os.path.join(d, tool + "-warm")))
-
-        def fresh(tool):
-            cache = os.path.join(d, tool + "-b")
-            sh([launch[tool][0], "-s"], env=env(tool, cache))  # waits for the copy of the last hit
-            shutil.rmtree(cache, ignore_errors=True)
-            shutil.copytree(os.path.join(d, tool + "-warm"), cache, symlinks=True)
-            return env(tool, cache)
-
-        for tool in launch:
-            sh(cmd[tool], cwd=d, env=fresh(tool))
-        hits = {t: cache_counts(t, launch[t][0], env(t, os.path.join(d, t + "-b")))[0] for t in launch}
+        fresh, hits = machine_b(launch, env, d, src, cmd)
         if shutil.which("valgrind"):
             ins = {t: callgrind_instructions(cmd[t], d, fresh(t)) for t in launch}
             bench.row("small C remote hit (Redis, loopback), instructions", ins["incrcc"], ins["ccache"], "<= 0.5x",
