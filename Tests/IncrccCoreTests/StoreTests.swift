@@ -3,6 +3,17 @@ import Testing
 @testable import IncrccCore
 
 @Suite struct StoreTests {
+    /// Shard directories, stats files and temporary names are spelled by `NumberText` as the standard
+    /// library would spell them.
+    @Test func numberTextSpellsAsTheStandardLibrary() {
+        for value: UInt64 in [0, 1, 9, 10, 15, 16, 255, 0xdead_beef, UInt64.max] {
+            #expect(NumberText.hex(value) == String(value, radix: 16))
+        }
+        for value in [0, 7, 10, 99, 123_456, -1, -42, Int.max, Int.min] {
+            #expect(NumberText.decimal(value) == String(value))
+        }
+    }
+
     func sampleManifest() -> Manifest {
         let status = FileStatus(device: 1, inode: 2, size: 3, modifiedNanoseconds: 4, changedNanoseconds: 5, mode: 0)
         let shared = RecordedFile(path: "/usr/include/stdio.h", digest: Digest(high: 1, low: 2), status: status, statTrusted: true)

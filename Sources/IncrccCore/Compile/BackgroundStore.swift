@@ -58,7 +58,7 @@ struct BackgroundStore {
     }
 
     func unregister() {
-        store.files.remove(writersDirectory + "/" + String(getpid()))
+        store.files.remove(writersDirectory + "/" + NumberText.decimal(Int(getpid())))
     }
 
     /// One empty file per writer at work, named by its process id, so the commands can tell stopped writers
@@ -76,9 +76,9 @@ struct BackgroundStore {
     /// The writer puts its process id in its marker, so a waiter can tell a stopped writer (SIGSTOP, a
     /// debugger) from a slow one and stop waiting at once.
     func announce(marker: Int32) {
-        let text = Array(String(getpid()).utf8)
+        let text = Array(NumberText.decimal(Int(getpid())).utf8)
         _ = text.withUnsafeBytes { pwrite(marker, $0.baseAddress, $0.count, 0) }
-        if let fd = try? store.files.open(writersDirectory + "/" + String(getpid()), O_WRONLY | O_CREAT, create: true) {
+        if let fd = try? store.files.open(writersDirectory + "/" + NumberText.decimal(Int(getpid())), O_WRONLY | O_CREAT, create: true) {
             close(fd)
         }
     }

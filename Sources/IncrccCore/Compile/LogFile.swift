@@ -10,7 +10,7 @@ public struct LogFile: Sendable {
         guard !path.isEmpty else { return }
         guard let fd = try? FileSystem.open(path, O_WRONLY | O_CREAT | O_APPEND) else { return }
         defer { close(fd) }
-        try? FileSystem.writeAll(fd, Array(("[" + String(getpid()) + "] " + message() + "\n").utf8), path: path)
+        try? FileSystem.writeAll(fd, Array(("[" + NumberText.decimal(Int(getpid())) + "] " + message() + "\n").utf8), path: path)
     }
 }
 

@@ -12,7 +12,7 @@ public struct StatsFiles: Sendable {
     }
 
     func path(shard: Int) -> String {
-        cacheDirectory + "/" + String(shard, radix: 16) + "/stats"
+        cacheDirectory + "/" + NumberText.hex(UInt64(shard)) + "/stats"
     }
 
     /// Adds `deltas` (which may be negative) to shard `shard`'s counters.

@@ -34,7 +34,7 @@ public struct Cleanup {
     func clean(shard: Int, target: UInt64, now: Int64) {
         let files = store.files
         if shard == 0 { removeStaleTemporaries(now: now) }
-        let shardDirectory = store.directory + "/" + String(shard, radix: 16)
+        let shardDirectory = store.directory + "/" + NumberText.hex(UInt64(shard))
         var entries: [(path: String, size: Int64, used: Int64)] = []
         // Listed and removed by name from directories opened without following links: a link planted in
         // the cache is never entered, and a file that is not a regular one is never counted or removed.

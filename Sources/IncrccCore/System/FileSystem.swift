@@ -174,7 +174,7 @@ public enum FileSystem {
 
     public static func temporaryName(beside path: String) -> String {
         let random = UInt64.random(in: 0...UInt64.max)
-        return path + temporaryMarker + String(getpid()) + "." + String(random & 0xffff_ffff, radix: 16)
+        return path + temporaryMarker + NumberText.decimal(Int(getpid())) + "." + NumberText.hex(random & 0xffff_ffff)
     }
 
     public static func rename(_ from: String, _ to: String) throws(SystemError) {
