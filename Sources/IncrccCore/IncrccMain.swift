@@ -83,13 +83,13 @@ struct CompileSession {
         // A wrapper script named like the compiler that calls incrcc again, or a copy of incrcc that the
         // compiler search cannot tell from the real compiler, would run forever: each call tells the
         // compilers it runs how deep it is, and the third level stops.
-        let depth = Int(Environment.value(Self.nestingVariable) ?? "") ?? 0
+        let depth = NumberText.decimalValue(Environment.value(Self.nestingVariable) ?? "") ?? 0
         if depth >= 2 {
             Console.error("error: incrcc is calling itself through '\(compilerPath)' (nested \(depth) deep); "
                           + "point INCRCC_CC/INCRCC_CXX or PATH at the real compiler")
             return 1
         }
-        setenv(Self.nestingVariable, String(depth + 1), 1)
+        setenv(Self.nestingVariable, NumberText.decimal(depth + 1), 1)
         // Disabled means untouched: not even a statistics file is created.
         if configuration.disable { return handOver() }
         if let mask = configuration.umask { UserMask.useForCache(mode_t(mask)) }

@@ -12,6 +12,12 @@ import Testing
         for value in [0, 7, 10, 99, 123_456, -1, -42, Int.max, Int.min] {
             #expect(NumberText.decimal(value) == String(value))
         }
+        for text in ["0", "7", "42", "000123", "999999999999999999"] {
+            #expect(NumberText.decimalValue(text) == Int(text))
+        }
+        for text in ["", "-1", "+1", " 1", "1x", "0x10", "1234567890123456789"] {
+            #expect(NumberText.decimalValue(text) == nil)
+        }
     }
 
     func sampleManifest() -> Manifest {

@@ -140,7 +140,7 @@ struct PreparedOutput {
     mutating func place() throws(SystemError) {
         if temporaryName == nil {
             let temporary = FileSystem.temporaryName(beside: path)
-            if linkat(AT_FDCWD, "/proc/self/fd/\(fd)", AT_FDCWD, temporary, AT_SYMLINK_FOLLOW) != 0 {
+            if linkat(AT_FDCWD, "/proc/self/fd/" + NumberText.decimal(Int(fd)), AT_FDCWD, temporary, AT_SYMLINK_FOLLOW) != 0 {
                 throw SystemError("link", path)
             }
             temporaryName = temporary

@@ -10,6 +10,17 @@ enum NumberText {
         value < 0 ? "-" + digits(UInt64(value.magnitude), base: 10) : digits(UInt64(value), base: 10)
     }
 
+    /// A non-negative decimal number of at most 18 digits; nil for anything else.
+    static func decimalValue(_ text: String) -> Int? {
+        guard !text.isEmpty, text.utf8.count <= 18 else { return nil }
+        var value = 0
+        for byte in text.utf8 {
+            guard byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9") else { return nil }
+            value = value * 10 + Int(byte - UInt8(ascii: "0"))
+        }
+        return value
+    }
+
     private static func digits(_ value: UInt64, base: UInt64) -> String {
         var bytes: [UInt8] = []
         var rest = value
