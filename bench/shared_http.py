@@ -10,8 +10,8 @@ import shutil
 import statistics
 
 from benchlib import C_SOURCE, apt_install, callgrind_instructions, sh, timed
-from shared_tier import (LoopbackServer, find_ccache414, find_helper, free_port, helper_pids, machine_b, remote_env,
-                         scenario_directories)
+from shared_tier import (LoopbackServer, dead_remote_row, find_ccache414, find_helper, free_port, googletest_from_remote,
+                         helper_pids, helper_rss_row, machine_b, remote_env, scenario_directories)
 
 
 class NginxServer(LoopbackServer):
@@ -90,6 +90,9 @@ def shared_http(bench):
         med = {k: statistics.median(v) for k, v in walls.items()}
         bench.row(f"small C remote hit (nginx WebDAV), wall ms (median of {runs})", med["incrcc"], med["ccache"],
                   "<= 0.8x", "ms", f"incrcc's local hit {med['local']:.2f} ms (remote +{med['incrcc'] - med['local']:.2f})")
+        dead_remote_row(bench, launch, env, d, runs, f"http://127.0.0.1:{free_port()}/cache", " (HTTP)")
+        googletest_from_remote(bench, launch, env, d, " (nginx WebDAV)")
+        helper_rss_row(bench, runtime, "incrcc-storage-http")
     finally:
         server.stop()
         for pid in helper_pids(runtime):

@@ -230,25 +230,9 @@ def shared(bench, only_builds=False):
                   "<= +1 ms", "ms", f"remote {med['remote']:.2f} ms, local {med['local']:.2f} ms, alternating",
                   comparable=False)
 
-        # A dead remote: nothing listens; the helper skips it after the first error.
-        dead = f"redis://127.0.0.1:{free_port()}"
-        serial = iter(range(1 << 30))
-        miss_walls = {"none": [], "dead": []}
-        for _ in range(runs):
-            for kind in miss_walls:
-                with open(os.path.join(d, "conftest.c"), "w") as f:
-                    f.write(C_SOURCE + f"int conftest_{next(serial)}(void) {{ return 0; }}\n")
-                e = env("incrcc", os.path.join(d, "dead-" + kind), remote=dead if kind == "dead" else "")
-                miss_walls[kind].append(timed(launch["incrcc"] + ["gcc", "-O2", "-c", "conftest.c"], d, e) * 1000)
-        mm = {k: statistics.median(v) for k, v in miss_walls.items()}
-        bench.row(f"small C miss with a dead remote, wall ms over none (median of {runs})", mm["dead"] - mm["none"],
-                  None, "within noise", "ms", f"dead {mm['dead']:.2f} ms, none {mm['none']:.2f} ms", comparable=False)
-
+        dead_remote_row(bench, launch, env, d, runs, f"redis://127.0.0.1:{free_port()}", "")
         googletest_from_remote(bench, launch, env, d)
-        rss = helper_peak_rss_kib(runtime)
-        if rss:
-            bench.row("incrcc-storage-redis peak RSS KiB", rss, None, "small", "KiB", "after the rows above",
-                      comparable=False)
+        helper_rss_row(bench, runtime, "incrcc-storage-redis")
         one = helper_throughput(helper, url, d, 1, 400, 100 * 1024)
         eight = helper_throughput(helper, url, d, 8, 400, 100 * 1024)
         bench.row("incrcc-storage-redis gets/s of 100 KiB, 8 clients vs 1", round(eight), round(one), "> 1x", "gets/s",
@@ -259,7 +243,29 @@ def shared(bench, only_builds=False):
             os.kill(pid, 9)
 
 
-def googletest_from_remote(bench, launch, env, d):
+def dead_remote_row(bench, launch, env, d, runs, dead, label):
+    """Misses with a remote nobody listens on against misses with none, alternating: the helper skips a
+    failed server after the first error, so the difference should be noise."""
+    serial = iter(range(1 << 30))
+    miss_walls = {"none": [], "dead": []}
+    for _ in range(runs):
+        for kind in miss_walls:
+            with open(os.path.join(d, "conftest.c"), "w") as f:
+                f.write(C_SOURCE + f"int conftest_{next(serial)}(void) {{ return 0; }}\n")
+            e = env("incrcc", os.path.join(d, "dead-" + kind), remote=dead if kind == "dead" else "")
+            miss_walls[kind].append(timed(launch["incrcc"] + ["gcc", "-O2", "-c", "conftest.c"], d, e) * 1000)
+    mm = {k: statistics.median(v) for k, v in miss_walls.items()}
+    bench.row(f"small C miss with a dead remote{label}, wall ms over none (median of {runs})", mm["dead"] - mm["none"],
+              None, "within noise", "ms", f"dead {mm['dead']:.2f} ms, none {mm['none']:.2f} ms", comparable=False)
+
+
+def helper_rss_row(bench, runtime, name):
+    rss = helper_peak_rss_kib(runtime)
+    if rss:
+        bench.row(f"{name} peak RSS KiB", rss, None, "small", "KiB", "after the rows above", comparable=False)
+
+
+def googletest_from_remote(bench, launch, env, d, label=""):
     src = "/usr/src/googletest"
     if not os.path.isdir(src):
         apt_install(["googletest"], "googletest's sources under /usr/src/googletest")
@@ -271,7 +277,7 @@ def googletest_from_remote(bench, launch, env, d):
             f"-DCMAKE_C_COMPILER_LAUNCHER={launch[tool][0]}", f"-DCMAKE_CXX_COMPILER_LAUNCHER={launch[tool][0]}"], env=e)
         return timed(["cmake", "--build", build_dir, "-j2"], None, e)
 
-    project_from_remote(bench, launch, env, d, "googletest", build)
+    project_from_remote(bench, launch, env, d, "googletest" + label, build)
 
 
 def binutils_from_remote(bench, launch, env, d):
