@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+@testable import IncrccCore
 
 /// Two "machines" (two cache directories, two checkouts at different paths) sharing results through real
 /// servers: what one compiles, the other gets as hits, byte for byte what its own compiler writes.
@@ -76,6 +77,11 @@ struct SharedCacheEndToEndTests {
         #expect(statsB["remote_storage_read_hit"] == 4 && statsB["local_storage_miss"] == 4)
         #expect(objects(s, "elsewhere/deeper/proj") == (try plainObjects(s, "elsewhere/deeper/proj")))
         #expect(try run([s.file("elsewhere/deeper/proj/prog")], in: s).stdout == "6 10 5\n")
+        // Filled by shared hits alone, B still remembers the SHA-256 of the settled headers they read (the
+        // system's; the project's were written just now), so its next shared hit does not hash them again.
+        let storeB = CacheStore(directory: s.file("b-cache"), compressionLevel: 1)
+        #expect(FileManager.default.fileExists(
+            atPath: storeB.path(for: FileFactsStore.strongKey(of: "/usr/include"), kind: .fileFacts)))
 
         // The copies made the second machine's next build local hits.
         try run(["make", "clean"], in: s, cwd: s.file("elsewhere/deeper/proj"))

@@ -94,6 +94,7 @@ extension CachedCompile {
                         if !configuration.remote.remoteOnly {
                             copyToLocalStore(call, files: files, absentPaths: entry.absentPaths, resultKey: localKey,
                                              payload: result)
+                            rememberStrongDigests(files, call)
                         }
                         if agreed {
                             putAgreement(remoteStorage(for: call, warns: false), manifestKey: manifestKey,
@@ -143,6 +144,16 @@ extension CachedCompile {
                                       statTrusted: StatTrust.isSettled(before, now: now)))
         }
         return files
+    }
+
+    /// After a shared hit has returned: the SHA-256 of its headers are remembered for the next one. The
+    /// lookup itself only reads what is remembered, so a machine whose cache was filled by shared hits alone
+    /// hashed every header of every later shared hit again (a small C hit read all 59).
+    func rememberStrongDigests(_ files: [RecordedFile], _ call: Call) {
+        guard call.mapping.withoutCheckout.pairs.isEmpty else { return }
+        for file in files where file.path.utf8.first != 0 {
+            _ = facts.strongDigest(of: call.mapping.restore(file.path))
+        }
     }
 
     func copyToLocalStore(_ call: Call, files: [RecordedFile], absentPaths: [String], resultKey: Digest, payload: [UInt8]) {
