@@ -236,6 +236,43 @@ struct SharedCacheEndToEndTests {
         #expect(try reread.stats()["remote_storage_read_hit"] == 4)
     }
 
+    /// A C++ unit leaves hundreds of absent include candidates, which a shared lookup checks with one
+    /// listing per directory: a shadowing header created on the next machine in one of them is still seen.
+    @Test(.enabled(if: SharedTools.hasRedis && Tools.hasGXX))
+    func sharedLookupOfManyAbsentCandidatesSeesANewShadowingHeader() throws {
+        let s = Scratch()
+        let server = try RedisServer.start(s, name: "redis")
+        defer { server.stop() }
+        let url = "redis://127.0.0.1:\(server.port)"
+        let machines = ["a", "b", "c"].map { Machine($0, s, remote: url) }
+        defer { machines.forEach { $0.stopHelpers() } }
+        let headers = ["map", "string", "vector", "algorithm", "iostream", "unordered_map", "functional", "memory",
+                       "sstream", "set"]
+        s.write("p/shadow/.keep", "")
+        s.write("p/u.cpp", headers.map { "#include <\($0)>\n" }.joined() + """
+            #ifndef PICKED
+            #define PICKED 1
+            #endif
+            int f() { std::vector<int> v{PICKED}; return v[0]; }
+
+            """)
+        let call = ["g++", "-O1", "-Ishadow", "-c", "u.cpp", "-o", "u.o"]
+        for (index, machine) in machines.enumerated() {
+            if index == 2 { s.write("p/shadow/vector", "#include_next <vector>\n#define PICKED 2\n") }
+            let compiled = try run([Tools.incrcc] + call, in: s, cwd: s.file("p"), env: machine.settings)
+            #expect(compiled.status == 0, "\(compiled.stderr)")
+            let served = s.read("p/u.o")
+            try run(call, in: s, cwd: s.file("p"))
+            #expect(served == s.read("p/u.o"), "machine \(machine.name)")
+        }
+        #expect(try machines[1].stats()["remote_storage_read_hit"] == 1)
+        #expect(try machines[2].stats()["remote_storage_read_hit"] == 0)
+        // Enough absent candidates for the listing (the stored entry's count, from the log).
+        let stored = s.text("a.log").split(separator: "\n").first { $0.contains("stored result") }
+        let absent = stored.flatMap { line in line.split(separator: " ").dropLast(2).last }.flatMap { Int($0) }
+        #expect((absent ?? 0) >= ManifestMatcher.listingThreshold, "\(String(describing: stored))")
+    }
+
     @Test(.enabled(if: SharedTools.hasRedis))
     func reshareUploadsLocalHitsAndNamespacesKeepProjectsApart() throws {
         let s = Scratch()

@@ -114,7 +114,7 @@ extension CachedCompile {
     /// absent; nil otherwise.
     func matchShared(_ entry: RemoteManifest.Entry, _ call: Call) -> [RecordedFile]? {
         let matcher = ManifestMatcher(mapping: call.mapping, variable: lookup)
-        for path in entry.absentPaths where !matcher.isAbsent(call.mapping.restore(path)) { return nil }
+        guard matcher.allAbsent(entry.absentPaths[...]) else { return nil }
         let contents = call.mapping.withoutCheckout
         let now = Clock.nowNanoseconds()
         var files: [RecordedFile] = []

@@ -38,11 +38,7 @@ public struct ManifestMatcher {
     func matches(_ entry: ManifestEntry, hashed: (Int, FileStatus) -> Void) -> Bool {
         let checked = absentDirectoriesUnchanged(entry) ? entry.absentPaths.prefix(entry.uncoveredAbsentPaths)
             : entry.absentPaths[...]
-        if checked.count >= Self.listingThreshold {
-            if !allAbsentByListing(checked) { return false }
-        } else {
-            for path in checked where !isAbsent(mapping.restore(path)) { return false }
-        }
+        if !allAbsent(checked) { return false }
         for (fileIndex, file) in entry.files.enumerated() {
             if file.path.utf8.first == 0 {
                 // A variable the result read (`SOURCE_DATE_EPOCH` for a time macro), not a file.
@@ -76,6 +72,14 @@ public struct ManifestMatcher {
             guard let current = try? FileSystem.status(mapping.restore(directory.path)),
                   current.isDirectory, current.sameContentAs(directory.status) else { return false }
         }
+        return true
+    }
+
+    /// Whether every path (stored normalized) is still absent: a stat each, or a listing per directory
+    /// when there are many.
+    func allAbsent(_ paths: ArraySlice<String>) -> Bool {
+        if paths.count >= Self.listingThreshold { return allAbsentByListing(paths) }
+        for path in paths where !isAbsent(mapping.restore(path)) { return false }
         return true
     }
 
