@@ -236,8 +236,8 @@ struct SharedCacheEndToEndTests {
         #expect(try reread.stats()["remote_storage_read_hit"] == 4)
     }
 
-    /// A C++ unit leaves hundreds of absent include candidates, which a shared lookup checks with one
-    /// listing per directory: a shadowing header created on the next machine in one of them is still seen.
+    /// A C++ unit leaves hundreds of absent include candidates in the shared manifest: a shadowing header
+    /// created on the next machine in one of them keeps it from a shared hit, and its object is its own.
     @Test(.enabled(if: SharedTools.hasRedis && Tools.hasGXX))
     func sharedLookupOfManyAbsentCandidatesSeesANewShadowingHeader() throws {
         let s = Scratch()
@@ -267,7 +267,7 @@ struct SharedCacheEndToEndTests {
         }
         #expect(try machines[1].stats()["remote_storage_read_hit"] == 1)
         #expect(try machines[2].stats()["remote_storage_read_hit"] == 0)
-        // Enough absent candidates for the listing (the stored entry's count, from the log).
+        // Hundreds of absent candidates, as many as the local lookup lists directories for (the log's count).
         let stored = s.text("a.log").split(separator: "\n").first { $0.contains("stored result") }
         let absent = stored.flatMap { line in line.split(separator: " ").dropLast(2).last }.flatMap { Int($0) }
         #expect((absent ?? 0) >= ManifestMatcher.listingThreshold, "\(String(describing: stored))")

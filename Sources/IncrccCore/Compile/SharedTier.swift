@@ -114,7 +114,9 @@ extension CachedCompile {
     /// absent; nil otherwise.
     func matchShared(_ entry: RemoteManifest.Entry, _ call: Call) -> [RecordedFile]? {
         let matcher = ManifestMatcher(mapping: call.mapping, variable: lookup)
-        guard matcher.allAbsent(entry.absentPaths[...]) else { return nil }
+        // A stat each: listing the system's include directories cost a C++ STL shared hit 2.1 M more
+        // instructions than the 660 stats it saved (callgrind), and no wall time measurably.
+        for path in entry.absentPaths where !matcher.isAbsent(call.mapping.restore(path)) { return nil }
         let contents = call.mapping.withoutCheckout
         let now = Clock.nowNanoseconds()
         var files: [RecordedFile] = []
