@@ -3,9 +3,10 @@ cache's own cleanup takes as it fills.
 
 Generated translation units include 10, 100, 1,000 and 5,000 headers; for each, a direct hit's instructions
 (callgrind, the calling process) and wall time (median, calls alternating) for incrcc and ccache 4.14.2 (and
-the `--ccache` one where it is another), plotted log-log in bench/scaling.svg, with the slope of log(cost)
+the `--ccache` one where it is another; sccache in the wall series, its server started per unit), plotted log-log in bench/scaling.svg, with the slope of log(cost)
 over log(headers) fitted from 100 headers up. Cleanup: `incrcc -c` down to half of a cache holding 10,000
 and 100,000 entries (files of 2 KiB)."""
+import contextlib
 import json
 import math
 import os
@@ -50,7 +51,8 @@ def scaling(bench):
         tools["ccache (Debian)"] = [bench.ccache2]
     root = os.path.join(bench.work, "scaling")
     instructions = {tool: [] for tool in tools}
-    walls = {tool: [] for tool in tools}
+    # sccache's client does not do the work (its server does): it joins the wall series only.
+    walls = {tool: [] for tool in list(tools) + (["sccache"] if bench.sccache else [])}
     runs = 10 if bench.args.quick else 40
     for count in HEADER_COUNTS:
         d = os.path.join(root, f"n{count}")
@@ -73,15 +75,24 @@ def scaling(bench):
             bench.row(f"hit with {count} headers, instructions", instructions["incrcc"][-1][1],
                       instructions[reference][-1][1], "grows no faster than the stats", "instr",
                       "; ".join(f"{t} {v[-1][1]:,}" for t, v in instructions.items() if t not in ("incrcc", reference)))
-        samples = {tool: [] for tool in tools}
-        for _ in range(runs):
-            for tool in tools:
-                samples[tool].append(timed(cmd[tool], d, env(tool)) * 1000)
-        for tool in tools:
+        samples = {tool: [] for tool in walls}
+        with contextlib.ExitStack() as stack:
+            envs = {tool: env(tool) for tool in tools}
+            if bench.sccache:
+                server = stack.enter_context(bench.sccache_server(os.path.join(d, "sccache-cache")))
+                cmd["sccache"] = [bench.sccache, "gcc", "-O0", "-Iinc", "-c", "t.c", "-o", "sccache.o"]
+                envs["sccache"] = server.env
+                sh(cmd["sccache"], cwd=d, env=server.env)
+                sh(cmd["sccache"], cwd=d, env=server.env)
+            for _ in range(runs):
+                for tool in walls:
+                    samples[tool].append(timed(cmd[tool], d, envs[tool]) * 1000)
+        for tool in walls:
             walls[tool].append((count, statistics.median(samples[tool])))
         bench.row(f"hit with {count} headers, wall ms (median of {runs})", walls["incrcc"][-1][1],
                   walls[reference][-1][1], "-", "ms",
-                  "; ".join(f"{t} {v[-1][1]:.2f}" for t, v in walls.items() if t not in ("incrcc", reference)))
+                  "; ".join(f"{t} {v[-1][1]:.2f}" for t, v in walls.items() if t not in ("incrcc", reference, "sccache")),
+                  sccache=walls["sccache"][-1][1] if "sccache" in walls else None)
         shutil.rmtree(d, ignore_errors=True)
     for name, series in (("instructions", instructions), ("wall", walls)):
         if all(len(points) >= 3 for points in series.values()):
