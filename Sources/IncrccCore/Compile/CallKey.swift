@@ -53,8 +53,7 @@ extension CachedCompile {
             extraFiles.append(path)
         }
         for path in extraFiles {
-            // A file that cannot be read is keyed as absent: its appearing later is a new key.
-            key.extraInputs.append((try? FileSystem.readFile(path)).map(Digest.of) ?? Digest(high: 0, low: 0))
+            key.extraInputs.append(Self.extraInputDigest(try? FileSystem.readFile(path)))
         }
         var patchClass: Digest?
         let mapping = pathMapping(key: key, family: compiler.family)
@@ -77,5 +76,11 @@ extension CachedCompile {
                         extraInputPaths: extraFiles, sourceStatus: emptySource ? nil : sourceStatus)
         log.write("\(request.source): direct key \(call.directKey.hex)")
         return .success(call)
+    }
+
+    /// What the key holds of an extra input (profile data, `extra_files_to_hash`): its bytes' digest, or
+    /// zero for a file that cannot be read, so its appearing later is a new key.
+    static func extraInputDigest(_ bytes: [UInt8]?) -> Digest {
+        bytes.map(Digest.of) ?? Digest(high: 0, low: 0)
     }
 }

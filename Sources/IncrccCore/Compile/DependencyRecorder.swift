@@ -67,8 +67,9 @@ struct DependencyRecorder {
     /// `precompiledHeaders` are the call's precompiled-header candidates as they were around the compile
     /// (nil: one changed while it ran). The store may run after the call has returned, when the build may
     /// have removed a `.gch` the compiler read: recorded absent, that would serve its object without it.
+    /// `builtin` are the compiler's own include directories, as the candidates were searched with.
     func record(dependencyText: [UInt8]?, source: [UInt8], compileStart: Int64,
-                precompiledHeaders: [(path: String, status: FileStatus?)]?) -> Result<Recording, Counter> {
+                precompiledHeaders: [(path: String, status: FileStatus?)]?, builtin: [String]) -> Result<Recording, Counter> {
         let epoch = lookup("SOURCE_DATE_EPOCH")
         let sourceFacts = FileFacts(reading: source)
         if let problem = timeMacroProblem(sourceFacts.timeMacros, epoch: epoch) { return .failure(problem) }
@@ -97,7 +98,6 @@ struct DependencyRecorder {
             files.append(RecordedFile(path: path, digest: digest, status: status, statTrusted: settled))
             directives.append((path, fileFacts.references.includes))
         }
-        let builtin = builtinDirectories()
         let finder = probeFinder(builtin: builtin)
         // A candidate that appeared after the compile began (the store runs after the call returned) may
         // shadow a header the compiler read: recording it as present-and-unused would let it be ignored.
@@ -139,9 +139,9 @@ struct DependencyRecorder {
 
     /// Where a precompiled header could stand in for a header of `source`: stat'ed before and after the
     /// compile, in the call itself.
-    func precompiledHeaderCandidates(source: [UInt8]) -> [String] {
+    func precompiledHeaderCandidates(source: [UInt8], builtin: [String]) -> [String] {
         guard request.language.isPreprocessed else { return [] }
-        let finder = probeFinder(builtin: builtinDirectories())
+        let finder = probeFinder(builtin: builtin)
         let probe = PrecompiledHeaderProbe(quoteChain: finder.quoteChain, bracketChain: finder.bracketChain)
         let candidates = probe.candidates(forcedIncludes: request.forcedIncludes, source: request.source,
                                           leading: PrecompiledHeaderProbe.leadingIncludes(source), exists: FileSystem.exists)

@@ -12,6 +12,8 @@ struct FreshCompile {
     var splitDwarfBefore: FileStatus? = nil
     /// The precompiled-header candidates as the compiler found them; nil when one changed while it ran.
     var precompiledHeaders: [(path: String, status: FileStatus?)]? = []
+    /// The compiler's own include directories (`-E -v`, remembered), read once for the call.
+    var builtinDirectories: [String] = []
     /// The source (or another file the key hashed) changed between being read for the key and the compile's
     /// end (an editor saving during a build): the object may be of the new text, so it must not be stored
     /// under the old text's key.
@@ -41,7 +43,8 @@ extension CachedCompile {
 
         let splitDwarfBefore = request.splitDwarfIsCertain ? nil
             : request.splitDwarfOutput.flatMap { (try? FileSystem.statusIfExists($0)) ?? nil }
-        let precompiledCandidates = recorder(call).precompiledHeaderCandidates(source: call.source)
+        let builtin = request.language.isPreprocessed ? recorder(call).builtinDirectories() : []
+        let precompiledCandidates = recorder(call).precompiledHeaderCandidates(source: call.source, builtin: builtin)
         let precompiledBefore = DependencyRecorder.statuses(of: precompiledCandidates)
         let start = Clock.nowNanoseconds()
         let captured: (status: ExitStatus, stdout: [UInt8], stderr: [UInt8])
@@ -81,7 +84,8 @@ extension CachedCompile {
         let precompiledHeaders = DependencyRecorder.sameFiles(precompiledBefore, precompiledAfter) ? precompiledAfter : nil
         return .compiled(FreshCompile(status: status, stdout: stdout, stderr: stderr, start: start,
                                      dependencyText: dependencyText, splitDwarfBefore: splitDwarfBefore,
-                                     precompiledHeaders: precompiledHeaders, sourceChanged: sourceChanged(call)))
+                                     precompiledHeaders: precompiledHeaders, builtinDirectories: builtin,
+                                     sourceChanged: sourceChanged(call)))
     }
 
     /// Whether the source differs from the text the key was computed over: by its stat (any write moves its
@@ -89,7 +93,7 @@ extension CachedCompile {
     /// (profile data, `extra_files_to_hash`) are hashed again.
     func sourceChanged(_ call: Call) -> Bool {
         for (path, digest) in zip(call.extraInputPaths, call.key.extraInputs)
-        where ((try? FileSystem.readFile(path)).map(Digest.of) ?? Digest(high: 0, low: 0)) != digest {
+        where Self.extraInputDigest(try? FileSystem.readFile(path)) != digest {
             return true
         }
         guard let before = call.sourceStatus else { return false }
@@ -136,7 +140,8 @@ extension CachedCompile {
         let mapping = call.mapping
         let recorded: DependencyRecorder.Recording
         switch recorder(call).record(dependencyText: fresh.dependencyText, source: call.source,
-                                     compileStart: fresh.start, precompiledHeaders: fresh.precompiledHeaders) {
+                                     compileStart: fresh.start, precompiledHeaders: fresh.precompiledHeaders,
+                                     builtin: fresh.builtinDirectories) {
         case .success(let value): recorded = value
         case .failure(let reason):
             log.write("not stored: \(reason.key)")

@@ -36,7 +36,7 @@ extension CachedCompile {
         for (index, path) in call.extraInputPaths.enumerated() {
             let bytes = try? FileSystem.readFile(path)
             guard index < call.key.extraInputs.count,
-                  (bytes.map(Digest.of) ?? Digest(high: 0, low: 0)) == call.key.extraInputs[index] else { return nil }
+                  Self.extraInputDigest(bytes) == call.key.extraInputs[index] else { return nil }
             extras.append(bytes.map(StrongDigest.of) ?? StrongDigest(unchecked: [UInt8](repeating: 0, count: 32)))
         }
         return call.key.strongDigest(source: StrongDigest.of(keyed), extraInputs: extras,
