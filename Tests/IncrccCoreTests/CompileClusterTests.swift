@@ -136,4 +136,25 @@ struct NamespaceHost {
         #expect(local == objects.map { s.read($0) }, "objects equal plain compiles")
         #expect(try stats(s)["direct_cache_hit"] == units.count)
     }
+
+    /// A call without debug information through a prefix shares the local compile's entry (the objects
+    /// are the same); under distcc's pump mode it does not, whatever the include server's socket is called.
+    @Test(.enabled(if: Tools.hasIncrcc && Tools.hasGCC))
+    func pumpModeIsKeptApartFromLocalAndPlainPrefixResults() throws {
+        let s = Scratch()
+        s.write("u.c", "int u(int x) { return x * 3; }\n")
+        s.write("through.sh", "#!/bin/sh\nexec \"$@\"\n")
+        chmod(s.file("through.sh"), 0o755)
+        let compile = ["gcc", "-O2", "-c", "u.c", "-o", "u.o"]
+        let prefix = ["INCRCC_PREFIX": s.file("through.sh")]
+        #expect(try incrcc(compile, in: s).status == 0)
+        #expect(try incrcc(compile, in: s, env: prefix).status == 0)
+        #expect(try stats(s)["direct_cache_hit"] == 1, "a plain prefix without -g shares the entry")
+        let pump = prefix.merging(["INCLUDE_SERVER_PORT": "/tmp/distcc-pump.one/socket"]) { $1 }
+        #expect(try incrcc(compile, in: s, env: pump).status == 0)
+        #expect(try stats(s)["cache_miss"] == 2, "pump mode has entries of its own")
+        let otherBuild = prefix.merging(["INCLUDE_SERVER_PORT": "/tmp/distcc-pump.two/socket"]) { $1 }
+        #expect(try incrcc(compile, in: s, env: otherBuild).status == 0)
+        #expect(try stats(s)["direct_cache_hit"] == 2, "the socket's name is not keyed")
+    }
 }

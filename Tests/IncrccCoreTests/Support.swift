@@ -212,8 +212,8 @@ struct FullFileSystem {
 }
 
 /// Whether something accepts connections on 127.0.0.1:`port` within ten seconds.
-func waitUntilListening(port: Int) -> Bool {
-    for _ in 0..<200 {
+func waitUntilListening(port: Int, seconds: Int = 10) -> Bool {
+    for _ in 0..<(seconds * 20) {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)

@@ -38,8 +38,15 @@ extension CachedCompile {
                                  sourceDigest: Digest.of(source), currentDirectory: currentDirectory,
                                  colorDiagnostics: !storesColoredDiagnostics(compiler) && colorDiagnostics,
                                  lookup: lookup)
-        if let program = prefix.first, request.debugInfo {
-            key.compiledThrough = Path.baseName(program)
+        if let program = prefix.first {
+            // distcc's pump mode (its include server announced in INCLUDE_SERVER_PORT, a per-build socket)
+            // preprocesses on the host from a mirror of the headers; Debian 12's include server fails and
+            // falls back to plain mode, so no pump object could be compared here: keyed apart, every call.
+            if let pump = lookup("INCLUDE_SERVER_PORT"), !pump.isEmpty {
+                key.compiledThrough = Path.baseName(program) + " pump"
+            } else if request.debugInfo {
+                key.compiledThrough = Path.baseName(program)
+            }
         }
         if compatibility.sloppiness.contains(.locale) {
             key.environment.removeAll { $0.name == "LANG" || $0.name == "LANGUAGE" || $0.name.hasPrefix("LC_") }

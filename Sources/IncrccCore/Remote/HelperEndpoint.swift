@@ -69,6 +69,7 @@ struct HelperEndpoint {
         switch scheme {
         case "redis", "redis+unix", "rediss": own = "incrcc-storage-redis"
         case "http", "https": own = "incrcc-storage-http"
+        case "grpc", "grpcs": own = "incrcc-storage-reapi"
         default: own = nil
         }
         let selfDirectory = Path.directory(of: FileSystem.resolvingLinks("/proc/self/exe"))
