@@ -20,8 +20,18 @@ struct NamespaceHost {
         return true
     }()
 
-    /// Starts host number `index` (0-255) of a test whose namespaces and links are named after `tag`.
+    /// Starts host number `index` (0-255) of a test whose namespaces and links are named after `tag`, with
+    /// distccd listening inside.
     static func launch(_ s: Scratch, tag: String, index: Int, subnet: Int) throws -> NamespaceHost {
+        try launch(s, tag: tag, index: index, subnet: subnet) { address, _ in
+            ["distccd", "--daemon", "--no-detach", "--listen", address, "--allow", "10.0.0.0/8", "--log-stderr",
+             "--log-level", "info", "--enable-tcp-insecure"]
+        }
+    }
+
+    /// Host number `index` running `daemon(its address, the address of this side of the link)` inside.
+    static func launch(_ s: Scratch, tag: String, index: Int, subnet: Int,
+                       daemon: (_ address: String, _ peer: String) -> [String]) throws -> NamespaceHost {
         let name = "\(tag)-\(index)"
         let outside = "\(tag)o\(index)", inside = "\(tag)i\(index)"
         let hostAddress = "10.\(subnet).\(index).1", address = "10.\(subnet).\(index).2"
@@ -43,10 +53,8 @@ struct NamespaceHost {
                 throw SpawnFailure(code: result.status)
             }
         }
-        let daemon = try start(["ip", "netns", "exec", name, "distccd", "--daemon", "--no-detach", "--listen", address,
-                                "--allow", "10.0.0.0/8", "--log-stderr", "--log-level", "info",
-                                "--enable-tcp-insecure"], in: s)
-        return NamespaceHost(name: name, outside: outside, address: address, daemon: daemon)
+        let process = try start(["ip", "netns", "exec", name] + daemon(address, hostAddress), in: s)
+        return NamespaceHost(name: name, outside: outside, address: address, daemon: process)
     }
 
     /// Compiles the daemon's log reports.
@@ -156,5 +164,96 @@ struct NamespaceHost {
         let otherBuild = prefix.merging(["INCLUDE_SERVER_PORT": "/tmp/distcc-pump.two/socket"]) { $1 }
         #expect(try incrcc(compile, in: s, env: otherBuild).status == 0)
         #expect(try stats(s)["direct_cache_hit"] == 2, "the socket's name is not keyed")
+    }
+
+    /// Runs a command beside an iceccd of its own that takes no jobs (every compile goes to the hosts), in
+    /// a private mount namespace, so that the daemon's socket in /run/icecc is nobody else's.
+    static let icecreamClient = """
+        #!/bin/sh
+        port=$1 net=$2 dir=$3
+        shift 3
+        mkdir -p /run/icecc && mount -t tmpfs tmpfs /run/icecc && chown icecc:icecc /run/icecc || exit 90
+        mkdir -p "$dir/client/env" && rm -f "$dir/client/log" && chown -R icecc:icecc "$dir/client"
+        iceccd -vv -s "127.0.0.1:$port" -n "$net" -N client -l "$dir/client/log" -b "$dir/client/env" -m 0 --no-remote &
+        daemon=$!
+        for i in $(seq 400); do grep -q "Connected to scheduler" "$dir/client/log" 2>/dev/null && break; sleep 0.05; done
+        "$@"
+        status=$?
+        kill $daemon
+        wait $daemon
+        exit $status
+        """
+
+    /// An icecream scheduler and two iceccd hosts in network namespaces (the Debian package's daemon drops
+    /// CAP_CHOWN before it chowns its environment directory, so each one is the icecc user's beforehand):
+    /// the misses of a `make -j4` build are compiled on the hosts, stored as the cluster made them (equal
+    /// to a plain `icecc gcc` build; with full debug information icecream's objects differ from a local
+    /// compile's, as distcc's do), and the rebuild is all hits without a remote compile.
+    @Test(.enabled(if: Tools.hasMake && Tools.which("icecc") != nil && Tools.which("iceccd") != nil
+                   && Tools.which("icecc-scheduler") != nil && Tools.which("unshare") != nil
+                   && getpwnam("icecc") != nil && NamespaceHost.available))
+    func icecreamMissesRunOnTwoHosts() throws {
+        let s = Scratch()
+        let units = (0..<8).map { "src/unit\($0).c" }
+        for (index, unit) in units.enumerated() {
+            s.write(unit, "#include <stdio.h>\n#include <string.h>\nint unit\(index)(const char *s) { char b[32]; "
+                    + "strncpy(b, s, sizeof b - 1); b[31] = 0; return printf(\"%s %d\\n\", b, \(index)); }\n")
+        }
+        let objects = units.map { $0.replacingOccurrences(of: ".c", with: ".o") }
+        s.write("Makefile", "OBJS = \(objects.joined(separator: " "))\nall: $(OBJS)\nclean:\n\trm -f $(OBJS)\n")
+        s.write("client.sh", Self.icecreamClient)
+        let tag = "ie" + String(getpid() % 10000)
+        let subnet = 200 + Int(getpid() % 50)
+        let net = "incrcc-\(tag)"
+        let port = try freeLoopbackPort()
+        let scheduler = try start(["icecc-scheduler", "-vv", "-p", String(port), "-n", net,
+                                   "-l", s.file("scheduler.log")], in: s)
+        defer { kill(scheduler.pid, SIGTERM); _ = try? scheduler.finish() }
+        var hosts: [NamespaceHost] = []
+        defer { for host in hosts { host.stop(s) } }
+        // The daemons write their logs and environments as the icecc user: the scratch directory is opened
+        // to passing through, and their own directories are that user's.
+        chmod(s.path, 0o711)
+        for index in 0..<2 {
+            let env = s.file("host\(index)/env"), log = s.file("host\(index)/log")
+            try FileManager.default.createDirectory(atPath: env, withIntermediateDirectories: true)
+            #expect(try run(["chown", "-R", "icecc:icecc", s.file("host\(index)")], in: s).status == 0)
+            hosts.append(try NamespaceHost.launch(s, tag: tag, index: index, subnet: subnet) { _, peer in
+                ["unshare", "-m", "sh", "-c", "mkdir -p /run/icecc && mount -t tmpfs tmpfs /run/icecc && "
+                 + "chown icecc:icecc /run/icecc && exec iceccd -vv -s \(peer):\(port) -n \(net) -N \(tag)h\(index) "
+                 + "-l \(log) -b \(env) -m 2"]
+            })
+        }
+        func remote() -> [Int] {
+            (0..<2).map { s.text("host\($0)/log").components(separatedBy: "Remote compilation completed").count - 1 }
+        }
+        for index in 0..<2 {
+            var connected = false
+            for _ in 0..<400 where !connected {
+                connected = s.text("host\(index)/log").contains("Connected to scheduler")
+                if !connected { Thread.sleep(forTimeInterval: 0.05) }
+            }
+            let said = String(decoding: FileManager.default.contents(atPath: hosts[index].daemon.errPath) ?? Data(),
+                              as: UTF8.self)
+            #expect(connected, "iceccd \(index) did not reach the scheduler: \(said) \(s.text("host\(index)/log"))")
+        }
+        func build(_ cc: String, env: [String: String] = [:]) throws -> RunResult {
+            try run(["unshare", "-m", "sh", s.file("client.sh"), String(port), net, s.path, "make", "-j4", "CC=\(cc)",
+                     "CFLAGS=-O2 -g"], in: s, env: env)
+        }
+        let first = try build("\(Tools.incrcc) gcc", env: ["INCRCC_PREFIX": "icecc"])
+        #expect(first.status == 0, "\(first.stderr)")
+        #expect(remote().reduce(0, +) == units.count, "every miss compiled on a host: \(remote())")
+        let stored = objects.map { s.read($0) }
+        try run(["make", "clean"], in: s)
+        #expect(try build("icecc gcc").status == 0)
+        #expect(stored == objects.map { s.read($0) }, "what the cluster produces")
+        #expect(remote().reduce(0, +) == 2 * units.count)
+        try run(["make", "clean"], in: s)
+        let second = try build("\(Tools.incrcc) gcc", env: ["INCRCC_PREFIX": "icecc"])
+        #expect(second.status == 0)
+        #expect(remote().reduce(0, +) == 2 * units.count, "hits never reach a host")
+        #expect(stored == objects.map { s.read($0) })
+        #expect(try stats(s)["direct_cache_hit"] == units.count)
     }
 }
