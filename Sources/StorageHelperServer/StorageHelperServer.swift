@@ -45,7 +45,13 @@ public enum StorageHelperServer {
                 let client = accept(listener, nil, nil)
                 if client >= 0 {
                     _ = fcntl(client, F_SETFD, FD_CLOEXEC)
-                    state.serve(client)
+                    // Greeted here, before its thread starts: a compile waits for the greeting before it asks.
+                    let greeting = ServerState.greeting
+                    if greeting.withUnsafeBytes({ write(client, $0.baseAddress, $0.count) }) == greeting.count {
+                        state.serve(client)
+                    } else {
+                        close(client)
+                    }
                 }
                 continue
             }
@@ -144,7 +150,16 @@ final class ServerState: @unchecked Sendable {
         }
     }
 
-    /// Greets the client and answers its requests until it closes the connection.
+    /// The protocol version and the capabilities, sent as soon as a client is accepted.
+    static let greeting: [UInt8] = {
+        var greeting = WireWriter()
+        greeting.byte(StorageWire.version)
+        greeting.short([StorageWire.Capability.getPutRemove.rawValue, StorageWire.Capability.info.rawValue,
+                        StorageWire.Capability.exists.rawValue])
+        return greeting.bytes
+    }()
+
+    /// Answers a greeted client's requests until it closes the connection.
     func converse(_ descriptor: Int32) {
         defer {
             locked {
@@ -153,12 +168,7 @@ final class ServerState: @unchecked Sendable {
             }
         }
         var channel = Channel(descriptor: descriptor)
-        var greeting = WireWriter()
-        greeting.byte(StorageWire.version)
-        greeting.short([StorageWire.Capability.getPutRemove.rawValue, StorageWire.Capability.info.rawValue,
-                        StorageWire.Capability.exists.rawValue])
         do {
-            try channel.write(greeting.bytes)
             while true {
                 // A client that goes quiet in the middle of a request is dropped after a minute.
                 channel.deadline = nil
