@@ -7,11 +7,10 @@ call is a remote hit.
 """
 import os
 import shutil
-import statistics
 
-from benchlib import C_SOURCE, apt_install, callgrind_instructions, sh, timed
+from benchlib import apt_install
 from shared_tier import (LoopbackServer, dead_remote_row, find_ccache414, find_helper, free_port, googletest_from_remote,
-                         helper_pids, helper_rss_row, machine_b, remote_env, scenario_directories)
+                         helper_pids, helper_rss_row, remote_env, remote_hit_rows, scenario_directories)
 
 
 class NginxServer(LoopbackServer):
@@ -67,29 +66,7 @@ def shared_http(bench):
         env = remote_env(bench, runtime, helper, url)
 
         launch = {"incrcc": [bench.incrcc], "ccache": [ccache]}
-        src = os.path.join(d, "t.c")
-        with open(src, "w") as f:
-            f.write(C_SOURCE)
-        cmd = {t: launch[t] + ["gcc", "-O2", "-c", src, "-o", os.path.join(d, t + ".o")] for t in launch}
-        for tool in launch:  # machine A stores and uploads
-            sh(cmd[tool], cwd=d, env=env(tool, os.path.join(d, tool + "-a")))
-            sh([launch[tool][0], "-s"], env=env(tool, os.path.join(d, tool + "-a")))
-        fresh, hits = machine_b(launch, env, d, src, cmd)
-        if shutil.which("valgrind"):
-            ins = {t: callgrind_instructions(cmd[t], d, fresh(t)) for t in launch}
-            bench.row("small C remote hit (nginx WebDAV, loopback), instructions", ins["incrcc"], ins["ccache"],
-                      "<= 0.5x", "instr", f"the caller's process only; remote hits seen {hits['incrcc']}/{hits['ccache']}")
-        runs = bench.hit_runs // 2
-        local_env = env("incrcc", os.path.join(d, "incrcc-a"))
-        walls = {"incrcc": [], "ccache": [], "local": []}
-        for _ in range(runs):
-            for tool in ("incrcc", "ccache"):
-                e = fresh(tool)
-                walls[tool].append(timed(cmd[tool], d, e) * 1000)
-            walls["local"].append(timed(cmd["incrcc"], d, local_env) * 1000)
-        med = {k: statistics.median(v) for k, v in walls.items()}
-        bench.row(f"small C remote hit (nginx WebDAV), wall ms (median of {runs})", med["incrcc"], med["ccache"],
-                  "<= 0.8x", "ms", f"incrcc's local hit {med['local']:.2f} ms (remote +{med['incrcc'] - med['local']:.2f})")
+        runs = remote_hit_rows(bench, launch, env, d, "nginx WebDAV")
         dead_remote_row(bench, launch, env, d, runs, f"http://127.0.0.1:{free_port()}/cache", " (HTTP)")
         googletest_from_remote(bench, launch, env, d, " (nginx WebDAV)")
         helper_rss_row(bench, runtime, "incrcc-storage-http")

@@ -6,39 +6,14 @@ PATH, as ccache finds helpers for schemes it does not know), so both columns pay
 import os
 import shutil
 import socket
-import statistics
 import time
 
-from benchlib import C_SOURCE, callgrind_instructions, sh, timed
+from benchlib import ROOT
 from shared_tier import (LoopbackServer, dead_remote_row, find_ccache414, find_helper, free_port, helper_pids,
-                         helper_rss_row, machine_b, remote_env, scenario_directories)
+                         helper_rss_row, remote_env, remote_hit_rows, scenario_directories)
 
 BGD = "/opt/incrcc-buildgrid/bin/bgd"
 
-CONFIG = """server:
-  - !channel
-    address: "127.0.0.1:{port}"
-    insecure-mode: true
-authorization:
-  method: none
-storages:
-  - !lru-storage &cas
-    size: 256MB
-caches:
-  - !lru-action-cache &ac
-    storage: *cas
-    max-cached-refs: 100000
-    allow-updates: true
-instances:
-  - name: ""
-    services:
-      - !action-cache
-        cache: *ac
-      - !cas
-        storage: *cas
-      - !bytestream
-        storage: *cas
-"""
 
 
 class BuildGridServer(LoopbackServer):
@@ -47,8 +22,10 @@ class BuildGridServer(LoopbackServer):
     def __init__(self, work, bgd):
         port = free_port()
         config = os.path.join(work, "buildgrid.yml")
+        with open(os.path.join(ROOT, "Tests", "Fixtures", "buildgrid", "config.yml")) as f:
+            template = f.read()
         with open(config, "w") as f:
-            f.write(CONFIG.format(port=port))
+            f.write(template.replace("PORT", str(port)).replace("INSTANCE", ""))
         super().__init__(port, [bgd, "server", "start", config])
         for _ in range(600):
             try:
@@ -80,29 +57,7 @@ def shared_reapi(bench):
             return e
 
         launch = {"incrcc": [bench.incrcc], "ccache": [ccache]}
-        src = os.path.join(d, "t.c")
-        with open(src, "w") as f:
-            f.write(C_SOURCE)
-        cmd = {t: launch[t] + ["gcc", "-O2", "-c", src, "-o", os.path.join(d, t + ".o")] for t in launch}
-        for tool in launch:  # machine A stores and uploads
-            sh(cmd[tool], cwd=d, env=env(tool, os.path.join(d, tool + "-a")))
-            sh([launch[tool][0], "-s"], env=env(tool, os.path.join(d, tool + "-a")))
-        fresh, hits = machine_b(launch, env, d, src, cmd)
-        if shutil.which("valgrind"):
-            ins = {t: callgrind_instructions(cmd[t], d, fresh(t)) for t in launch}
-            bench.row("small C remote hit (BuildGrid REAPI, loopback), instructions", ins["incrcc"], ins["ccache"],
-                      "<= 0.5x", "instr", f"the caller's process only, both through incrcc-storage-reapi; "
-                      f"remote hits seen {hits['incrcc']}/{hits['ccache']}")
-        runs = bench.hit_runs // 2
-        local_env = env("incrcc", os.path.join(d, "incrcc-a"))
-        walls = {"incrcc": [], "ccache": [], "local": []}
-        for _ in range(runs):
-            for tool in ("incrcc", "ccache"):
-                walls[tool].append(timed(cmd[tool], d, fresh(tool)) * 1000)
-            walls["local"].append(timed(cmd["incrcc"], d, local_env) * 1000)
-        med = {k: statistics.median(v) for k, v in walls.items()}
-        bench.row(f"small C remote hit (BuildGrid REAPI), wall ms (median of {runs})", med["incrcc"], med["ccache"],
-                  "<= 0.8x", "ms", f"incrcc's local hit {med['local']:.2f} ms (remote +{med['incrcc'] - med['local']:.2f})")
+        runs = remote_hit_rows(bench, launch, env, d, "BuildGrid REAPI", ", both through incrcc-storage-reapi")
         dead_remote_row(bench, launch, env, d, runs, f"grpc://127.0.0.1:{free_port()}", " (REAPI)")
         helper_rss_row(bench, runtime, "incrcc-storage-reapi")
     finally:

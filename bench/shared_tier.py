@@ -243,6 +243,34 @@ def shared(bench, only_builds=False):
             os.kill(pid, 9)
 
 
+def remote_hit_rows(bench, launch, env, d, server, note=""):
+    """Machine A compiles a small C file and uploads it; machine B gets it as remote hits: the caller's
+    instructions and the wall time, alternating with incrcc's local hit of the same call."""
+    src = os.path.join(d, "t.c")
+    with open(src, "w") as f:
+        f.write(C_SOURCE)
+    cmd = {t: launch[t] + ["gcc", "-O2", "-c", src, "-o", os.path.join(d, t + ".o")] for t in launch}
+    for tool in launch:  # machine A stores and uploads
+        sh(cmd[tool], cwd=d, env=env(tool, os.path.join(d, tool + "-a")))
+        sh([launch[tool][0], "-s"], env=env(tool, os.path.join(d, tool + "-a")))
+    fresh, hits = machine_b(launch, env, d, src, cmd)
+    if shutil.which("valgrind"):
+        ins = {t: callgrind_instructions(cmd[t], d, fresh(t)) for t in launch}
+        bench.row(f"small C remote hit ({server}, loopback), instructions", ins["incrcc"], ins["ccache"], "<= 0.5x",
+                  "instr", f"the caller's process only{note}; remote hits seen {hits['incrcc']}/{hits['ccache']}")
+    runs = bench.hit_runs // 2
+    local_env = env("incrcc", os.path.join(d, "incrcc-a"))
+    walls = {"incrcc": [], "ccache": [], "local": []}
+    for _ in range(runs):
+        for tool in ("incrcc", "ccache"):
+            walls[tool].append(timed(cmd[tool], d, fresh(tool)) * 1000)
+        walls["local"].append(timed(cmd["incrcc"], d, local_env) * 1000)
+    med = {k: statistics.median(v) for k, v in walls.items()}
+    bench.row(f"small C remote hit ({server}), wall ms (median of {runs})", med["incrcc"], med["ccache"], "<= 0.8x", "ms",
+              f"incrcc's local hit {med['local']:.2f} ms (remote +{med['incrcc'] - med['local']:.2f})")
+    return runs
+
+
 def dead_remote_row(bench, launch, env, d, runs, dead, label):
     """Misses with a remote nobody listens on against misses with none, alternating: the helper skips a
     failed server after the first error, so the difference should be noise."""

@@ -69,6 +69,15 @@ struct ReapiTarget: Sendable {
         operationTimeout = try attributes.milliseconds("operation-timeout", fallback: 5_000)
     }
 
+    /// An address literal is its own target: resolved as a name, it would become the TLS server name,
+    /// which may not be an address (the connection then fails); certificates name addresses in their own field.
+    var resolvable: any ResolvableTarget {
+        var v4 = in_addr(), v6 = in6_addr()
+        if inet_pton(AF_INET, host, &v4) == 1 { return .ipv4(host: host, port: port) }
+        if inet_pton(AF_INET6, host, &v6) == 1 { return .ipv6(host: host, port: port) }
+        return .dns(host: host, port: port)
+    }
+
     /// A resource name under the instance (ByteStream's `{instance}/blobs/…`; no leading slash without one).
     func resource(_ tail: String) -> String { instance.isEmpty ? tail : instance + "/" + tail }
 }
@@ -107,7 +116,7 @@ final class ReapiConnection: @unchecked Sendable {
                 security = .plaintext
             }
             let transport = try HTTP2ClientTransport.Posix(
-                target: .dns(host: target.host, port: target.port), transportSecurity: security, config: config)
+                target: target.resolvable, transportSecurity: security, config: config)
             let made = GRPCClient(transport: transport)
             Task.detached { try? await made.runConnections() }
             client = made

@@ -77,6 +77,18 @@ struct NamespaceHost {
 }
 
 @Suite struct CompileClusterTests {
+    /// Eight small units and a Makefile that builds them; returns the objects' names.
+    func writeUnits(_ s: Scratch) -> [String] {
+        let units = (0..<8).map { "src/unit\($0).c" }
+        for (index, unit) in units.enumerated() {
+            s.write(unit, "#include <stdio.h>\n#include <string.h>\nint unit\(index)(const char *s) { char b[32]; "
+                    + "strncpy(b, s, sizeof b - 1); b[31] = 0; return printf(\"%s %d\\n\", b, \(index)); }\n")
+        }
+        let objects = units.map { $0.replacingOccurrences(of: ".c", with: ".o") }
+        s.write("Makefile", "OBJS = \(objects.joined(separator: " "))\nall: $(OBJS)\nclean:\n\trm -f $(OBJS)\n")
+        return objects
+    }
+
     /// Two distccd hosts in network namespaces: a `make -j4` build's misses are compiled there (their logs
     /// show them, both hosts used) and stored as the cluster made them (equal to a plain `distcc gcc` build);
     /// the rebuild is all hits without a remote compile. With full debug info a remote compile differs
@@ -86,13 +98,7 @@ struct NamespaceHost {
                    && NamespaceHost.available))
     func missesRunOnTwoHostsInNamespaces() throws {
         let s = Scratch()
-        let units = (0..<8).map { "src/unit\($0).c" }
-        for (index, unit) in units.enumerated() {
-            s.write(unit, "#include <stdio.h>\n#include <string.h>\nint unit\(index)(const char *s) { char b[32]; "
-                    + "strncpy(b, s, sizeof b - 1); b[31] = 0; return printf(\"%s %d\\n\", b, \(index)); }\n")
-        }
-        let objects = units.map { $0.replacingOccurrences(of: ".c", with: ".o") }
-        s.write("Makefile", "OBJS = \(objects.joined(separator: " "))\nall: $(OBJS)\nclean:\n\trm -f $(OBJS)\n")
+        let objects = writeUnits(s)
         let tag = "ic" + String(getpid() % 10000)
         let subnet = 100 + Int(getpid() % 100)
         var hosts: [NamespaceHost] = []
@@ -121,20 +127,20 @@ struct NamespaceHost {
         }
         let first = try run(["make", "-j4", "CC=\(Tools.incrcc) gcc", flags], in: s, env: env)
         #expect(first.status == 0, "\(first.stderr)")
-        #expect(remoteSettled(at: units.count).reduce(0, +) == units.count, "every miss compiled on a host: \(remote())")
+        #expect(remoteSettled(at: objects.count).reduce(0, +) == objects.count, "every miss compiled on a host: \(remote())")
         #expect(remote().allSatisfy { $0 >= 1 }, "both hosts compiled: \(remote())")
         let stored = objects.map { s.read($0) }
         try run(["make", "clean"], in: s)
         #expect(try run(["make", "-j4", "CC=distcc gcc", flags], in: s, env: distcc).status == 0)
         #expect(stored == objects.map { s.read($0) }, "what the cluster produces")
-        let before = remoteSettled(at: 2 * units.count).reduce(0, +)
-        #expect(before == 2 * units.count)
+        let before = remoteSettled(at: 2 * objects.count).reduce(0, +)
+        #expect(before == 2 * objects.count)
         try run(["make", "clean"], in: s)
         let second = try run(["make", "-j4", "CC=\(Tools.incrcc) gcc", flags], in: s, env: env)
         #expect(second.status == 0)
         #expect(remoteSettled(at: before + 1).reduce(0, +) == before, "hits never reach a host")
         #expect(stored == objects.map { s.read($0) })
-        #expect(try stats(s)["direct_cache_hit"] == units.count)
+        #expect(try stats(s)["direct_cache_hit"] == objects.count)
         // Without the prefix: other keys, and objects equal to plain gcc's.
         try run(["make", "clean"], in: s)
         #expect(try run(["make", "-j4", "CC=\(Tools.incrcc) gcc", flags], in: s).status == 0)
@@ -142,7 +148,7 @@ struct NamespaceHost {
         try run(["make", "clean"], in: s)
         try run(["make", "-j4", "CC=gcc", flags], in: s)
         #expect(local == objects.map { s.read($0) }, "objects equal plain compiles")
-        #expect(try stats(s)["direct_cache_hit"] == units.count)
+        #expect(try stats(s)["direct_cache_hit"] == objects.count)
     }
 
     /// A call without debug information through a prefix shares the local compile's entry (the objects
@@ -194,13 +200,7 @@ struct NamespaceHost {
                    && getpwnam("icecc") != nil && NamespaceHost.available))
     func icecreamMissesRunOnTwoHosts() throws {
         let s = Scratch()
-        let units = (0..<8).map { "src/unit\($0).c" }
-        for (index, unit) in units.enumerated() {
-            s.write(unit, "#include <stdio.h>\n#include <string.h>\nint unit\(index)(const char *s) { char b[32]; "
-                    + "strncpy(b, s, sizeof b - 1); b[31] = 0; return printf(\"%s %d\\n\", b, \(index)); }\n")
-        }
-        let objects = units.map { $0.replacingOccurrences(of: ".c", with: ".o") }
-        s.write("Makefile", "OBJS = \(objects.joined(separator: " "))\nall: $(OBJS)\nclean:\n\trm -f $(OBJS)\n")
+        let objects = writeUnits(s)
         s.write("client.sh", Self.icecreamClient)
         let tag = "ie" + String(getpid() % 10000)
         let subnet = 200 + Int(getpid() % 50)
@@ -243,17 +243,17 @@ struct NamespaceHost {
         }
         let first = try build("\(Tools.incrcc) gcc", env: ["INCRCC_PREFIX": "icecc"])
         #expect(first.status == 0, "\(first.stderr)")
-        #expect(remote().reduce(0, +) == units.count, "every miss compiled on a host: \(remote())")
+        #expect(remote().reduce(0, +) == objects.count, "every miss compiled on a host: \(remote())")
         let stored = objects.map { s.read($0) }
         try run(["make", "clean"], in: s)
         #expect(try build("icecc gcc").status == 0)
         #expect(stored == objects.map { s.read($0) }, "what the cluster produces")
-        #expect(remote().reduce(0, +) == 2 * units.count)
+        #expect(remote().reduce(0, +) == 2 * objects.count)
         try run(["make", "clean"], in: s)
         let second = try build("\(Tools.incrcc) gcc", env: ["INCRCC_PREFIX": "icecc"])
         #expect(second.status == 0)
-        #expect(remote().reduce(0, +) == 2 * units.count, "hits never reach a host")
+        #expect(remote().reduce(0, +) == 2 * objects.count, "hits never reach a host")
         #expect(stored == objects.map { s.read($0) })
-        #expect(try stats(s)["direct_cache_hit"] == units.count)
+        #expect(try stats(s)["direct_cache_hit"] == objects.count)
     }
 }

@@ -10,6 +10,55 @@ import Testing
 struct SharedReapiTests {
     let project = SharedCacheEndToEndTests()
 
+    /// grpcs:// with the server's certificate named by `ca-file`: shared as over plaintext. Without it the
+    /// certificate is not trusted, and the build goes on with one warning.
+    @Test(.enabled(if: SharedTools.openssl != nil))
+    func tlsWithTheServersCertificateAuthority() throws {
+        let s = Scratch()
+        let made = try run([SharedTools.openssl ?? "openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes",
+                            "-keyout", s.file("key.pem"), "-out", s.file("cert.pem"), "-days", "2", "-subj", "/CN=127.0.0.1",
+                            "-addext", "subjectAltName=IP:127.0.0.1"], in: s)
+        #expect(made.status == 0, "\(made.stderr)")
+        let server = try BuildGridServer.start(s, instance: "", tls: (s.file("cert.pem"), s.file("key.pem")))
+        defer { server.stop() }
+        let url = "grpcs://127.0.0.1:\(server.port)|ca-file=\(s.file("cert.pem"))"
+        let a = Machine("a", s, remote: url)
+        let b = Machine("b", s, remote: url)
+        let untrusting = Machine("c", s, remote: "grpcs://127.0.0.1:\(server.port)")
+        defer { a.stopHelpers(); b.stopHelpers(); untrusting.stopHelpers() }
+        for dir in ["a/proj", "b/proj", "c/proj"] { project.writeProject(s, at: dir) }
+        let first = try project.build(s, "a/proj", on: a)
+        #expect(first.status == 0 && first.stderr.isEmpty, "\(first.stderr)")
+        let second = try project.build(s, "b/proj", on: b)
+        #expect(second.status == 0 && second.stderr.isEmpty, "\(second.stderr)")
+        #expect(try b.stats()["remote_storage_read_hit"] == 4)
+        #expect(project.objects(s, "b/proj") == (try project.plainObjects(s, "b/proj")))
+        let refused = try project.build(s, "c/proj", on: untrusting)
+        #expect(refused.status == 0, "\(refused.stderr)")
+        #expect(refused.stderr.components(separatedBy: "warning: remote storage").count - 1 == 1, "\(refused.stderr)")
+        #expect(try untrusting.stats()["remote_storage_read_hit"] ?? 0 == 0)
+    }
+
+    /// The helper started by hand, as `crsh:` users do, and a client connected to it.
+    func startHelper(_ s: Scratch, url: String) throws -> (StorageHelperClient, StartedProcess) {
+        try FileManager.default.createDirectory(atPath: s.file("helper"), withIntermediateDirectories: true,
+                                                attributes: [.posixPermissions: 0o700])
+        let socket = s.file("helper/reapi.sock")
+        let helper = try start([SharedTools.reapiHelper], in: s, env: [
+            "CRSH_IPC_ENDPOINT": socket, "CRSH_URL": url, "CRSH_IDLE_TIMEOUT": "0", "CRSH_NUM_ATTR": "0",
+        ])
+        // The socket's name appears at bind, before the helper listens: connecting is retried meanwhile.
+        for _ in 0..<1000 {
+            if let client = try? StorageHelperClient.connect(socketPath: socket, timeoutMilliseconds: 5000) {
+                return (client, helper)
+            }
+            usleep(10_000)
+        }
+        kill(helper.pid, SIGKILL)
+        _ = try? helper.finish()
+        throw SpawnFailure(code: -1)
+    }
+
     @Test func secondMachineGetsRemoteHitsFromBuildGrid() throws {
         let s = Scratch()
         let server = try BuildGridServer.start(s, instance: "team/cpp")
@@ -49,16 +98,8 @@ struct SharedReapiTests {
         let s = Scratch()
         let server = try BuildGridServer.start(s, instance: "")
         defer { server.stop() }
-        try FileManager.default.createDirectory(atPath: s.file("helper"), withIntermediateDirectories: true,
-                                                attributes: [.posixPermissions: 0o700])
-        let socket = s.file("helper/reapi.sock")
-        let helper = try start([SharedTools.reapiHelper], in: s, env: [
-            "CRSH_IPC_ENDPOINT": socket, "CRSH_URL": "grpc://127.0.0.1:\(server.port)", "CRSH_IDLE_TIMEOUT": "0",
-            "CRSH_NUM_ATTR": "0",
-        ])
+        let (client, helper) = try startHelper(s, url: "grpc://127.0.0.1:\(server.port)")
         defer { kill(helper.pid, SIGKILL); _ = try? helper.finish() }
-        for _ in 0..<200 where !FileManager.default.fileExists(atPath: socket) { usleep(10_000) }
-        let client = try StorageHelperClient.connect(socketPath: socket, timeoutMilliseconds: 5000)
         var generator = SystemRandomNumberGenerator()
         let large = (0..<(3 << 20) + 17).map { _ in UInt8.random(in: 0...255, using: &generator) }
         let small = Array("a small entry".utf8)
@@ -119,16 +160,8 @@ struct SharedReapiTests {
         let server = try start([python, s.file("lying.py"), String(port), mode], in: s)
         defer { kill(server.pid, SIGKILL); _ = try? server.finish() }
         #expect(waitUntilListening(port: port, seconds: 60))
-        try FileManager.default.createDirectory(atPath: s.file("helper"), withIntermediateDirectories: true,
-                                                attributes: [.posixPermissions: 0o700])
-        let socket = s.file("helper/reapi.sock")
-        let helper = try start([SharedTools.reapiHelper], in: s, env: [
-            "CRSH_IPC_ENDPOINT": socket, "CRSH_URL": "grpc://127.0.0.1:\(port)", "CRSH_IDLE_TIMEOUT": "0",
-            "CRSH_NUM_ATTR": "0",
-        ])
+        let (client, helper) = try startHelper(s, url: "grpc://127.0.0.1:\(port)")
         defer { kill(helper.pid, SIGKILL); _ = try? helper.finish() }
-        for _ in 0..<200 where !FileManager.default.fileExists(atPath: socket) { usleep(10_000) }
-        let client = try StorageHelperClient.connect(socketPath: socket, timeoutMilliseconds: 5000)
         let reply = try client.get(Array(repeating: 7, count: 20), timeoutMilliseconds: 10_000)
         guard case .failed(let message) = reply else {
             Issue.record("served \(reply)")

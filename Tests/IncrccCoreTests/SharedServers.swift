@@ -158,35 +158,22 @@ struct BuildGridServer {
     let instance: String
     let process: StartedProcess
 
-    static func start(_ s: Scratch, instance: String) throws -> BuildGridServer {
+    /// `tls`: the server's certificate and key files (PEM); plaintext without.
+    static func start(_ s: Scratch, instance: String, tls: (certificate: String, key: String)? = nil) throws -> BuildGridServer {
         let port = try freeLoopbackPort()
-        s.write("buildgrid.yml", """
-            server:
-              - !channel
-                address: "127.0.0.1:\(port)"
-                insecure-mode: true
-            authorization:
-              method: none
-            storages:
-              - !lru-storage &cas
-                size: 256MB
-            caches:
-              - !lru-action-cache &ac
-                storage: *cas
-                max-cached-refs: 100000
-                allow-updates: true
-                cache-failed-actions: true
-            instances:
-              - name: "\(instance)"
-                services:
-                  - !action-cache
-                    cache: *ac
-                  - !cas
-                    storage: *cas
-                  - !bytestream
-                    storage: *cas
+        let template = (try? String(contentsOfFile: Tools.packageRoot + "/Tests/Fixtures/buildgrid/config.yml", encoding: .utf8)) ?? ""
+        var config = template.replacingOccurrences(of: "PORT", with: String(port))
+            .replacingOccurrences(of: "INSTANCE", with: instance)
+        if let tls {
+            config = config.replacingOccurrences(of: "    insecure-mode: true\n", with: """
+                    insecure-mode: false
+                    credentials:
+                      tls-server-key: \(tls.key)
+                      tls-server-cert: \(tls.certificate)
 
-            """)
+                """)
+        }
+        s.write("buildgrid.yml", config)
         let process = try IncrccCoreTests.start([SharedTools.bgd ?? "bgd", "server", "start", s.file("buildgrid.yml")], in: s)
         let server = BuildGridServer(port: port, instance: instance, process: process)
         // Python's start-up and imports take seconds.
