@@ -2,7 +2,7 @@ import Foundation
 import Testing
 
 /// Whole builds through incrcc in each of the ways a build tool can call it.
-@Suite(.enabled(if: Tools.hasIncrcc && Tools.hasGCC), .timeLimit(.minutes(5)))
+@Suite(.enabled(if: Tools.hasIncrcc && Tools.hasGCC), .timeLimit(Tools.suiteTimeLimit))
 struct BuildEndToEndTests {
     /// A small program in several translation units, with headers in a directory of their own.
     func writeProgram(_ s: Scratch, under dir: String = "") {

@@ -3,7 +3,7 @@ import Testing
 
 /// One project in several checkouts under `base_dir`, at paths of different lengths, built by CMake with
 /// absolute source and include paths.
-@Suite(.enabled(if: Tools.hasIncrcc && Tools.hasGCC), .timeLimit(.minutes(5)))
+@Suite(.enabled(if: Tools.hasIncrcc && Tools.hasGCC), .timeLimit(Tools.suiteTimeLimit))
 struct CheckoutEndToEndTests {
     static let checkouts = ["work/a/shapes", "work/second-checkout/shapes", "work/c3/shapes"]
 

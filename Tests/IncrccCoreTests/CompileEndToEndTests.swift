@@ -2,7 +2,7 @@ import Foundation
 import Testing
 
 /// The built incrcc in front of real compilers, each test in its own scratch directory and cache.
-@Suite(.enabled(if: Tools.hasIncrcc && Tools.hasGCC), .timeLimit(.minutes(5)))
+@Suite(.enabled(if: Tools.hasIncrcc && Tools.hasGCC), .timeLimit(Tools.suiteTimeLimit))
 struct CompileEndToEndTests {
     static let cSource = """
         #include <stdio.h>

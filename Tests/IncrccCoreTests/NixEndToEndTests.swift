@@ -7,7 +7,7 @@ import Testing
 /// variant through incrcc and plainly in the same environment, so each cached object is compared with a
 /// fresh compile where it was served.
 @Suite(.enabled(if: Tools.hasIncrcc && Tools.hasGCC && Tools.which("nix-shell") != nil && Tools.which("nix-build") != nil),
-       .timeLimit(.minutes(5)))
+       .timeLimit(Tools.suiteTimeLimit))
 struct NixEndToEndTests {
     static let dependency = """
         { salt ? "1" }:

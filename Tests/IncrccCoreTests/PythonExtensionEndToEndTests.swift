@@ -5,7 +5,7 @@ import Testing
 /// env under its cache, a `tempfile` build tree), which incrcc normalizes. Needs uv on PATH and PyPI for
 /// the build requirements (scikit-build-core, nanobind, setuptools).
 @Suite(.enabled(if: Tools.hasIncrcc && Tools.hasGCC && Tools.hasGXX && Tools.hasCMakeNinja && Tools.which("uv") != nil),
-       .timeLimit(.minutes(10)))
+       .timeLimit(Tools.suiteTimeLimit))
 struct PythonExtensionEndToEndTests {
     static let fixtures = Tools.packageRoot + "/Tests/Fixtures"
 

@@ -5,7 +5,7 @@ import Testing
 /// Two "machines" (two cache directories, two checkouts at different paths) sharing results through real
 /// servers: what one compiles, the other gets as hits, byte for byte what its own compiler writes.
 @Suite(.enabled(if: Tools.hasIncrcc && Tools.hasGCC && Tools.hasMake && SharedTools.hasHelpers),
-       .timeLimit(.minutes(5)))
+       .timeLimit(Tools.suiteTimeLimit))
 struct SharedCacheEndToEndTests {
     static let sources = ["area", "perimeter", "scale", "main"]
 

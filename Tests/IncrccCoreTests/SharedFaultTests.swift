@@ -4,7 +4,7 @@ import Testing
 /// The shared tier failing in every way a network service can: each build still succeeds with the right
 /// objects, says so once on stderr, and counts what happened.
 @Suite(.enabled(if: Tools.hasIncrcc && Tools.hasGCC && Tools.hasMake && SharedTools.hasHelpers),
-       .timeLimit(.minutes(5)))
+       .timeLimit(Tools.suiteTimeLimit))
 struct SharedFaultTests {
     let project = SharedCacheEndToEndTests()
 

@@ -4,7 +4,7 @@ import Testing
 /// incrcc's helpers speak ccache's storage-helper protocol both ways: ccache uses them, incrcc uses
 /// helpers written for ccache.
 @Suite(.enabled(if: Tools.hasIncrcc && Tools.hasGCC && SharedTools.hasHelpers && SharedTools.hasRedis),
-       .timeLimit(.minutes(3)))
+       .timeLimit(Tools.suiteTimeLimit))
 struct SharedInteropTests {
     /// Starts incrcc-storage-redis by hand, as `crsh:` users do, on a socket in a private directory.
     func startHelper(_ s: Scratch, redis: RedisServer) throws -> (socket: String, process: StartedProcess) {

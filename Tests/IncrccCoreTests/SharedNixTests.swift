@@ -5,7 +5,7 @@ import Testing
 /// and byte for byte what the compiler writes there.
 @Suite(.enabled(if: Tools.hasIncrcc && Tools.hasGCC && Tools.which("nix-shell") != nil && SharedTools.hasHelpers
                 && SharedTools.hasRedis),
-       .timeLimit(.minutes(5)))
+       .timeLimit(Tools.suiteTimeLimit))
 struct SharedNixTests {
     @Test func secondBuilderHitsAfterTheDependencyMoved() throws {
         let nix = NixEndToEndTests()

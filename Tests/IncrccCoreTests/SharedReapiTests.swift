@@ -6,7 +6,7 @@ import Testing
 /// machine compiles, another gets as hits; large entries travel through ByteStream; a server that is down
 /// or that returns bytes other than their digest costs a warning, never a wrong object.
 @Suite(.enabled(if: Tools.hasIncrcc && Tools.hasGCC && Tools.hasMake && SharedTools.hasBuildGrid),
-       .timeLimit(.minutes(5)))
+       .timeLimit(Tools.suiteTimeLimit))
 struct SharedReapiTests {
     let project = SharedCacheEndToEndTests()
 

@@ -52,6 +52,10 @@ struct RunResult {
 }
 
 enum Tools {
+    /// Every suite's bound, against a hang: the tests share the few threads of Swift's cooperative pool, so a
+    /// suite's clock runs while its tests wait their turn, and a whole run takes 3.5 minutes on two cores.
+    static let suiteTimeLimit: TimeLimitTrait.Duration = .minutes(15)
+
     static let packageRoot: String = {
         var url = URL(fileURLWithPath: #filePath)
         for _ in 0..<3 { url.deleteLastPathComponent() }
