@@ -1,3 +1,4 @@
+import Dispatch
 import Glibc
 import GRPCCore
 import GRPCNIOTransportHTTP2
@@ -14,17 +15,15 @@ import StorageHelperServer
 /// file's digest the SHA-256 of the value. What a server returns is checked against that digest before it
 /// is passed on: a server, or whoever can write to it, can withhold an entry but not change one.
 struct ReapiBackend: StorageBackend {
-    var target: ReapiTarget
     let identity = "incrcc-storage-reapi 1 (grpc-swift)"
     let connection: ReapiConnection
 
     init(url text: String, attributes: HelperAttributes) throws(StartError) {
-        target = try ReapiTarget(url: text, attributes: attributes)
-        connection = ReapiConnection(target: target)
+        connection = ReapiConnection(target: try ReapiTarget(url: text, attributes: attributes))
     }
 
     func makeSession() -> Result<StorageSession, StartError> {
-        connection.start().map { ReapiSession(store: ActionCacheStore(client: $0, target: target)) }
+        connection.start().map { ReapiSession(store: ActionCacheStore(client: $0, target: connection.target)) }
     }
 }
 
@@ -73,8 +72,8 @@ struct ReapiTarget: Sendable {
     /// which may not be an address (the connection then fails); certificates name addresses in their own field.
     var resolvable: any ResolvableTarget {
         var v4 = in_addr(), v6 = in6_addr()
-        if inet_pton(AF_INET, host, &v4) == 1 { return .ipv4(host: host, port: port) }
-        if inet_pton(AF_INET6, host, &v6) == 1 { return .ipv6(host: host, port: port) }
+        if inet_pton(AF_INET, host, &v4) == 1 { return .ipv4(address: host, port: port) }
+        if inet_pton(AF_INET6, host, &v6) == 1 { return .ipv6(address: host, port: port) }
         return .dns(host: host, port: port)
     }
 
@@ -151,32 +150,17 @@ final class ReapiSession: StorageSession {
 
 /// A reply handed from a task to the thread waiting for it.
 final class ReplySlot: @unchecked Sendable {
-    private var lock = pthread_mutex_t()
-    private var ready = pthread_cond_t()
-    private var reply: BackendReply?
-
-    init() {
-        pthread_mutex_init(&lock, nil)
-        pthread_cond_init(&ready, nil)
-    }
-
-    deinit {
-        pthread_cond_destroy(&ready)
-        pthread_mutex_destroy(&lock)
-    }
+    private let ready = DispatchSemaphore(value: 0)
+    private var reply: BackendReply = .failed("no reply")
 
     func fill(_ value: BackendReply) {
-        pthread_mutex_lock(&lock)
         reply = value
-        pthread_cond_signal(&ready)
-        pthread_mutex_unlock(&lock)
+        ready.signal()
     }
 
     func take() -> BackendReply {
-        pthread_mutex_lock(&lock)
-        defer { pthread_mutex_unlock(&lock) }
-        while reply == nil { pthread_cond_wait(&ready, &lock) }
-        return reply ?? .failed("no reply")
+        ready.wait()
+        return reply
     }
 }
 
