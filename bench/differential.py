@@ -52,6 +52,8 @@ def main():
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--check", action="store_true", help="exit 1 when incrcc served a wrong object")
     parser.add_argument("--log", help="incrcc's log file (INCRCC_LOGFILE), to see why calls missed")
+    parser.add_argument("--show-missed", action="store_true",
+                        help="print each step where ccache hit with the right object and incrcc missed")
     args = parser.parse_args()
     rng = random.Random(args.seed)
     compilers = ["gcc"] + (["clang"] if shutil.which("clang") else [])
@@ -137,6 +139,7 @@ def main():
                        capture_output=True)
         expected = open(plain, "rb").read()
         compiles += 1
+        outcome = {}
         for name, binary in tools.items():
             env = {**envs[name], **env_extra}
             before = tool_stats(name, binary, envs[name])
@@ -151,10 +154,13 @@ def main():
                     right = "" if got == expected else " WRONG"
                     log.write(f"=== {name} step {step} {action} {'HIT' if hit else 'miss'}{right}: "
                               f"{' '.join(command)} {env_extra}\n")
+            outcome[name] = (hit, got == expected)
             totals[name]["hits"] += int(hit)
             if got != expected:
                 totals[name]["wrong"] += 1
                 totals[name]["wrong_hits"] += int(hit)
+        if args.show_missed and outcome.get("ccache") == (True, True) and not outcome["incrcc"][0]:
+            print(f"step {step} ({action}): ccache hit, incrcc missed: {' '.join(command)} {env_extra}")
     for name in totals:
         totals[name]["correct_hits"] = totals[name]["hits"] - totals[name]["wrong_hits"]
     shutil.rmtree(work, ignore_errors=True)

@@ -94,7 +94,7 @@ extension CachedCompile {
                         if !configuration.remote.remoteOnly {
                             copyToLocalStore(call, files: files, absentPaths: entry.absentPaths, resultKey: localKey,
                                              payload: result)
-                            rememberStrongDigests(files, call)
+                            rememberStrongDigests(files, absentPaths: entry.absentPaths, call)
                         }
                         if agreed {
                             putAgreement(remoteStorage(for: call, warns: false), manifestKey: manifestKey,
@@ -114,9 +114,13 @@ extension CachedCompile {
     /// absent; nil otherwise.
     func matchShared(_ entry: RemoteManifest.Entry, _ call: Call) -> [RecordedFile]? {
         let matcher = ManifestMatcher(mapping: call.mapping, variable: lookup)
-        // A stat each: listing the system's include directories cost a C++ STL shared hit 2.1 M more
-        // instructions than the 660 stats it saved (callgrind), and no wall time measurably.
-        for path in entry.absentPaths where !matcher.isAbsent(call.mapping.restore(path)) { return nil }
+        // Names remembered missing from unchanged directories first, then a stat each: listing the system's
+        // include directories cost a C++ STL shared hit 2.1 M more instructions than the 660 stats it saved
+        // (callgrind), and no wall time measurably.
+        for path in entry.absentPaths {
+            let real = call.mapping.restore(path)
+            if !facts.remembersAbsent(real) && !matcher.isAbsent(real) { return nil }
+        }
         let contents = call.mapping.withoutCheckout
         let now = Clock.nowNanoseconds()
         var files: [RecordedFile] = []
@@ -148,10 +152,12 @@ extension CachedCompile {
         return files
     }
 
-    /// After a shared hit has returned: the SHA-256 of its headers are remembered for the next one. The
+    /// After a shared hit has returned: the SHA-256 of its headers and why its absent paths are absent are
+    /// remembered for the next one. The
     /// lookup itself only reads what is remembered, so a machine whose cache was filled by shared hits alone
     /// hashed every header of every later shared hit again (a small C hit read all 59).
-    func rememberStrongDigests(_ files: [RecordedFile], _ call: Call) {
+    func rememberStrongDigests(_ files: [RecordedFile], absentPaths: [String], _ call: Call) {
+        facts.rememberAbsent(absentPaths.map(call.mapping.restore))
         guard call.mapping.withoutCheckout.pairs.isEmpty else { return }
         for file in files where file.path.utf8.first != 0 {
             _ = facts.strongDigest(of: call.mapping.restore(file.path))

@@ -18,7 +18,8 @@ struct HelperEndpoint {
         var explicitProgram: String?
         var scheme: String
         var searchPath: String?
-        var environment: [String]
+        var spec: RemoteStorageSpec
+        var url: String
         var lockPath: String
         var logPath: String
     }
@@ -51,15 +52,20 @@ struct HelperEndpoint {
         hasher.update(UInt64(spec.idleTimeout))
         let name = String(spec.scheme.map { $0.isLetter ? $0 : "-" }) + "-" + String(hasher.finalize().hex.prefix(24))
         let socketPath = directory + "/" + name + ".sock"
-        var environment = ["CRSH_IPC_ENDPOINT=" + socketPath, "CRSH_URL=" + url,
-                           "CRSH_IDLE_TIMEOUT=\(spec.idleTimeout)", "CRSH_NUM_ATTR=\(spec.attributes.count)"]
-        for (index, attribute) in spec.attributes.enumerated() {
+        return .success(HelperEndpoint(socketPath: socketPath, launch: Launch(
+            explicitProgram: spec.helper, scheme: spec.scheme, searchPath: lookup("PATH"), spec: spec, url: url,
+            lockPath: directory + "/" + name + ".lock", logPath: directory + "/" + name + ".log")))
+    }
+
+    /// What tells a starting helper what to serve (ccache's `CRSH_` variables); built only when one starts.
+    func helperEnvironment(_ launch: Launch) -> [String] {
+        var environment = ["CRSH_IPC_ENDPOINT=" + socketPath, "CRSH_URL=" + launch.url,
+                           "CRSH_IDLE_TIMEOUT=\(launch.spec.idleTimeout)", "CRSH_NUM_ATTR=\(launch.spec.attributes.count)"]
+        for (index, attribute) in launch.spec.attributes.enumerated() {
             environment.append("CRSH_ATTR_KEY_\(index)=" + attribute.key)
             environment.append("CRSH_ATTR_VALUE_\(index)=" + attribute.value)
         }
-        return .success(HelperEndpoint(socketPath: socketPath, launch: Launch(
-            explicitProgram: spec.helper, scheme: spec.scheme, searchPath: lookup("PATH"), environment: environment, lockPath: directory + "/" + name + ".lock",
-            logPath: directory + "/" + name + ".log")))
+        return environment
     }
 
     /// incrcc's own helper for the scheme (beside this executable, in `../libexec/incrcc`, then on PATH),
@@ -92,8 +98,9 @@ struct HelperEndpoint {
         if let runtime = lookup("XDG_RUNTIME_DIR"), runtime.hasPrefix("/"), runtime.utf8.count < 60 {
             directory = runtime + "/incrcc"
         }
-        _ = mkdir(directory, 0o700)
         var status = stat()
+        // Made only when missing: a call that finds it pays one lstat.
+        if lstat(directory, &status) != 0 && errno == ENOENT { _ = mkdir(directory, 0o700) }
         guard lstat(directory, &status) == 0, status.st_mode & S_IFMT == S_IFDIR, status.st_uid == geteuid(),
               status.st_mode & 0o077 == 0 else {
             return .failure(.unsafeDirectory("\(directory) is not a private directory of this user"))
@@ -172,7 +179,7 @@ struct HelperEndpoint {
             if !text.hasPrefix("CRSH_") { environment.append(text) }
             index += 1
         }
-        environment += launch.environment
+        environment += helperEnvironment(launch)
         var pid: pid_t = 0
         let result = ChildProcess.withCStrings([program]) { argv in
             ChildProcess.withCStrings(environment) { envp in

@@ -12,6 +12,10 @@ public final class FileFactsStore {
     let store: CacheStore
     let now: Int64
     private var written: [Int: (files: Int64, bytes: Int64)] = [:]
+    /// `AbsenceRecord`'s state for this call.
+    var absence: AbsenceRecord?
+    var absenceChanged = false
+    var directoryStatuses: [String: FileStatus?] = [:]
 
     public init(store: CacheStore, now: Int64) {
         self.store = store
@@ -25,6 +29,12 @@ public final class FileFactsStore {
         hasher.update(UInt64(FileReferences.readerVersion))
         hasher.update(path)
         return hasher.finalize()
+    }
+
+    /// Adds an entry written (or replaced) to the counts the stats get at the end.
+    func count(_ change: (files: Int64, bytes: Int64), shard: Int) {
+        let sum = written[shard] ?? (0, 0)
+        written[shard] = (sum.files + change.files, sum.bytes + change.bytes)
     }
 
     func isSettled(_ status: FileStatus) -> Bool {
@@ -45,9 +55,7 @@ public final class FileFactsStore {
         if isSettled(after), after.sameContentAs(before) {
             let record = FileFactsRecord(path: path, status: after, facts: facts)
             if let change = try? store.place(key, kind: .fileFacts, payload: record.encode()) {
-                let shard = CacheStore.shard(of: key)
-                let sum = written[shard] ?? (0, 0)
-                written[shard] = (sum.files + change.files, sum.bytes + change.bytes)
+                count(change, shard: CacheStore.shard(of: key))
             }
         }
         return (facts, after)
@@ -110,9 +118,7 @@ public final class FileFactsStore {
             }
             record.trim()
             if let change = try? store.place(key, kind: .fileFacts, payload: record.encode()) {
-                let shard = CacheStore.shard(of: key)
-                let sum = written[shard] ?? (0, 0)
-                written[shard] = (sum.files + change.files, sum.bytes + change.bytes)
+                count(change, shard: CacheStore.shard(of: key))
             }
         }
         changedDirectories = []
@@ -121,6 +127,7 @@ public final class FileFactsStore {
     /// Writes what is still pending and adds the entries written so far to the stats.
     public func flush() {
         flushStrongRecords()
+        flushAbsence()
         for (shard, change) in written {
             try? store.stats.update(shard: shard, [(.filesInCache, change.files), (.cacheSizeBytes, change.bytes)])
         }

@@ -1,0 +1,115 @@
+import Foundation
+import Testing
+@testable import IncrccCore
+
+struct AbsenceRecordTests {
+    func status(_ path: String) -> FileStatus? { (try? FileSystem.statusIfExists(path)) ?? nil }
+
+    /// A directory whose mtime lies in the past, so that an entry created in it later moves the mtime even
+    /// within the kernel's clock tick.
+    func oldDirectory(_ s: Scratch, _ name: String) -> String {
+        let path = s.file(name)
+        try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        var times = [timeval(tv_sec: 1_000_000_000, tv_usec: 0), timeval(tv_sec: 1_000_000_000, tv_usec: 0)]
+        _ = utimes(path, &times)
+        return path
+    }
+
+    @Test func aRememberedNameStaysAbsentUntilTheDirectoryChanges() {
+        let s = Scratch()
+        let directory = oldDirectory(s, "inc")
+        var record = AbsenceRecord()
+        let rememberedConfig = record.remember(directory + "/config.h", status: status, isSettled: { _ in true })
+        #expect(rememberedConfig)
+        #expect(record.provesAbsent(directory + "/config.h", status: status))
+        // Another name of the same directory was never checked.
+        #expect(!record.provesAbsent(directory + "/other.h", status: status))
+        s.write("inc/config.h", "#define X 1\n")
+        #expect(!record.provesAbsent(directory + "/config.h", status: status))
+    }
+
+    @Test func aMissingSubdirectoryIsRememberedInItsExistingParent() throws {
+        let s = Scratch()
+        let directory = oldDirectory(s, "inc")
+        var record = AbsenceRecord()
+        let rememberedBits = record.remember(directory + "/bits/types/FILE.h", status: status, isSettled: { _ in true })
+        #expect(rememberedBits)
+        #expect(record.directories[directory]?.names == ["bits"])
+        #expect(record.provesAbsent(directory + "/bits/types/FILE.h", status: status))
+        // Anything under the missing name is absent as well.
+        #expect(record.provesAbsent(directory + "/bits/other.h", status: status))
+        try FileManager.default.createDirectory(atPath: directory + "/bits/types", withIntermediateDirectories: true)
+        #expect(!record.provesAbsent(directory + "/bits/types/FILE.h", status: status))
+    }
+
+    @Test func onlyNamesWithNoEntryAtAllAreRemembered() throws {
+        let s = Scratch()
+        let directory = oldDirectory(s, "inc")
+        // A dangling link is absent to the compiler, but its target may appear without the directory changing.
+        try FileManager.default.createSymbolicLink(atPath: directory + "/link.h", withDestinationPath: s.file("target.h"))
+        s.write("inc/file.h", "")
+        var record = AbsenceRecord()
+        let rememberedLink = record.remember(directory + "/link.h", status: status, isSettled: { _ in true })
+        #expect(!rememberedLink)
+        // A file where a directory is expected.
+        let rememberedUnderFile = record.remember(directory + "/file.h/x.h", status: status, isSettled: { _ in true })
+        #expect(!rememberedUnderFile)
+        // Relative paths depend on the working directory.
+        let rememberedRelative = record.remember("inc/none.h", status: status, isSettled: { _ in true })
+        #expect(!rememberedRelative)
+        // A directory too young to stand for its names.
+        let rememberedYoung = record.remember(directory + "/young.h", status: status, isSettled: { _ in false })
+        #expect(!rememberedYoung)
+        #expect(record.directories.isEmpty)
+        #expect(!record.provesAbsent(directory + "/link.h", status: status))
+    }
+
+    @Test func aDirectorySwappedInUnderTheSameNameProvesNothing() throws {
+        let s = Scratch()
+        let directory = oldDirectory(s, "inc")
+        var record = AbsenceRecord()
+        let rememberedConfig = record.remember(directory + "/config.h", status: status, isSettled: { _ in true })
+        #expect(rememberedConfig)
+        try FileManager.default.moveItem(atPath: directory, toPath: s.file("old"))
+        _ = oldDirectory(s, "inc")
+        #expect(!record.provesAbsent(directory + "/config.h", status: status))
+    }
+
+    @Test func recordsRoundTripMergeAndRefuseDamage() throws {
+        let one = FileStatus(device: 1, inode: 2, size: 3, modifiedNanoseconds: 4, changedNanoseconds: 5, mode: 0)
+        let two = FileStatus(device: 1, inode: 2, size: 3, modifiedNanoseconds: 9, changedNanoseconds: 9, mode: 0)
+        var mine = AbsenceRecord(directories: ["/a": .init(status: one, names: ["x.h"]),
+                                               "/b": .init(status: two, names: ["y.h"])])
+        #expect(try AbsenceRecord.decode(mine.encode()) == mine)
+        let stored = AbsenceRecord(directories: ["/a": .init(status: one, names: ["z.h"]),
+                                                 "/b": .init(status: one, names: ["old.h"]),
+                                                 "/c": .init(status: one, names: ["w.h"])])
+        mine.merge(stored)
+        #expect(mine.directories["/a"]?.names == ["x.h", "z.h"])
+        // Under another stat, the newer knowledge stands alone.
+        #expect(mine.directories["/b"]?.names == ["y.h"])
+        #expect(mine.directories["/c"]?.names == ["w.h"])
+        let bytes = mine.encode()
+        #expect(throws: MalformedEntry.self) { try AbsenceRecord.decode(Array(bytes.dropLast())) }
+        #expect(throws: MalformedEntry.self) { try AbsenceRecord.decode(bytes + [0]) }
+        let relative = AbsenceRecord(directories: ["inc": .init(status: one, names: ["x.h"])])
+        #expect(throws: MalformedEntry.self) { try AbsenceRecord.decode(relative.encode()) }
+        let slashed = AbsenceRecord(directories: ["/a": .init(status: one, names: ["x/y.h"])])
+        #expect(throws: MalformedEntry.self) { try AbsenceRecord.decode(slashed.encode()) }
+    }
+
+    @Test func theStoreKeepsTheRecordForTheNextCall() {
+        let s = Scratch()
+        let directory = oldDirectory(s, "inc")
+        let ahead = Clock.nowNanoseconds() + 10_000_000_000
+        let first = FileFactsStore(store: CacheStore(directory: s.file("cache"), compressionLevel: 1), now: ahead)
+        #expect(!first.remembersAbsent(directory + "/config.h"))
+        first.rememberAbsent([directory + "/config.h"])
+        first.flush()
+        let next = FileFactsStore(store: CacheStore(directory: s.file("cache"), compressionLevel: 1), now: ahead)
+        #expect(next.remembersAbsent(directory + "/config.h"))
+        s.write("inc/config.h", "")
+        let after = FileFactsStore(store: CacheStore(directory: s.file("cache"), compressionLevel: 1), now: ahead)
+        #expect(!after.remembersAbsent(directory + "/config.h"))
+    }
+}
