@@ -70,8 +70,11 @@ struct SharedCacheEndToEndTests {
         #expect(statsA["remote_storage_write"] == 8, "a result and a manifest per unit")
         #expect(try server.keyCount(auth: ["-a", "hunter2"]) == 8)
 
+        let getsBefore = try server.calls(of: "get", auth: ["-a", "hunter2"])
         let second = try build(s, "elsewhere/deeper/proj", on: b)
         #expect(second.status == 0, "\(second.stderr)")
+        // One read per unit: each manifest carries its newest result.
+        #expect(try server.calls(of: "get", auth: ["-a", "hunter2"]) - getsBefore == 4)
         let statsB = try b.stats()
         #expect(statsB["direct_cache_hit"] == 4 && statsB["cache_miss"] == 0)
         #expect(statsB["remote_storage_read_hit"] == 4 && statsB["local_storage_miss"] == 4)

@@ -62,6 +62,15 @@ struct RedisServer {
         Int(try cli(["DBSIZE"], auth: auth).stdout.trimmingCharacters(in: .whitespacesAndNewlines)) ?? -1
     }
 
+    /// How many times the server ran `command` (lowercase), from `INFO commandstats`.
+    func calls(of command: String, auth: [String] = []) throws -> Int {
+        let text = try cli(["INFO", "commandstats"], auth: auth).stdout
+        for line in text.split(whereSeparator: \.isNewline) where line.hasPrefix("cmdstat_\(command):calls=") {
+            return Int(line.dropFirst("cmdstat_\(command):calls=".count).prefix { $0.isNumber }) ?? -1
+        }
+        return 0
+    }
+
     func stop() {
         kill(process.pid, SIGKILL)
         _ = try? process.finish()

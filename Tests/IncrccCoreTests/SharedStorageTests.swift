@@ -49,9 +49,23 @@ struct SharedStorageTests {
             #expect(throws: MalformedEntry.self) { try RemoteManifest.decode(Array(bytes[..<cut])) }
         }
         // A count that claims more than the bytes hold is refused before anything is allocated.
-        var huge = [UInt8(0x81)]
+        var huge = [UInt8(0x82)]
         withUnsafeBytes(of: UInt64.max.littleEndian) { huge.append(contentsOf: $0) }
         #expect(throws: MalformedEntry.self) { try RemoteManifest.decode(huge) }
+        // The newest result carried inside: round trips, and is refused when damaged or over the limit.
+        manifest.inlined = .init(key: result, blob: Array(repeating: 7, count: 1000))
+        let carrying = manifest.encode()
+        #expect(try RemoteManifest.decode(carrying) == manifest)
+        #expect(try RemoteManifest.decode(carrying).inlinedBlob(for: result)?.count == 1000)
+        #expect(try RemoteManifest.decode(carrying).inlinedBlob(for: digest) == nil)
+        #expect(throws: MalformedEntry.self) { try RemoteManifest.decode(Array(carrying.dropLast())) }
+        #expect(throws: MalformedEntry.self) { try RemoteManifest.decode(bytes.dropLast() + [2]) }
+        manifest.inlined = .init(key: result, blob: Array(repeating: 7, count: RemoteManifest.maximumInlined + 1))
+        #expect(try RemoteManifest.decode(manifest.encode()).inlined == nil)
+        var oversized = Array(carrying[..<(carrying.count - 1000 - 8)])
+        withUnsafeBytes(of: UInt64(RemoteManifest.maximumInlined + 1).littleEndian) { oversized.append(contentsOf: $0) }
+        oversized += Array(repeating: 7, count: RemoteManifest.maximumInlined + 1)
+        #expect(throws: MalformedEntry.self) { try RemoteManifest.decode(oversized) }
         // Result keys are bound to the manifest key and every file digest.
         let key = StrongDigest.of(Array("m".utf8))
         #expect(RemoteManifest.resultKey(manifestKey: key, files: [("a", digest)])

@@ -64,7 +64,7 @@ extension CachedCompile {
             }
             for entry in manifest.entries {
                 guard let files = matchShared(entry, call) else { continue }
-                guard let resultData = remote.get(entry.result) else { break }
+                guard let resultData = manifest.inlinedBlob(for: entry.result) ?? remote.get(entry.result) else { break }
                 guard let result = try? EntryCodec.decode(resultData, kind: .result, key: entry.result.checksumKey),
                       let stored = try? CachedResult.decode(result) else {
                     log.write("shared result \(entry.result.hex) is damaged: not used")
@@ -199,8 +199,8 @@ extension CachedCompile {
         guard let strongFiles = strongFiles(pending.files, call) else { return }
         let resultKey = RemoteManifest.resultKey(manifestKey: manifestKey, files: strongFiles)
         let level = configuration.compressionLevel
-        remote.put(resultKey, EntryCodec.encode(pending.payload, kind: .result, key: resultKey.checksumKey, level: level),
-                   overwrite: false)
+        let blob = EntryCodec.encode(pending.payload, kind: .result, key: resultKey.checksumKey, level: level)
+        remote.put(resultKey, blob, overwrite: false)
         var manifest = RemoteManifest()
         if let data = remote.get(manifestKey),
            let payload = try? EntryCodec.decode(data, kind: .manifest, key: manifestKey.checksumKey),
@@ -208,6 +208,7 @@ extension CachedCompile {
             manifest = stored
         }
         manifest.add(RemoteManifest.Entry(files: strongFiles, absentPaths: pending.absentPaths, result: resultKey))
+        manifest.inlined = blob.count <= RemoteManifest.maximumInlined ? .init(key: resultKey, blob: blob) : nil
         remote.put(manifestKey, EntryCodec.encode(manifest.encode(), kind: .manifest, key: manifestKey.checksumKey, level: level),
                    overwrite: true)
         log.write("shared result \(resultKey.hex) under \(manifestKey.hex)")

@@ -13,10 +13,12 @@ public struct Digest: Hashable, Sendable, Comparable {
     public static func < (a: Digest, b: Digest) -> Bool { (a.high, a.low) < (b.high, b.low) }
 
     public static func of(_ bytes: [UInt8]) -> Digest {
-        bytes.withUnsafeBytes { buffer in
-            let value = XXH3_128bits(buffer.baseAddress, buffer.count)
-            return Digest(high: value.high64, low: value.low64)
-        }
+        bytes.withUnsafeBufferPointer { of($0) }
+    }
+
+    public static func of(_ buffer: UnsafeBufferPointer<UInt8>) -> Digest {
+        let value = XXH3_128bits(buffer.baseAddress, buffer.count)
+        return Digest(high: value.high64, low: value.low64)
     }
 
     /// 32 lowercase hex digits, written straight into the string's storage: every entry path is named by

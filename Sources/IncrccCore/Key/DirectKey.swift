@@ -88,7 +88,8 @@ public struct DirectKeyInput {
     public func strongDigest(source: StrongDigest, extraInputs strongExtras: [StrongDigest],
                              namespace: String) -> StrongDigest {
         var hasher = StrongHasher()
-        hasher.update("incrcc shared manifest key 1")
+        // 2: manifests carry their newest result (`RemoteManifest.Inlined`); older versions keep to their own.
+        hasher.update("incrcc shared manifest key 2")
         hasher.update(namespace)
         feed(&hasher, extras: { hasher in
             hasher.update(UInt64(strongExtras.count))

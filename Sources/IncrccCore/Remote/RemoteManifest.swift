@@ -25,11 +25,39 @@ public struct RemoteManifest: Equatable, Sendable {
 
     public var entries: [Entry] = []
 
-    static let formatVersion: UInt8 = 0x81
+    /// The newest entry's result, stored (encoded and bound to its key, as under its own key) inside the
+    /// manifest when small: a shared hit then takes one round trip instead of two, the helper's and the
+    /// server's (measured on Redis over loopback: two gets cost about 0.35 ms more wall than one between
+    /// calls a tenth of a second apart). Still stored under its own key for the other entries' sake.
+    public struct Inlined: Equatable, Sendable {
+        public var key: StrongDigest
+        public var blob: [UInt8]
+
+        public init(key: StrongDigest, blob: [UInt8]) {
+            self.key = key
+            self.blob = blob
+        }
+    }
+
+    public var inlined: Inlined?
+
+    /// The largest result carried inside a manifest: a call whose manifest holds no entry for it fetches
+    /// it whole, so it must stay small next to a compile (a small C object's entry is about 1.5 kB).
+    public static let maximumInlined = 128 << 10
+
+    static let formatVersion: UInt8 = 0x82
     /// Older entries beyond this are dropped; other machines' entries are merged in before an upload.
     public static let maximumEntries = 16
 
-    public init(entries: [Entry] = []) { self.entries = entries }
+    public init(entries: [Entry] = [], inlined: Inlined? = nil) {
+        self.entries = entries
+        self.inlined = inlined
+    }
+
+    /// The blob of `key`'s result when this manifest carries it.
+    public func inlinedBlob(for key: StrongDigest) -> [UInt8]? {
+        inlined.flatMap { $0.key == key ? $0.blob : nil }
+    }
 
     /// The strong key of the result `entry` leads to: bound to the manifest key and every file digest.
     public static func resultKey(manifestKey: StrongDigest, files: [(path: String, digest: StrongDigest)]) -> StrongDigest {
@@ -62,6 +90,14 @@ public struct RemoteManifest: Equatable, Sendable {
             for path in entry.absentPaths { writer.write(path) }
             writer.appendRaw(entry.result.bytes)
         }
+        if let inlined, inlined.blob.count <= Self.maximumInlined {
+            writer.write(UInt8(1))
+            writer.appendRaw(inlined.key.bytes)
+            writer.write(UInt64(inlined.blob.count))
+            writer.appendRaw(inlined.blob)
+        } else {
+            writer.write(UInt8(0))
+        }
         return writer.bytes
     }
 
@@ -81,6 +117,15 @@ public struct RemoteManifest: Equatable, Sendable {
             var absent: [String] = []
             for _ in 0..<(try reader.readCount(minimumItemSize: 8)) { absent.append(try reader.readString()) }
             manifest.entries.append(Entry(files: files, absentPaths: absent, result: try readDigest(&reader)))
+        }
+        switch try reader.readUInt8() {
+        case 0: break
+        case 1:
+            let key = try readDigest(&reader)
+            let count = try reader.readCount(minimumItemSize: 1)
+            guard count <= maximumInlined else { throw MalformedEntry("inlined result too large") }
+            manifest.inlined = Inlined(key: key, blob: try reader.readFixed(count))
+        default: throw MalformedEntry("inlined result flag")
         }
         guard reader.isAtEnd else { throw MalformedEntry("trailing bytes") }
         return manifest

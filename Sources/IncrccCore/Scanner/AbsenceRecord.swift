@@ -1,3 +1,4 @@
+import CXXHash
 import Glibc
 
 /// Names known to be missing from settled directories, remembered across calls: a shared hit must prove
@@ -13,10 +14,43 @@ import Glibc
 struct AbsenceRecord: Equatable {
     struct Directory: Equatable {
         var status: FileStatus
-        var names: Set<String>
+        /// The XXH3-128 of each name's bytes, the digest the local store trusts for contents: a lookup hashes
+        /// the name's bytes in the path and never makes a string of it.
+        var names: Set<Digest>
     }
 
-    var directories: [String: Directory] = [:]
+    static func nameDigest<Bytes: Collection<UInt8>>(_ name: Bytes) -> Digest {
+        name.withContiguousStorageIfAvailable { Digest.of($0) } ?? Digest.of(Array(name))
+    }
+
+    var directories: [String: Directory] = [:] {
+        didSet { (byHash, indexed) = Self.index(directories) }
+    }
+    /// The directories by the XXH3 of their bytes, so a lookup hashes a prefix of the path's bytes instead of
+    /// making a string of each (a shared hit walks about two hundred); a found one is compared in full.
+    private(set) var byHash: [UInt64: Int] = [:]
+    private(set) var indexed: [(path: String, directory: Directory)] = []
+
+    init(directories: [String: Directory] = [:]) {
+        self.directories = directories
+        (byHash, indexed) = Self.index(directories)
+    }
+
+    static func == (a: AbsenceRecord, b: AbsenceRecord) -> Bool { a.directories == b.directories }
+
+    static func index(_ directories: [String: Directory]) -> ([UInt64: Int], [(path: String, directory: Directory)]) {
+        var byHash: [UInt64: Int] = [:]
+        var indexed: [(path: String, directory: Directory)] = []
+        for (path, directory) in directories {
+            var path = path
+            let hash = path.withUTF8 { XXH3_64bits($0.baseAddress, $0.count) }
+            // Two directories with one hash: the second is not found by hash and proves nothing.
+            guard byHash[hash] == nil else { continue }
+            byHash[hash] = indexed.count
+            indexed.append((path, directory))
+        }
+        return (byHash, indexed)
+    }
 
     /// One record serves the whole cache; these bound what a call reads.
     static let maximumDirectories = 256
@@ -28,19 +62,36 @@ struct AbsenceRecord: Equatable {
         return hasher.finalize()
     }()
 
-    /// Whether `path` (absolute) is proven absent by a remembered name; `status` stats a directory now.
-    /// False when nothing remembered decides it: the caller then stats the path itself.
-    func provesAbsent(_ path: String, status: (String) -> FileStatus?) -> Bool {
-        Self.walkUp(path) { directory, name in
-            guard let known = directories[directory] else { return nil }
-            guard known.names.contains(String(name)), let now = status(directory) else { return false }
-            return now.sameContentAs(known.status)
-        } ?? false
+    /// Whether `path` (absolute) is proven absent by a remembered name; `status` stats a directory now
+    /// (given its place in `indexed`, for the caller to remember). False when nothing remembered decides
+    /// it: the caller then stats the path itself.
+    func provesAbsent(_ path: String, status: (Int, String) -> FileStatus?) -> Bool {
+        guard !indexed.isEmpty else { return false }
+        var path = path
+        return path.withUTF8 { bytes -> Bool in
+            guard let base = bytes.baseAddress, bytes.first == UInt8(ascii: "/") else { return false }
+            var end = bytes.count
+            while end > 0 {
+                var slash = end - 1
+                while slash > 0 && base[slash] != UInt8(ascii: "/") { slash -= 1 }
+                let length = max(slash, 1)
+                if let index = byHash[XXH3_64bits(base, length)] {
+                    var directory = indexed[index].path
+                    guard directory.withUTF8({ $0.count == length && $0.baseAddress.map { memcmp($0, base, length) == 0 } == true })
+                    else { return false }
+                    let known = indexed[index].directory
+                    let name = Digest.of(UnsafeBufferPointer(start: base + slash + 1, count: end - slash - 1))
+                    guard known.names.contains(name), let now = status(index, directory) else { return false }
+                    return now.sameContentAs(known.status)
+                }
+                end = slash
+            }
+            return false
+        }
     }
 
     /// Calls `body` with each directory of an absolute path and the name below it, deepest first, until it
-    /// answers. Over the path's bytes: with `Path`'s string functions the walk cost a small C shared hit as
-    /// much as the hundred stats it replaces (perf).
+    /// answers.
     static func walkUp<Answer>(_ path: String, _ body: (String, Substring) -> Answer?) -> Answer? {
         let bytes = path.utf8
         guard bytes.first == UInt8(ascii: "/") else { return nil }
@@ -57,20 +108,20 @@ struct AbsenceRecord: Equatable {
     /// Records what makes `path` absent now: the name missing from its deepest existing directory, when
     /// that directory is settled. Returns whether anything was added.
     mutating func remember(_ path: String, status: (String) -> FileStatus?, isSettled: (FileStatus) -> Bool) -> Bool {
-        let found: (directory: String, status: FileStatus, name: String)? = Self.walkUp(path) { directory, name in
+        let found: (directory: String, status: FileStatus, name: Digest?)? = Self.walkUp(path) { directory, name in
             guard let found = status(directory) else { return nil }
             // A file where a directory was expected, or a directory too young to stand for its names.
-            guard found.isDirectory, isSettled(found) else { return (directory, found, "") }
+            guard found.isDirectory, isSettled(found) else { return (directory, found, nil) }
             var entry = stat()
             let child = directory == "/" ? "/" + name : directory + "/" + name
-            guard lstat(child, &entry) != 0, errno == ENOENT else { return (directory, found, "") }
-            return (directory, found, String(name))
+            guard lstat(child, &entry) != 0, errno == ENOENT else { return (directory, found, nil) }
+            return (directory, found, Self.nameDigest(name.utf8))
         }
-        guard let found, !found.name.isEmpty else { return false }
+        guard let found, let name = found.name else { return false }
         var known = directories[found.directory].flatMap { $0.status.sameContentAs(found.status) ? $0 : nil }
             ?? Directory(status: found.status, names: [])
-        guard known.names.count < Self.maximumNames, !known.names.contains(found.name) else { return false }
-        known.names.insert(found.name)
+        guard known.names.count < Self.maximumNames, !known.names.contains(name) else { return false }
+        known.names.insert(name)
         directories[found.directory] = known
         return true
     }
@@ -107,26 +158,23 @@ struct AbsenceRecord: Equatable {
 
     static func decode(_ bytes: [UInt8]) throws(MalformedEntry) -> AbsenceRecord {
         var reader = ByteReader(bytes)
-        var record = AbsenceRecord()
+        var directories: [String: Directory] = [:]
         let count = try reader.readCount(minimumItemSize: 8 + 40 + 8)
         guard count <= maximumDirectories else { throw MalformedEntry("too many directories") }
         for _ in 0..<count {
             let path = try reader.readString()
             let status = try reader.readFileStatus()
-            let names = try reader.readCount(minimumItemSize: 8)
+            let names = try reader.readCount(minimumItemSize: 16)
             guard path.utf8.first == UInt8(ascii: "/"), names <= maximumNames else {
                 throw MalformedEntry("absent names")
             }
             var directory = Directory(status: status, names: [])
-            for _ in 0..<names {
-                let name = try reader.readString()
-                guard !name.isEmpty, !name.contains("/") else { throw MalformedEntry("absent name") }
-                directory.names.insert(name)
-            }
-            record.directories[path] = directory
+            directory.names.reserveCapacity(names)
+            for _ in 0..<names { directory.names.insert(try reader.readDigest()) }
+            directories[path] = directory
         }
         guard reader.isAtEnd else { throw MalformedEntry("trailing bytes") }
-        return record
+        return AbsenceRecord(directories: directories)
     }
 }
 
@@ -134,7 +182,12 @@ extension FileFactsStore {
     /// Whether `path` is proven absent by what earlier calls remembered (one stat per directory); false
     /// when that does not decide it.
     public func remembersAbsent(_ path: String) -> Bool {
-        absenceRecord().provesAbsent(path, status: directoryStatus)
+        absenceRecord().provesAbsent(path) { index, directory in
+            if let known = absentDirectoryStatuses[index] { return known }
+            let found = directoryStatus(directory)
+            absentDirectoryStatuses[index] = found
+            return found
+        }
     }
 
     /// Remembers, for the next calls, why each of `paths` (absolute, absent when checked) is absent.

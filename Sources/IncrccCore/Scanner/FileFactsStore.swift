@@ -16,6 +16,8 @@ public final class FileFactsStore {
     var absence: AbsenceRecord?
     var absenceChanged = false
     var directoryStatuses: [String: FileStatus?] = [:]
+    /// The same by the directory's place in the record, which a lookup finds without hashing its name.
+    var absentDirectoryStatuses: [Int: FileStatus?] = [:]
 
     public init(store: CacheStore, now: Int64) {
         self.store = store

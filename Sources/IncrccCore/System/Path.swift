@@ -8,9 +8,10 @@ public enum Path {
         return String(path[..<slash])
     }
 
+    /// Over the bytes: searching the characters cost 4,300 instructions a header on a shared hit (callgrind).
     public static func baseName(_ path: String) -> String {
-        guard let slash = path.lastIndex(of: "/") else { return path }
-        return String(path[path.index(after: slash)...])
+        guard let slash = path.utf8.lastIndex(of: UInt8(ascii: "/")) else { return path }
+        return String(path[path.utf8.index(after: slash)...])
     }
 
     /// The extension without its dot, or "" when there is none.
