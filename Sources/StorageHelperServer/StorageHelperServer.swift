@@ -28,10 +28,22 @@ public enum StorageHelperServer {
         }
         let idleSeconds = Int(Environment.value("CRSH_IDLE_TIMEOUT") ?? "0") ?? 0
         let listener: Int32
-        switch listen(at: endpoint) {
+        var listening = listen(at: endpoint)
+        if case .failure(.system(EADDRINUSE)) = listening {
+            // A helper that was killed leaves its socket behind, and ccache starts the next one at that name.
+            switch previousListener(at: endpoint) {
+            case .alive: exit(0)
+            case .gone:
+                unlink(endpoint)
+                listening = listen(at: endpoint)
+            case .foreign: break
+            }
+        }
+        switch listening {
         case .success(let descriptor): listener = descriptor
         case .failure(let error): fail("cannot listen at \(endpoint): \(error.description)")
         }
+        detachFromCaller()
         var own = stat()
         fstat(listener, &own)
         var endpointStatus = stat()
@@ -68,10 +80,44 @@ public enum StorageHelperServer {
         }
     }
 
+    /// Once listening, the helper lets go of what it inherited from whoever started it: ccache hands it
+    /// /dev/null, but a helper started for `crsh:` from a script whose output is read through a pipe kept
+    /// that reader waiting until the helper exited. A log file (a regular file, as incrcc gives) stays the
+    /// error output; a session of its own keeps a terminal's signals away.
+    static func detachFromCaller() {
+        let null = open("/dev/null", O_RDWR | O_CLOEXEC)
+        guard null >= 0 else { return }
+        dup2(null, 0)
+        dup2(null, 1)
+        var status = stat()
+        if fstat(2, &status) != 0 || status.st_mode & S_IFMT != S_IFREG { dup2(null, 2) }
+        if null > 2 { close(null) }
+        _ = setsid()
+    }
+
     public static func fail(_ message: String) -> Never {
         let text = Array("\(CommandLine.arguments.first ?? "storage helper"): \(message)\n".utf8)
         text.withUnsafeBytes { _ = Glibc.write(2, $0.baseAddress, $0.count) }
         exit(1)
+    }
+
+    enum PreviousListener { case alive, gone, foreign }
+
+    /// What holds `path`: a helper still answering (which serves the callers instead), a socket of this
+    /// user's that nobody listens on any more (removed and replaced), or something else, never removed.
+    static func previousListener(at path: String) -> PreviousListener {
+        var status = stat()
+        guard lstat(path, &status) == 0, status.st_mode & S_IFMT == S_IFSOCK, status.st_uid == geteuid() else {
+            return .foreign
+        }
+        do {
+            _ = try StorageHelperClient.connect(socketPath: path, timeoutMilliseconds: 1000)
+            return .alive
+        } catch .system(ECONNREFUSED) {
+            return .gone
+        } catch {
+            return .foreign
+        }
     }
 
     /// Binds and listens at `path` with umask 077: only the user can connect.

@@ -54,6 +54,58 @@ struct SharedInteropTests {
         #expect(try redis.keyCount() == 2)
     }
 
+    /// ccache starts a helper it finds on PATH, at the socket name a killed one left behind: the new helper
+    /// must take the name over (it refused it, and every call waited 10 s for a helper that never came), and
+    /// must not hold the caller's pipes.
+    @Test(.enabled(if: SharedTools.ccache414 != nil))
+    func ccacheStartsIncrccsHelperWhereAKilledOneLeftItsSocket() throws {
+        let s = Scratch()
+        let redis = try RedisServer.start(s, name: "redis")
+        defer { redis.stop() }
+        try FileManager.default.createDirectory(atPath: s.file("bin"), withIntermediateDirectories: true)
+        try FileManager.default.createSymbolicLink(atPath: s.file("bin/ccache-storage-redis"),
+                                                   withDestinationPath: SharedTools.redisHelper)
+        try FileManager.default.createDirectory(atPath: s.file("run"), withIntermediateDirectories: true,
+                                                attributes: [.posixPermissions: 0o700])
+        defer { for pid in helperProcesses(under: s.file("run")) { kill(pid, SIGKILL) } }
+        s.write("src/x.c", "int x(void) { return 7; }\n")
+        let ccache = SharedTools.ccache414 ?? "ccache"
+        var environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("CCACHE_") }
+        environment["PATH"] = s.file("bin") + ":" + (environment["PATH"] ?? "")
+        environment["XDG_RUNTIME_DIR"] = s.file("run")
+        environment["CCACHE_REMOTE_STORAGE"] = "redis://127.0.0.1:\(redis.port)"
+        for (dir, output) in [("ccA", "a.o"), ("ccB", "b.o")] {
+            if dir == "ccB" {
+                let killed = helperProcesses(under: s.file("run"))
+                #expect(!killed.isEmpty, "ccache started the helper")
+                for pid in killed { kill(pid, SIGKILL) }
+                for _ in 0..<500 where killed.contains(where: { kill($0, 0) == 0 }) { usleep(10_000) }
+            }
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: ccache)
+            process.arguments = ["gcc", "-c", "src/x.c", "-o", output]
+            process.currentDirectoryURL = URL(fileURLWithPath: s.path)
+            environment["CCACHE_DIR"] = s.file(dir)
+            process.environment = environment
+            let out = Pipe(), err = Pipe()
+            process.standardOutput = out
+            process.standardError = err
+            let started = Date()
+            try process.run()
+            // Both pipes end when every process holding them has let go.
+            _ = out.fileHandleForReading.readDataToEndOfFile()
+            let errors = err.fileHandleForReading.readDataToEndOfFile()
+            process.waitUntilExit()
+            let waited = Date().timeIntervalSince(started)
+            #expect(process.terminationStatus == 0, "\(String(decoding: errors, as: UTF8.self))")
+            #expect(waited < 5, "the call's pipes stayed open \(waited) s")
+        }
+        #expect(!helperProcesses(under: s.file("run")).isEmpty, "the helper keeps running for the next calls")
+        let printed = try run([ccache, "--print-stats"], in: s, env: ["CCACHE_DIR": s.file("ccB")])
+        #expect(printed.stdout.contains("remote_storage_read_hit\t2"), "\(printed.stdout)")
+        #expect(s.read("a.o") == s.read("b.o"))
+    }
+
     @Test func incrccUsesAHelperWrittenForCcacheFromPATHOrNamedByAttribute() throws {
         let s = Scratch()
         let redis = try RedisServer.start(s, name: "redis")
