@@ -4,9 +4,16 @@ import Testing
 
 /// The shared tier's parts without servers: settings, keys, the shared manifest's encoding.
 struct SharedStorageTests {
-    @Test func sha256MatchesKnownVectors() {
+    @Test func sha256MatchesKnownVectors() throws {
         #expect(StrongDigest.of(Array("abc".utf8)).hex == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
         #expect(StrongDigest.of([]).hex == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
+        // Held as words, read and written as the same 32 bytes in order.
+        let abc = StrongDigest.of(Array("abc".utf8))
+        #expect(abc.bytes.prefix(4) == [0xba, 0x78, 0x16, 0xbf] && StrongDigest(bytes: abc.bytes) == abc)
+        #expect(abc.checksumKey == Digest(high: 0xba78_16bf_8f01_cfea, low: 0x4141_40de_5dae_2223))
+        var reader = ByteReader(abc.bytes)
+        let read = try StrongDigest.read(&reader)
+        #expect(read == abc && reader.isAtEnd)
     }
 
     @Test func remoteStorageSettingsParseAsCcacheWritesThem() throws {

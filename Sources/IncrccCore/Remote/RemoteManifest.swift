@@ -132,6 +132,6 @@ public struct RemoteManifest: Equatable, Sendable {
     }
 
     static func readDigest(_ reader: inout ByteReader) throws(MalformedEntry) -> StrongDigest {
-        StrongDigest(unchecked: try reader.readFixed(32))
+        try StrongDigest.read(&reader)
     }
 }

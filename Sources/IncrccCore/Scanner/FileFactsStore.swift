@@ -179,9 +179,8 @@ struct StrongDigestRecord: Equatable {
             let name = try reader.readString()
             let status = try reader.readFileStatus()
             let digest = try reader.readDigest()
-            guard let strong = StrongDigest(bytes: try reader.readFixed(32)), !name.contains("/") else {
-                throw MalformedEntry("strong digest entry")
-            }
+            let strong = try StrongDigest.read(&reader)
+            guard !name.utf8.contains(UInt8(ascii: "/")) else { throw MalformedEntry("strong digest entry") }
             record.entries[name] = Entry(status: status, digest: digest, strong: strong)
         }
         guard reader.isAtEnd else { throw MalformedEntry("trailing bytes") }
