@@ -1,10 +1,12 @@
 """bench/run's shared-tier scenario: incrcc's storage helpers against ccache 4.14.2's own Redis backend,
 both on one redis-server on loopback, in the same run."""
+import atexit
 import os
 import shutil
 import socket
 import statistics
 import subprocess
+import tempfile
 import threading
 import time
 
@@ -51,10 +53,13 @@ def find_helper(bench, name):
 
 
 def scenario_directories(bench, name):
-    """The scenario's work directory and, inside it, the helpers' socket directory (private)."""
+    """The scenario's work directory and the helpers' socket directory (private, and short: ccache refuses
+    a helper socket whose name passes the 108 bytes of a socket address, and under the work directory its
+    names under `ccache-tmp` did, so ccache 4.14.2 never reached its helper in the REAPI scenario)."""
     d = os.path.join(bench.work, name)
-    runtime = os.path.join(d, "run")
-    os.makedirs(runtime, mode=0o700)
+    os.makedirs(d)
+    runtime = tempfile.mkdtemp(prefix="incrcc-run-", dir="/tmp")
+    atexit.register(shutil.rmtree, runtime, True)
     return d, runtime
 
 

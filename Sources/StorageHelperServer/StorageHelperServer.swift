@@ -110,31 +110,58 @@ public enum StorageHelperServer {
         guard lstat(path, &status) == 0, status.st_mode & S_IFMT == S_IFSOCK, status.st_uid == geteuid() else {
             return .foreign
         }
-        do {
-            _ = try StorageHelperClient.connect(socketPath: path, timeoutMilliseconds: 1000)
-            return .alive
-        } catch .system(ECONNREFUSED) {
-            return .gone
-        } catch {
-            return .foreign
+        let probe = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard probe >= 0 else { return .foreign }
+        defer { close(probe) }
+        // Whoever accepts is alive; only a socket nobody listens on refuses.
+        let connected = atSocketAddress(path) { Glibc.connect(probe, $0, $1) }
+        if connected == 0 { return .alive }
+        return errno == ECONNREFUSED ? .gone : .foreign
+    }
+
+    /// Calls `operation` with the address of the socket at `path`. A path longer than an address holds (ccache
+    /// names sockets under its temporary directory, and a deep one passed 108 bytes, so the helper it started
+    /// could never listen) is reached by its name from inside its directory.
+    static func atSocketAddress(_ path: String, _ operation: (UnsafePointer<sockaddr>, socklen_t) -> Int32) -> Int32 {
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        let capacity = MemoryLayout.size(ofValue: address.sun_path)
+        var name = Array(path.utf8)
+        var returnTo: Int32 = -1
+        if name.count >= capacity {
+            guard let slash = name.lastIndex(of: UInt8(ascii: "/")), name.count - slash - 1 < capacity else {
+                errno = ENAMETOOLONG
+                return -1
+            }
+            let directory = slash == 0 ? "/" : String(decoding: name[..<slash], as: UTF8.self)
+            returnTo = open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+            guard returnTo >= 0, chdir(directory) == 0 else {
+                let code = errno
+                if returnTo >= 0 { close(returnTo) }
+                errno = code
+                return -1
+            }
+            name = Array(name[(slash + 1)...])
         }
+        withUnsafeMutableBytes(of: &address.sun_path) { $0.copyBytes(from: name) }
+        let result = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { operation($0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        let code = errno
+        if returnTo >= 0 {
+            _ = fchdir(returnTo)
+            close(returnTo)
+        }
+        errno = code
+        return result
     }
 
     /// Binds and listens at `path` with umask 077: only the user can connect.
     static func listen(at path: String) -> Result<Int32, ChannelError> {
         let descriptor = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard descriptor >= 0 else { return .failure(.system(errno)) }
-        var address = sockaddr_un()
-        address.sun_family = sa_family_t(AF_UNIX)
-        let bytes = Array(path.utf8)
-        guard bytes.count < MemoryLayout.size(ofValue: address.sun_path) else { return .failure(.system(ENAMETOOLONG)) }
-        withUnsafeMutableBytes(of: &address.sun_path) { $0.copyBytes(from: bytes) }
         let previous = umask(0o077)
-        let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                bind(descriptor, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
-            }
-        }
+        let bound = atSocketAddress(path) { bind(descriptor, $0, $1) }
         umask(previous)
         guard bound == 0, Glibc.listen(descriptor, 128) == 0 else {
             let code = errno

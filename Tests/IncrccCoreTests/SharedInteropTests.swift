@@ -54,9 +54,9 @@ struct SharedInteropTests {
         #expect(try redis.keyCount() == 2)
     }
 
-    /// ccache starts a helper it finds on PATH, at the socket name a killed one left behind: the new helper
-    /// must take the name over (it refused it, and every call waited 10 s for a helper that never came), and
-    /// must not hold the caller's pipes.
+    /// ccache starts a helper it finds on PATH at the socket name a killed one left behind: the new helper
+    /// must take the name over (it refused it, and every ccache call waited 10 s for a helper that never
+    /// came) and must not hold the caller's pipes.
     @Test(.enabled(if: SharedTools.ccache414 != nil))
     func ccacheStartsIncrccsHelperWhereAKilledOneLeftItsSocket() throws {
         let s = Scratch()
@@ -65,18 +65,19 @@ struct SharedInteropTests {
         try FileManager.default.createDirectory(atPath: s.file("bin"), withIntermediateDirectories: true)
         try FileManager.default.createSymbolicLink(atPath: s.file("bin/ccache-storage-redis"),
                                                    withDestinationPath: SharedTools.redisHelper)
-        try FileManager.default.createDirectory(atPath: s.file("run"), withIntermediateDirectories: true,
+        let runtime = s.file("run")
+        try FileManager.default.createDirectory(atPath: runtime, withIntermediateDirectories: true,
                                                 attributes: [.posixPermissions: 0o700])
-        defer { for pid in helperProcesses(under: s.file("run")) { kill(pid, SIGKILL) } }
+        defer { for pid in helperProcesses(under: runtime) { kill(pid, SIGKILL) } }
         s.write("src/x.c", "int x(void) { return 7; }\n")
         let ccache = SharedTools.ccache414 ?? "ccache"
         var environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("CCACHE_") }
         environment["PATH"] = s.file("bin") + ":" + (environment["PATH"] ?? "")
-        environment["XDG_RUNTIME_DIR"] = s.file("run")
+        environment["XDG_RUNTIME_DIR"] = runtime
         environment["CCACHE_REMOTE_STORAGE"] = "redis://127.0.0.1:\(redis.port)"
         for (dir, output) in [("ccA", "a.o"), ("ccB", "b.o")] {
             if dir == "ccB" {
-                let killed = helperProcesses(under: s.file("run"))
+                let killed = helperProcesses(under: runtime)
                 #expect(!killed.isEmpty, "ccache started the helper")
                 for pid in killed { kill(pid, SIGKILL) }
                 for _ in 0..<500 where killed.contains(where: { kill($0, 0) == 0 }) { usleep(10_000) }
@@ -100,10 +101,36 @@ struct SharedInteropTests {
             #expect(process.terminationStatus == 0, "\(String(decoding: errors, as: UTF8.self))")
             #expect(waited < 5, "the call's pipes stayed open \(waited) s")
         }
-        #expect(!helperProcesses(under: s.file("run")).isEmpty, "the helper keeps running for the next calls")
+        #expect(!helperProcesses(under: runtime).isEmpty, "the helper keeps running for the next calls")
         let printed = try run([ccache, "--print-stats"], in: s, env: ["CCACHE_DIR": s.file("ccB")])
         #expect(printed.stdout.contains("remote_storage_read_hit\t2"), "\(printed.stdout)")
         #expect(s.read("a.o") == s.read("b.o"))
+    }
+
+    /// A socket name longer than a socket address holds (108 bytes) is listened on from inside its directory;
+    /// a client reaches it the same way (here a Python one, whose working directory is its own).
+    @Test(.enabled(if: SharedTools.hasRedis))
+    func helperListensAtASocketNameLongerThanAnAddress() throws {
+        let s = Scratch()
+        let redis = try RedisServer.start(s, name: "redis")
+        defer { redis.stop() }
+        let directory = s.file("run-" + String(repeating: "d", count: 60) + "/deeper")
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let name = "storage-redis-" + String(repeating: "0123456789", count: 4)
+        #expect((directory + "/" + name).utf8.count > 108)
+        let helper = try start([SharedTools.redisHelper], in: s, env: [
+            "CRSH_IPC_ENDPOINT": directory + "/" + name, "CRSH_URL": "redis://127.0.0.1:\(redis.port)",
+            "CRSH_IDLE_TIMEOUT": "0", "CRSH_NUM_ATTR": "0",
+        ])
+        defer { kill(helper.pid, SIGKILL); _ = try? helper.finish() }
+        for _ in 0..<300 where !FileManager.default.fileExists(atPath: directory + "/" + name) { usleep(10_000) }
+        let greeting = try run(["python3", "-c", """
+            import socket, sys
+            s = socket.socket(socket.AF_UNIX)
+            s.connect(sys.argv[1])
+            print(s.recv(5).hex())
+            """, name], in: s, cwd: directory)
+        #expect(greeting.stdout.hasPrefix("01"), "protocol version 1 first: \(greeting.stdout) \(greeting.stderr)")
     }
 
     @Test func incrccUsesAHelperWrittenForCcacheFromPATHOrNamedByAttribute() throws {
