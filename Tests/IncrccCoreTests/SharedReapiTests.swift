@@ -29,9 +29,13 @@ struct SharedReapiTests {
         for dir in ["a/proj", "b/proj", "c/proj"] { project.writeProject(s, at: dir) }
         let first = try project.build(s, "a/proj", on: a)
         #expect(first.status == 0 && first.stderr.isEmpty, "\(first.stderr)")
+        // The statistics wait for the uploads, which happen after each call returned.
+        let statsA = try a.stats()
+        #expect(statsA["remote_storage_write"] == 8, "a result and a manifest per unit: \(statsA)")
         let second = try project.build(s, "b/proj", on: b)
         #expect(second.status == 0 && second.stderr.isEmpty, "\(second.stderr)")
-        #expect(try b.stats()["remote_storage_read_hit"] == 4)
+        let statsB = try b.stats()
+        #expect(statsB["remote_storage_read_hit"] == 4, "\(statsB)")
         #expect(project.objects(s, "b/proj") == (try project.plainObjects(s, "b/proj")))
         let refused = try project.build(s, "c/proj", on: untrusting)
         #expect(refused.status == 0, "\(refused.stderr)")
