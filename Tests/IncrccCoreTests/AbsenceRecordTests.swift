@@ -7,6 +7,11 @@ struct AbsenceRecordTests {
     func statusNow(_ index: Int, _ path: String) -> FileStatus? { status(path) }
     func n(_ name: String) -> Digest { AbsenceRecord.nameDigest(name.utf8) }
 
+    /// `record.remember(path)` with the real stats and every directory taken as settled unless told.
+    func remember(_ record: inout AbsenceRecord, _ path: String, settled: Bool = true) -> Bool {
+        record.remember(path, status: status, isSettled: { _ in settled })
+    }
+
     /// A directory whose mtime lies in the past, so that an entry created in it later moves the mtime even
     /// within the kernel's clock tick.
     func oldDirectory(_ s: Scratch, _ name: String) -> String {
@@ -21,7 +26,7 @@ struct AbsenceRecordTests {
         let s = Scratch()
         let directory = oldDirectory(s, "inc")
         var record = AbsenceRecord()
-        let rememberedConfig = record.remember(directory + "/config.h", status: status, isSettled: { _ in true })
+        let rememberedConfig = remember(&record, directory + "/config.h")
         #expect(rememberedConfig)
         #expect(record.provesAbsent(directory + "/config.h", status: statusNow))
         // Another name of the same directory was never checked.
@@ -34,7 +39,7 @@ struct AbsenceRecordTests {
         let s = Scratch()
         let directory = oldDirectory(s, "inc")
         var record = AbsenceRecord()
-        let rememberedBits = record.remember(directory + "/bits/types/FILE.h", status: status, isSettled: { _ in true })
+        let rememberedBits = remember(&record, directory + "/bits/types/FILE.h")
         #expect(rememberedBits)
         #expect(record.directories[directory]?.names == [AbsenceRecord.nameDigest("bits".utf8)])
         #expect(record.provesAbsent(directory + "/bits/types/FILE.h", status: statusNow))
@@ -51,16 +56,16 @@ struct AbsenceRecordTests {
         try FileManager.default.createSymbolicLink(atPath: directory + "/link.h", withDestinationPath: s.file("target.h"))
         s.write("inc/file.h", "")
         var record = AbsenceRecord()
-        let rememberedLink = record.remember(directory + "/link.h", status: status, isSettled: { _ in true })
+        let rememberedLink = remember(&record, directory + "/link.h")
         #expect(!rememberedLink)
         // A file where a directory is expected.
-        let rememberedUnderFile = record.remember(directory + "/file.h/x.h", status: status, isSettled: { _ in true })
+        let rememberedUnderFile = remember(&record, directory + "/file.h/x.h")
         #expect(!rememberedUnderFile)
         // Relative paths depend on the working directory.
-        let rememberedRelative = record.remember("inc/none.h", status: status, isSettled: { _ in true })
+        let rememberedRelative = remember(&record, "inc/none.h")
         #expect(!rememberedRelative)
         // A directory too young to stand for its names.
-        let rememberedYoung = record.remember(directory + "/young.h", status: status, isSettled: { _ in false })
+        let rememberedYoung = remember(&record, directory + "/young.h", settled: false)
         #expect(!rememberedYoung)
         #expect(record.directories.isEmpty)
         #expect(!record.provesAbsent(directory + "/link.h", status: statusNow))
@@ -70,7 +75,7 @@ struct AbsenceRecordTests {
         let s = Scratch()
         let directory = oldDirectory(s, "inc")
         var record = AbsenceRecord()
-        let rememberedConfig = record.remember(directory + "/config.h", status: status, isSettled: { _ in true })
+        let rememberedConfig = remember(&record, directory + "/config.h")
         #expect(rememberedConfig)
         try FileManager.default.moveItem(atPath: directory, toPath: s.file("old"))
         _ = oldDirectory(s, "inc")

@@ -33,12 +33,7 @@ public struct StrongDigest: Hashable, Sendable {
         return StrongDigest(words: (first, second, third, try reader.readUInt64().byteSwapped))
     }
 
-    public var bytes: [UInt8] {
-        [UInt8](unsafeUninitializedCapacity: 32) { out, count in
-            withUnsafeBytes { out.baseAddress?.update(from: $0.bindMemory(to: UInt8.self).baseAddress!, count: 32) }
-            count = 32
-        }
-    }
+    public var bytes: [UInt8] { withUnsafeBytes { Array($0) } }
 
     /// The 32 bytes, in order, for the time of `body`.
     public func withUnsafeBytes<Result>(_ body: (UnsafeRawBufferPointer) -> Result) -> Result {
