@@ -90,6 +90,9 @@ struct HostileCacheTests {
         let s = Scratch()
         s.write("t.c", "int f(void) { return 1; }\n")
         try incrcc(["gcc", "-c", "t.c"], in: s)
+        // The statistics wait for the store after returning: `tmp` is replaced below, and removing it while
+        // that writer took its marker out of `tmp/writers` made the removal fail.
+        try incrcc(["-s"], in: s)
         let victims = ["victim/x.R", "victim/stats", "victim/keep.txt", "victim2/deps.d", "victim2/stores.lock",
                        "victim3/stats"]
         for name in victims { s.write(name, "precious \(name)\n") }
