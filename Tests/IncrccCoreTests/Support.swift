@@ -180,13 +180,28 @@ func incrcc(_ arguments: [String], in scratch: Scratch, cwd: String? = nil, env:
     try run([Tools.incrcc] + arguments, in: scratch, cwd: cwd, env: env)
 }
 
-/// `--print-stats` as a dictionary.
+/// Compiles with incrcc, then plainly, and compares the objects and stderr; returns incrcc's run.
+@discardableResult
+func compareWithPlain(_ compiler: String, _ arguments: [String], object: String, in s: Scratch,
+                      env: [String: String] = [:]) throws -> RunResult {
+    let cached = try incrcc([compiler] + arguments, in: s, env: env)
+    #expect(cached.status == 0, "\(cached.stderr)")
+    let served = try #require(s.read(object))
+    try FileManager.default.removeItem(atPath: s.file(object))
+    let plain = try run([compiler] + arguments, in: s, env: env)
+    #expect(plain.status == 0, "\(plain.stderr)")
+    #expect(s.read(object) == served, "incrcc's \(object) differs from \(compiler)'s for \(arguments)")
+    #expect(cached.stderr == plain.stderr)
+    return cached
+}
+
 /// Waits for the entries of misses still being written after their calls returned, as the statistics
 /// commands do; tests that open cache files themselves call it first.
 func awaitStores(_ scratch: Scratch) throws {
     _ = try stats(scratch)
 }
 
+/// `--print-stats` as a dictionary.
 func stats(_ scratch: Scratch, env: [String: String] = [:]) throws -> [String: Int] {
     let result = try incrcc(["--print-stats"], in: scratch, env: env)
     var values: [String: Int] = [:]

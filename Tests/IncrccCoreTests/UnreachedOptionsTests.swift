@@ -5,21 +5,6 @@ import Testing
 /// Macros and include directories that reach no file: each rule checked against the real compilers, the
 /// served object compared byte for byte with a plain compile of the same call.
 @Suite struct UnreachedOptionsTests {
-    /// Compiles with incrcc, then plainly, and compares the objects; returns incrcc's run.
-    @discardableResult
-    func compareWithPlain(_ compiler: String, _ arguments: [String], object: String, in s: Scratch,
-                          env: [String: String] = [:]) throws -> RunResult {
-        let cached = try incrcc([compiler] + arguments, in: s, env: env)
-        #expect(cached.status == 0, "\(cached.stderr)")
-        let served = try #require(s.read(object))
-        try FileManager.default.removeItem(atPath: s.file(object))
-        let plain = try run([compiler] + arguments, in: s, env: env)
-        #expect(plain.status == 0, "\(plain.stderr)")
-        #expect(s.read(object) == served, "incrcc's \(object) differs from \(compiler)'s for \(arguments)")
-        #expect(cached.stderr == plain.stderr)
-        return cached
-    }
-
     static var compilers: [String] { Tools.hasClang ? ["gcc", "clang"] : ["gcc"] }
 
     /// A release bump of a `-D` only one file uses: one miss, for that file.

@@ -37,6 +37,7 @@ public struct StatsReport {
             ("    Scan", String(values[.scanHit])),
             ("    Patched paths", String(values[.patchedHit])),
             ("    Across unread options", String(values[.unreachedOptionHit])),
+            ("    Across skipped groups", String(values[.skippedGroupHit])),
             ("  Misses", String(values[.miss]) + percent(values[.miss], of: cacheable)),
         ]
         let uncacheable = Counter.uncacheableReasons.filter { values[$0] > 0 }

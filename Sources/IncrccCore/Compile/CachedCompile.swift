@@ -85,6 +85,7 @@ public struct CachedCompile {
         if configuration.directMode {
             for candidate in calls { if let outcome = lookupAndServe(candidate) { return outcome } }
             if let call = calls.first, let outcome = unreachedOptionsLookup(call) { return outcome }
+            if let call = calls.first, let outcome = skippedGroupsLookup(call) { return outcome }
         }
         if configuration.scan != .never {
             for candidate in calls { if let outcome = scanAndServe(candidate) { return outcome } }

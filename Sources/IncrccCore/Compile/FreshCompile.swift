@@ -175,6 +175,7 @@ extension CachedCompile {
                 manifest.add(entry)
                 try store.write(call.directKey, kind: .manifest, payload: manifest.encode())
                 recordLooseEntry(call, recorded, entry: entry)
+                recordSkeletons(recorded)
             }
         } catch {
             log.write("cannot store: \(error)")

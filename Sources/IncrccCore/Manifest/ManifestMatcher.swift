@@ -36,32 +36,57 @@ public struct ManifestMatcher {
 
     /// `hashed` hears of each file whose bytes matched (index, stat) where its stat could not stand for them.
     func matches(_ entry: ManifestEntry, hashed: (Int, FileStatus) -> Void) -> Bool {
-        let checked = absentDirectoriesUnchanged(entry) ? entry.absentPaths.prefix(entry.uncoveredAbsentPaths)
-            : entry.absentPaths[...]
-        if !allAbsent(checked) { return false }
+        guard absentPathsHold(entry) else { return false }
         for (fileIndex, file) in entry.files.enumerated() {
-            if file.path.utf8.first == 0 {
-                // A variable the result read (`SOURCE_DATE_EPOCH` for a time macro), not a file.
-                guard DependencyRecorder.variableDigest(variable(String(file.path.dropFirst()))) == file.digest
-                else { return false }
-                continue
+            switch check(file) {
+            case .same: continue
+            case .hashedSame(let status): hashed(fileIndex, status)
+            case .differs, .unknown: return false
             }
-            let path = mapping.restore(file.path)
-            // A path that cannot be stat'ed for another reason (permissions) counts as changed.
-            guard let current = (try? FileSystem.statusIfExists(path)) ?? nil else { return false }
-            if current.size != file.status.size { return false }
-            if file.statTrusted && current.sameContentAs(file.status) { continue }
-            guard let bytes = try? FileSystem.readFile(path) else { return false }
-            if Digest.of(bytes) == file.digest {
-                if let after = try? FileSystem.status(path), after.sameContentAs(current) { hashed(fileIndex, current) }
-                continue
-            }
-            // Recorded over its normalized text (it held an ephemeral path part): compared the same way.
-            let contents = mapping.withoutCheckout
-            guard !contents.pairs.isEmpty, let normalized = contents.normalizeReversibly(bytes), normalized != bytes,
-                  Digest.of(normalized) == file.digest else { return false }
         }
         return true
+    }
+
+    /// Whether every path the entry found absent still is.
+    func absentPathsHold(_ entry: ManifestEntry) -> Bool {
+        allAbsent(absentDirectoriesUnchanged(entry) ? entry.absentPaths.prefix(entry.uncoveredAbsentPaths)
+            : entry.absentPaths[...])
+    }
+
+    /// How one recorded file stands now.
+    enum FileCheck {
+        case same
+        /// The same bytes, found by reading them: the stat they were read under.
+        case hashedSame(FileStatus)
+        /// Other bytes (read under `status`).
+        case differs(bytes: [UInt8], status: FileStatus)
+        /// Missing, unreadable, or a variable that changed.
+        case unknown
+    }
+
+    /// A file whose size changed is not read unless `readingChanged` (it cannot match).
+    func check(_ file: RecordedFile, readingChanged: Bool = false) -> FileCheck {
+        if file.path.utf8.first == 0 {
+            // A variable the result read (`SOURCE_DATE_EPOCH` for a time macro), not a file.
+            return DependencyRecorder.variableDigest(variable(String(file.path.dropFirst()))) == file.digest
+                ? .same : .unknown
+        }
+        let path = mapping.restore(file.path)
+        // A path that cannot be stat'ed for another reason (permissions) counts as changed.
+        guard let current = (try? FileSystem.statusIfExists(path)) ?? nil else { return .unknown }
+        if current.size != file.status.size && !readingChanged { return .unknown }
+        if file.statTrusted && current.sameContentAs(file.status) { return .same }
+        guard let bytes = try? FileSystem.readFile(path) else { return .unknown }
+        if Digest.of(bytes) == file.digest {
+            if let after = try? FileSystem.status(path), after.sameContentAs(current) { return .hashedSame(current) }
+            return .same
+        }
+        // Recorded over its normalized text (it held an ephemeral path part): compared the same way.
+        let contents = mapping.withoutCheckout
+        if !contents.pairs.isEmpty, let normalized = contents.normalizeReversibly(bytes), normalized != bytes {
+            return Digest.of(normalized) == file.digest ? .same : .unknown
+        }
+        return .differs(bytes: bytes, status: current)
     }
 
     /// One stat per directory instead of one per absent path: a C++ unit with 49 standard headers has 905

@@ -56,6 +56,7 @@ public enum Counter: Int, CaseIterable, Sendable, Error {
     case remoteStorageError
     case remoteStorageTimeout
     case unreachedOptionHit
+    case skippedGroupHit
 
     /// The key printed by `--print-stats`.
     public var key: String {
@@ -115,6 +116,7 @@ public enum Counter: Int, CaseIterable, Sendable, Error {
         case .remoteStorageError: return "remote_storage_error"
         case .remoteStorageTimeout: return "remote_storage_timeout"
         case .unreachedOptionHit: return "direct_cache_hit_options_unreached"
+        case .skippedGroupHit: return "direct_cache_hit_skipped_groups"
         }
     }
 
@@ -176,6 +178,7 @@ public enum Counter: Int, CaseIterable, Sendable, Error {
         case .remoteStorageError: return "errors"
         case .remoteStorageTimeout: return "timeouts"
         case .unreachedOptionHit: return "hits across options no file reads"
+        case .skippedGroupHit: return "hits across edits in skipped groups"
         }
     }
 

@@ -1,0 +1,128 @@
+/// Hits across a header edit the preprocessor never reaches: text changed only inside `#ifdef FEATURE`
+/// while nothing defines `FEATURE`, or inside `#if 0` (`ConditionalSkeleton` says when). ccache's
+/// preprocessed output is unchanged there and it hits; incrcc decides it from the header's skeleton, kept
+/// beside the manifest when the entry was stored, without running the preprocessor.
+///
+/// Only one header of an entry may differ (a second one's skipped text could define what the first
+/// tests), the entry's other files and absent paths must hold as in a plain lookup, and the call must not
+/// record the headers' bytes elsewhere: clang's DWARF 5 line tables hold an MD5 of each file (measured:
+/// `-g` objects differ), a precompiled header holds macros of its own.
+extension CachedCompile {
+    /// Entries of a manifest looked at, newest first: the newest are the likeliest neighbours.
+    static let skippedGroupsEntries = 8
+
+    func skippedGroupsLookup(_ call: Call) -> Outcome? {
+        guard skeletonsApply(call), let payload = store.read(call.directKey, kind: .manifest),
+              let manifest = try? Manifest.decode(payload) else { return nil }
+        let matcher = ManifestMatcher(mapping: call.mapping, variable: lookup)
+        for entry in manifest.entries.prefix(Self.skippedGroupsEntries) {
+            guard let (index, bytes, status) = singleDifference(entry, matcher) else { continue }
+            let path = call.mapping.restore(entry.files[index].path)
+            guard let reason = skippedOnly(entry, index, bytes, call) else {
+                guard let outcome = serve(entry.result, call, via: .manifest) else { continue }
+                guard case .hit(let hitStatus, let notes) = outcome else { return outcome }
+                log.write("served across an edit of \(path) in groups the preprocessor skips")
+                var files = entry.files
+                files[index].digest = Digest.of(bytes)
+                files[index].status = status
+                files[index].statTrusted = StatTrust.isSettled(status, now: Clock.nowNanoseconds())
+                do {
+                    try addManifestEntry(call, files: files, absentPaths: entry.absentPaths, result: entry.result)
+                    if let skeleton = ConditionalSkeleton(parsing: bytes) {
+                        try store.write(ConditionalSkeleton.key(of: files[index].digest), kind: .fileFacts,
+                                        payload: skeleton.encode())
+                    }
+                } catch {
+                    log.write("cannot record the entry under the new header: \(error)")
+                }
+                return .hit(hitStatus, notes: notes + [.skippedGroupHit])
+            }
+            log.write("\(path) changed: \(reason)")
+        }
+        return nil
+    }
+
+    /// Whether nothing of the call records a header's bytes beyond what the preprocessor makes of them.
+    func skeletonsApply(_ call: Call) -> Bool {
+        guard request.language.isPreprocessed, !request.language.isHeader else { return false }
+        if request.debugInfo && call.compiler.family != .gcc { return false }
+        // Readings of the text other than the compilers' usual one.
+        let refused: Set<String> = ["-traditional", "-traditional-cpp", "-fdirectives-only", "-C", "-CC",
+                                    "-fmodules", "-trigraphs", "-Xpreprocessor"]
+        return !request.keyedArguments.contains {
+            refused.contains($0) || $0.hasPrefix("-Wp,") || $0.hasPrefix("-fmodule") || $0.hasPrefix("--traditional")
+        }
+    }
+
+    /// The one file of `entry` whose bytes changed, when all else holds: its index, bytes and stat.
+    func singleDifference(_ entry: ManifestEntry, _ matcher: ManifestMatcher)
+        -> (index: Int, bytes: [UInt8], status: FileStatus)? {
+        var found: (Int, [UInt8], FileStatus)?
+        for (index, file) in entry.files.enumerated() {
+            switch matcher.check(file, readingChanged: found == nil) {
+            case .same, .hashedSame: continue
+            case .unknown: return nil
+            case .differs(let bytes, let status):
+                guard found == nil else { return nil }
+                found = (index, bytes, status)
+            }
+        }
+        guard let found, matcher.absentPathsHold(entry) else { return nil }
+        return found
+    }
+
+    /// Nil when the header at `index` of `entry`, now `bytes`, compiles as the version the entry read;
+    /// otherwise why not.
+    func skippedOnly(_ entry: ManifestEntry, _ index: Int, _ bytes: [UInt8], _ call: Call) -> String? {
+        let changed = entry.files[index]
+        if changed.path.hasSuffix(".gch") || changed.path.hasSuffix(".pch") { return "a precompiled header" }
+        guard let stored = store.read(ConditionalSkeleton.key(of: changed.digest), kind: .fileFacts),
+              let old = try? ConditionalSkeleton.decode(stored) else { return "no skeleton of its earlier text" }
+        guard let new = ConditionalSkeleton(parsing: bytes) else { return "its conditionals are not followed" }
+        guard new.frame == old.frame else { return "outside its conditional groups" }
+        let flags = PreprocessorOptions(arguments: request.macroAffectingArguments, environment: [],
+                                        language: request.language, normalize: { $0 }).remaining
+        guard let predefined = CompilerMacros.names(compiler: call.compiler, language: request.language, flags: flags,
+                                                    cacheDirectory: store.directory) else {
+            return "the compiler's predefined macros are unknown"
+        }
+        // Every other file the compile read, as it reads them now (the same bytes as the entry's).
+        var written = MentionedIdentifiers()
+        written.add(call.source, origin: request.source)
+        for (other, file) in entry.files.enumerated() where other != index && file.path.utf8.first != 0 {
+            let path = call.mapping.restore(file.path)
+            if path.hasSuffix(".gch") || path.hasSuffix(".pch") { return "a precompiled header holds macros of its own" }
+            guard let text = try? FileSystem.readFile(path) else { return "\(path) cannot be read" }
+            written.add(text, origin: path)
+        }
+        if let unreadable = written.unreadable { return unreadable }
+        let arguments = request.keyedArguments
+        let alike = new.compilesAlike(old) { name in
+            guard let first = name.utf8.first, first != UInt8(ascii: "_"), !MacroNameRules.keywords.contains(name),
+                  !predefined.contains(name), !written.contains(name) else { return false }
+            return !arguments.contains { $0.holds(name) }
+        }
+        return alike ? nil : "inside groups that may be compiled"
+    }
+
+    /// Keeps the skeleton of each header a stored entry read (outside the compiler's own directories, which
+    /// change with the compiler), under the digest the manifest has of it, for `skippedGroupsLookup`.
+    func recordSkeletons(_ recorded: DependencyRecorder.Recording) {
+        for file in recorded.files where file.path.utf8.first != 0 {
+            let path = file.path
+            guard !path.hasSuffix(".gch"), !path.hasSuffix(".pch"),
+                  !recorded.builtin.contains(where: { path.hasPrefix($0.hasSuffix("/") ? $0 : $0 + "/") }),
+                  recorded.read[path]?.digest == file.digest else { continue }
+            let key = ConditionalSkeleton.key(of: file.digest)
+            if store.files.status(store.path(for: key, kind: .fileFacts)) != nil { continue }
+            guard let bytes = try? FileSystem.readFile(path), Digest.of(bytes) == file.digest,
+                  let skeleton = ConditionalSkeleton(parsing: bytes), !skeleton.groups.isEmpty else { continue }
+            do {
+                try store.write(key, kind: .fileFacts, payload: skeleton.encode())
+            } catch {
+                log.write("cannot keep the conditional skeleton of \(path): \(error)")
+                return
+            }
+        }
+    }
+}
