@@ -121,6 +121,18 @@ import Testing
         #expect(try !served(compiler, Self.feature("6"), flags: ["-DFEATURE"], in: s))
     }
 
+    /// A version bump no file reads and a skipped edit at once: both rules together.
+    @Test(arguments: compilers) func optionsNoFileReadsAndSkippedEditsTogether(_ compiler: String) throws {
+        let s = Scratch()
+        s.write("b.c", "#include \"feature.h\"\nint b(void) { return level; }\n")
+        #expect(try !served(compiler, Self.feature("1"), flags: ["-DVERSION=1"], in: s))
+        #expect(try served(compiler, Self.feature("2"), flags: ["-DVERSION=2"], in: s))
+        #expect(try stats(s)["direct_cache_hit_options_unreached"] == 1)
+        // The name the group tests is the option that changed: compiled.
+        #expect(try !served(compiler, Self.feature("3"), flags: ["-DVERSION=2", "-DFEATURE"], in: s))
+        #expect(try stats(s)["cache_miss"] == 2)
+    }
+
     @Test(arguments: compilers) func namesSomethingCanDefineMiss(_ compiler: String) throws {
         let s = Scratch()
         // Another header read first defines the name.

@@ -16,30 +16,39 @@ extension CachedCompile {
               let manifest = try? Manifest.decode(payload) else { return nil }
         let matcher = ManifestMatcher(mapping: call.mapping, variable: lookup)
         for entry in manifest.entries.prefix(Self.skippedGroupsEntries) {
-            guard let (index, bytes, status) = singleDifference(entry, matcher) else { continue }
-            let path = call.mapping.restore(entry.files[index].path)
-            guard let reason = skippedOnly(entry, index, bytes, call) else {
-                guard let outcome = serve(entry.result, call, via: .manifest) else { continue }
-                guard case .hit(let hitStatus, let notes) = outcome else { return outcome }
-                log.write("served across an edit of \(path) in groups the preprocessor skips")
-                var files = entry.files
-                files[index].digest = Digest.of(bytes)
-                files[index].status = status
-                files[index].statTrusted = StatTrust.isSettled(status, now: Clock.nowNanoseconds())
-                do {
-                    try addManifestEntry(call, files: files, absentPaths: entry.absentPaths, result: entry.result)
-                    if let skeleton = ConditionalSkeleton(parsing: bytes) {
-                        try store.write(ConditionalSkeleton.key(of: files[index].digest), kind: .fileFacts,
-                                        payload: skeleton.encode())
-                    }
-                } catch {
-                    log.write("cannot record the entry under the new header: \(error)")
-                }
-                return .hit(hitStatus, notes: notes + [.skippedGroupHit])
+            guard let updated = acrossSkippedGroups(entry, matcher, call) else { continue }
+            guard let outcome = serve(entry.result, call, via: .manifest) else { continue }
+            guard case .hit(let hitStatus, let notes) = outcome else { return outcome }
+            do {
+                try addManifestEntry(call, files: updated.files, absentPaths: entry.absentPaths, result: entry.result)
+            } catch {
+                log.write("cannot record the entry under the new header: \(error)")
             }
-            log.write("\(path) changed: \(reason)")
+            return .hit(hitStatus, notes: notes + [.skippedGroupHit])
         }
         return nil
+    }
+
+    /// `entry` with its one changed header as it is now, when that header changed only in groups the
+    /// preprocessor skips and everything else of the entry holds; nil otherwise (the log says why). Keeps
+    /// the new text's skeleton for the next edit.
+    func acrossSkippedGroups(_ entry: ManifestEntry, _ matcher: ManifestMatcher, _ call: Call) -> ManifestEntry? {
+        guard skeletonsApply(call), let (index, bytes, status) = singleDifference(entry, matcher) else { return nil }
+        let path = call.mapping.restore(entry.files[index].path)
+        if let reason = skippedOnly(entry, index, bytes, call) {
+            log.write("\(path) changed: \(reason)")
+            return nil
+        }
+        log.write("\(path) changed only in groups the preprocessor skips")
+        var updated = entry
+        updated.files[index].digest = Digest.of(bytes)
+        updated.files[index].status = status
+        updated.files[index].statTrusted = StatTrust.isSettled(status, now: Clock.nowNanoseconds())
+        if let skeleton = ConditionalSkeleton(parsing: bytes) {
+            try? store.write(ConditionalSkeleton.key(of: updated.files[index].digest), kind: .fileFacts,
+                             payload: skeleton.encode())
+        }
+        return updated
     }
 
     /// Whether nothing of the call records a header's bytes beyond what the preprocessor makes of them.

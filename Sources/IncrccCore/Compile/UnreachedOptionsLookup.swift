@@ -45,7 +45,7 @@ extension CachedCompile {
                 guard case .hit(let status, let notes) = outcome else { return outcome }
                 log.write("served across options no file reads: " + proven.difference.summary)
                 recordDirectEntry(candidate, proven, call)
-                return .hit(status, notes: notes + [.unreachedOptionHit])
+                return .hit(status, notes: notes + [.unreachedOptionHit] + (proven.files == nil ? [] : [.skippedGroupHit]))
             }
         }
         return nil
@@ -56,6 +56,8 @@ extension CachedCompile {
     struct ProvenDifference {
         var difference: OptionDifference
         var absentPaths: [String]
+        /// The entry's files with a header changed only in skipped groups as it is now (nil: none changed).
+        var files: [RecordedFile]?
     }
 
     /// Whether `candidate`'s result is what this call's compile would write; why not otherwise.
@@ -111,14 +113,20 @@ extension CachedCompile {
             }
         }
         let entry = ManifestEntry(files: candidate.entry.files, absentPaths: absent, result: candidate.entry.result)
-        guard matcher.matches(entry) else {
-            return .failure(.init(option: difference.summary,
-                                  reason: matcher.firstDifference(entry) ?? "a header changed"))
+        var files: [RecordedFile]?
+        if !matcher.matches(entry) {
+            // A header edited only where the preprocessor skips: as good as unchanged (the macros that
+            // differ are checked against its new text below, and skipped text reads none of them).
+            guard let updated = acrossSkippedGroups(entry, matcher, call) else {
+                return .failure(.init(option: difference.summary,
+                                      reason: matcher.firstDifference(entry) ?? "a header changed"))
+            }
+            files = updated.files
         }
         if !difference.macroNames.isEmpty, let refusal = macrosUnmentioned(difference, candidate, options, call) {
             return .failure(refusal)
         }
-        return .success(ProvenDifference(difference: difference, absentPaths: absent))
+        return .success(ProvenDifference(difference: difference, absentPaths: absent, files: files))
     }
 
     /// Whether a directory searched before `directory` by every include that reaches it, and in both
@@ -242,7 +250,7 @@ extension CachedCompile {
     /// Puts the served result under the call's own key, so the next identical call is a plain direct hit.
     func recordDirectEntry(_ candidate: LooseManifest.Entry, _ proven: ProvenDifference, _ call: Call) {
         do {
-            try addManifestEntry(call, files: candidate.entry.files, absentPaths: proven.absentPaths,
+            try addManifestEntry(call, files: proven.files ?? candidate.entry.files, absentPaths: proven.absentPaths,
                                  result: candidate.entry.result)
         } catch {
             log.write("cannot record the entry under this call's key: \(error)")
