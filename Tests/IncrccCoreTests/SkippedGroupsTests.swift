@@ -121,6 +121,23 @@ import Testing
         #expect(try !served(compiler, Self.feature("6"), flags: ["-DFEATURE"], in: s))
     }
 
+    /// `explain` says a skipped edit would hit, and names the header and why when an edit would not.
+    @Test func explainTellsSkippedEditsFromOthers() throws {
+        let s = Scratch()
+        s.write("b.c", "#include \"feature.h\"\nint b(void) { return level; }\n")
+        #expect(try !served("gcc", Self.feature("1"), in: s))
+        let call = ["explain", "gcc", "-O1", "-c", "b.c", "-o", "b.o"]
+        s.write("feature.h", Self.feature("2"))
+        let skipped = try incrcc(call, in: s).stdout
+        #expect(skipped.contains("feature.h changed, but only in conditional groups the preprocessor skips"))
+        #expect(skipped.contains("would hit"))
+        s.write("feature.h", Self.feature("1", otherwise: "4"))
+        let taken = try incrcc(call, in: s).stdout
+        #expect(taken.contains("feature.h changed: inside groups that may be compiled"))
+        #expect(taken.contains("would compile"))
+        #expect(try stats(s)["direct_cache_hit"] == 0)
+    }
+
     /// A version bump no file reads and a skipped edit at once: both rules together.
     @Test(arguments: compilers) func optionsNoFileReadsAndSkippedEditsTogether(_ compiler: String) throws {
         let s = Scratch()

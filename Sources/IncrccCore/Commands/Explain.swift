@@ -60,7 +60,17 @@ struct Explanation {
             for (index, entry) in manifest.entries.enumerated() {
                 let label = "entry \(index + 1) of \(manifest.entries.count) (result \(entry.result.hex))"
                 if let difference = matcher.firstDifference(entry) {
-                    report.lines.append("\(label): \(difference)")
+                    switch compile.acrossSkippedGroups(entry, matcher, call) {
+                    case .success where store.holds(entry.result, kind: .result):
+                        report.lines.append("\(label): \(difference), but only in conditional groups the preprocessor "
+                                            + "skips: the call would hit")
+                        report.verdict = .hit
+                        return report
+                    case .failure(let refusal) where refusal.reason != nil:
+                        report.lines.append("\(label): \(refusal.reason ?? difference)")
+                    default:
+                        report.lines.append("\(label): \(difference)")
+                    }
                 } else if store.holds(entry.result, kind: .result) {
                     report.lines.append("\(label): matches: the call would hit")
                     report.verdict = .hit

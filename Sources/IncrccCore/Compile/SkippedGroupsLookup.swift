@@ -16,11 +16,12 @@ extension CachedCompile {
               let manifest = try? Manifest.decode(payload) else { return nil }
         let matcher = ManifestMatcher(mapping: call.mapping, variable: lookup)
         for entry in manifest.entries.prefix(Self.skippedGroupsEntries) {
-            guard let updated = acrossSkippedGroups(entry, matcher, call) else { continue }
+            guard case .success(let updated) = acrossSkippedGroups(entry, matcher, call) else { continue }
             guard let outcome = serve(entry.result, call, via: .manifest) else { continue }
             guard case .hit(let hitStatus, let notes) = outcome else { return outcome }
             do {
                 try addManifestEntry(call, files: updated.files, absentPaths: entry.absentPaths, result: entry.result)
+                keepSkeletons(of: updated.files, changedFrom: entry.files, call)
             } catch {
                 log.write("cannot record the entry under the new header: \(error)")
             }
@@ -29,26 +30,40 @@ extension CachedCompile {
         return nil
     }
 
+    /// Why an entry's difference is not one of skipped groups: nil when the entry differs otherwise than
+    /// by one header's bytes (then the rule does not apply).
+    struct NotSkippedOnly: Error {
+        var reason: String?
+    }
+
     /// `entry` with its one changed header as it is now, when that header changed only in groups the
-    /// preprocessor skips and everything else of the entry holds; nil otherwise (the log says why). Keeps
-    /// the new text's skeleton for the next edit.
-    func acrossSkippedGroups(_ entry: ManifestEntry, _ matcher: ManifestMatcher, _ call: Call) -> ManifestEntry? {
-        guard skeletonsApply(call), let (index, bytes, status) = singleDifference(entry, matcher) else { return nil }
+    /// preprocessor skips and everything else of the entry holds.
+    func acrossSkippedGroups(_ entry: ManifestEntry, _ matcher: ManifestMatcher, _ call: Call)
+        -> Result<ManifestEntry, NotSkippedOnly> {
+        guard skeletonsApply(call), let (index, bytes, status) = singleDifference(entry, matcher) else {
+            return .failure(NotSkippedOnly())
+        }
         let path = call.mapping.restore(entry.files[index].path)
         if let reason = skippedOnly(entry, index, bytes, call) {
             log.write("\(path) changed: \(reason)")
-            return nil
+            return .failure(NotSkippedOnly(reason: "\(path) changed: \(reason)"))
         }
         log.write("\(path) changed only in groups the preprocessor skips")
         var updated = entry
         updated.files[index].digest = Digest.of(bytes)
         updated.files[index].status = status
         updated.files[index].statTrusted = StatTrust.isSettled(status, now: Clock.nowNanoseconds())
-        if let skeleton = ConditionalSkeleton(parsing: bytes) {
-            try? store.write(ConditionalSkeleton.key(of: updated.files[index].digest), kind: .fileFacts,
-                             payload: skeleton.encode())
+        return .success(updated)
+    }
+
+    /// Keeps the skeletons of the files of a served entry that changed, for their next edit.
+    func keepSkeletons(of files: [RecordedFile], changedFrom earlier: [RecordedFile], _ call: Call) {
+        for (file, before) in zip(files, earlier) where file.digest != before.digest {
+            let key = ConditionalSkeleton.key(of: file.digest)
+            guard let bytes = try? FileSystem.readFile(call.mapping.restore(file.path)), Digest.of(bytes) == file.digest,
+                  let skeleton = ConditionalSkeleton(parsing: bytes) else { continue }
+            try? store.write(key, kind: .fileFacts, payload: skeleton.encode())
         }
-        return updated
     }
 
     /// Whether nothing of the call records a header's bytes beyond what the preprocessor makes of them.

@@ -117,11 +117,12 @@ extension CachedCompile {
         if !matcher.matches(entry) {
             // A header edited only where the preprocessor skips: as good as unchanged (the macros that
             // differ are checked against its new text below, and skipped text reads none of them).
-            guard let updated = acrossSkippedGroups(entry, matcher, call) else {
+            switch acrossSkippedGroups(entry, matcher, call) {
+            case .success(let updated): files = updated.files
+            case .failure(let refusal):
                 return .failure(.init(option: difference.summary,
-                                      reason: matcher.firstDifference(entry) ?? "a header changed"))
+                                      reason: refusal.reason ?? matcher.firstDifference(entry) ?? "a header changed"))
             }
-            files = updated.files
         }
         if !difference.macroNames.isEmpty, let refusal = macrosUnmentioned(difference, candidate, options, call) {
             return .failure(refusal)
@@ -252,6 +253,7 @@ extension CachedCompile {
         do {
             try addManifestEntry(call, files: proven.files ?? candidate.entry.files, absentPaths: proven.absentPaths,
                                  result: candidate.entry.result)
+            if let files = proven.files { keepSkeletons(of: files, changedFrom: candidate.entry.files, call) }
         } catch {
             log.write("cannot record the entry under this call's key: \(error)")
         }
