@@ -174,5 +174,24 @@ def main():
         raise SystemExit(1)
 
 
+def scenario(bench):
+    """bench/run's `differential` scenario: seeds 1 to 3 (1 with --quick), incrcc against the newest ccache;
+    correct hits summed over the seeds, and the wrong objects."""
+    seeds = [1] if bench.args.quick else [1, 2, 3]
+    totals = {"incrcc": [0, 0], "ccache": [0, 0]}
+    for seed in seeds:
+        out = subprocess.run(["python3", os.path.abspath(__file__), "--seed", str(seed), "--incrcc", bench.incrcc,
+                              "--ccache", bench.ccache, "--json"], capture_output=True, text=True, check=True)
+        tools = json.loads(out.stdout.strip().splitlines()[-1])["tools"]
+        for name in totals:
+            totals[name][0] += tools[name]["correct_hits"]
+            totals[name][1] += tools[name]["wrong"]
+    note = f"seeds {', '.join(map(str, seeds))}, 450 compiles each (bench/differential.py)"
+    bench.row("differential: correct hits (hits whose object equals a plain compile's)", totals["incrcc"][0],
+              totals["ccache"][0], ">= ccache's", "hits", note)
+    bench.row("differential: wrong objects", totals["incrcc"][1], totals["ccache"][1], "0", "objects", note,
+              comparable=False)
+
+
 if __name__ == "__main__":
     main()
