@@ -171,6 +171,29 @@ import Testing
         #expect(try stats(s)["direct_cache_hit"] == 0)
     }
 
+    /// gcc's `#pragma once` skips a file with the same size, time and bytes as one read already, and `-MD`
+    /// does not name it; an edit of either makes gcc read both (checked). Each edit is compiled.
+    @Test(arguments: ["a.h", "b.h"]) func editsEndingAPragmaOnceLikenessMiss(_ edited: String) throws {
+        let s = Scratch()
+        func header(_ skipped: String) -> String {
+            "#pragma once\n#ifdef NOPE\nint \(skipped);\n#endif\n#define UNIQ2(n) item##n\n#define UNIQ(n) UNIQ2(n)\n"
+                + "int UNIQ(__COUNTER__);\n"
+        }
+        s.write("a.h", header("x1"))
+        s.write("b.h", header("x1"))
+        _ = try run(["touch", "-d", "2020-01-01 00:00:00", s.file("a.h"), s.file("b.h")], in: s)
+        s.write("m.c", "#include \"a.h\"\n#include \"b.h\"\nint n(void) { return __COUNTER__; }\n")
+        let call = ["-O1", "-c", "m.c", "-o", "m.o"]
+        try compareWithPlain("gcc", call, object: "m.o", in: s)
+        try awaitStores(s)
+        // An edit in a skipped group, with the time kept: gcc now reads both files.
+        s.write(edited, header("x2"))
+        _ = try run(["touch", "-d", "2020-01-01 00:00:00", s.file(edited)], in: s)
+        try compareWithPlain("gcc", call, object: "m.o", in: s)
+        try awaitStores(s)
+        #expect(try stats(s)["cache_miss"] == 2)
+    }
+
     /// clang's DWARF 5 line table holds each file's MD5, so its `-g` objects differ; gcc's do not.
     @Test(arguments: compilers) func debugInformationThatHoldsTheTextMisses(_ compiler: String) throws {
         let s = Scratch()

@@ -102,12 +102,25 @@ struct DependencyRecorder {
         // A candidate that appeared after the compile began (the store runs after the call returned) may
         // shadow a header the compiler read: recording it as present-and-unused would let it be ignored.
         var appearedLate = false
+        var unlisted: [(path: String, size: Int64)] = []
         var absent = finder.probes(files: directives, dependencies: seen) { path in
             guard let status = (try? FileSystem.statusIfExists(path)) ?? nil else { return false }
             if !compatibility.acceptsNewDependency(status, compileStart: compileStart) { appearedLate = true }
+            if status.isRegularFile { unlisted.append((path, status.size)) }
             return true
         }
         if appearedLate { return .failure(.tooNewDependency) }
+        // gcc's `#pragma once` skips a file with the same size, time and bytes as one it read, and `-MD` then
+        // does not name it (checked with gcc 12); an edit of it would make gcc read it. An included name's
+        // file left unlisted with the size of a file read is recorded as read.
+        let readSizes = Set(files.map(\.status.size) + [Int64(source.count)])
+        for (path, size) in unlisted where readSizes.contains(size) && seen.insert(path).inserted {
+            guard let (fileFacts, status) = facts.facts(of: path),
+                  let digest = keyedDigest(of: path, raw: fileFacts.digest) else { return .failure(.internalError) }
+            if !compatibility.acceptsNewDependency(status, compileStart: compileStart) { return .failure(.tooNewDependency) }
+            files.append(RecordedFile(path: path, digest: digest, status: status,
+                                      statTrusted: StatTrust.isSettled(status, now: now)))
+        }
         guard let precompiledHeaders else { return .failure(.tooNewDependency) }
         for (path, seenAtCompile) in precompiledHeaders where !seen.contains(path) {
             guard let status = seenAtCompile else {

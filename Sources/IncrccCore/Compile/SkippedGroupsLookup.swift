@@ -68,13 +68,15 @@ extension CachedCompile {
 
     /// Whether nothing of the call records a header's bytes beyond what the preprocessor makes of them.
     func skeletonsApply(_ call: Call) -> Bool {
-        guard request.language.isPreprocessed, !request.language.isHeader else { return false }
+        guard request.language.isPreprocessed, !request.language.isHeader, !request.profileArcs,
+              request.coverageNotesOutput == nil else { return false }
         if request.debugInfo && call.compiler.family != .gcc { return false }
         // Readings of the text other than the compilers' usual one.
         let refused: Set<String> = ["-traditional", "-traditional-cpp", "-fdirectives-only", "-C", "-CC",
-                                    "-fmodules", "-trigraphs", "-Xpreprocessor"]
+                                    "-fmodules", "-trigraphs", "-Xpreprocessor", "--coverage", "-ftest-coverage"]
         return !request.keyedArguments.contains {
             refused.contains($0) || $0.hasPrefix("-Wp,") || $0.hasPrefix("-fmodule") || $0.hasPrefix("--traditional")
+                || $0.hasPrefix("-fprofile") || $0.hasPrefix("-fcoverage")
         }
     }
 
@@ -110,6 +112,12 @@ extension CachedCompile {
                                                     cacheDirectory: store.directory) else {
             return "the compiler's predefined macros are unknown"
         }
+        // gcc's `#pragma once` takes a file with the same size, time and bytes as one already read for that
+        // file: an edit can end such a likeness, so no other file may have either version's size.
+        let sizes: Set<Int64> = [Int64(changed.status.size), Int64(bytes.count)]
+        for (other, file) in entry.files.enumerated() where other != index && file.path.utf8.first != 0 {
+            if sizes.contains(Int64(file.status.size)) { return "another file read has the same size" }
+        }
         // Every other file the compile read, as it reads them now (the same bytes as the entry's).
         var written = MentionedIdentifiers()
         written.add(call.source, origin: request.source)
@@ -120,7 +128,8 @@ extension CachedCompile {
             written.add(text, origin: path)
         }
         if let unreadable = written.unreadable { return unreadable }
-        let arguments = request.keyedArguments
+        // The options, and the variables keyed with them (`CCC_OVERRIDE_OPTIONS` can add a `-D`).
+        let arguments = request.keyedArguments + call.key.environment.map(\.value)
         let alike = new.compilesAlike(old) { name in
             guard let first = name.utf8.first, first != UInt8(ascii: "_"), !MacroNameRules.keywords.contains(name),
                   !predefined.contains(name), !written.contains(name) else { return false }
