@@ -46,9 +46,13 @@ import Testing
         // Expressions are not evaluated; a skipped line gcc warns about (an unclosed quote), a line join,
         // a trigraph, a byte outside ASCII.
         #expect(try !alike("#if FEATURE\nint a;\n#endif\n", "#if FEATURE\nint b;\n#endif\n"))
-        #expect(try !alike("#ifdef X\nint a;\n#endif\n", "#ifdef X\ndon't\n#endif\n"))
+        #expect(try !alike("#ifdef X\nint a;\n#endif\n", "#ifdef X\nint a = 'x;\n#endif\n"))
         #expect(try !alike("#ifdef X\nint a;\nint b;\n#endif\n", "#ifdef X\nint \\\na;\n#endif\n"))
         #expect(try alike("#ifdef X\nint a;\nint b;\n#endif\n", "#ifdef X\nint c;\nint d;\n#endif\n"))
+        // A comment after a quoted include is a comment.
+        #expect(try alike("#include \"a.h\" // a.h\n#ifdef X\nint a;\n#endif\n", "#include \"a.h\" // a.h\n#ifdef X\nint b;\n#endif\n"))
+        // Prefixed literals are literals in both languages.
+        #expect(try alike("#ifdef X\nint a;\n#endif\nint w = L'x' + u'y';\n", "#ifdef X\nint b;\n#endif\nint w = L'x' + u'y';\n"))
         #expect(try !alike("#ifdef X\nint a;\n#endif\n", "#ifdef X\nint ??( a;\n#endif\n"))
         #expect(try !alike("#ifdef X\nint a;\n#endif\n", "#ifdef X\nint \u{e9};\n#endif\n"))
     }
@@ -67,6 +71,10 @@ import Testing
         "#ifdef X /* open\n */\nint a;\n#endif\n",
         "const char *s = R\"x(\n#endif\n)x\";\n",
         "int a = \\\n#ifdef X\n1;\n",
+        "int x = 1'000'000; /* a C++ comment, in C an unclosed constant\n#ifdef X\n*/\n",
+        "#ifdef X\nint a;\r#endif\n#ifdef Y\nint b;\n#endif\n",
+        "#ifdef X\nint a; \\\u{0}\n#endif\n",
+        "#include <a/*b>\n#ifdef X\n*/\n#endif\n",
     ]) func doubtfulReadingsAreRefused(_ text: String) {
         #expect(ConditionalSkeleton(parsing: Array(text.utf8)) == nil)
     }

@@ -52,7 +52,9 @@ extension CachedCompile {
         var updated = entry
         updated.files[index].digest = Digest.of(bytes)
         updated.files[index].status = status
-        updated.files[index].statTrusted = StatTrust.isSettled(status, now: Clock.nowNanoseconds())
+        // The stat stands for these bytes only if it is the same after they were read.
+        let unchanged = (try? FileSystem.status(path))?.sameContentAs(status) == true
+        updated.files[index].statTrusted = unchanged && StatTrust.isSettled(status, now: Clock.nowNanoseconds())
         return .success(updated)
     }
 
@@ -68,7 +70,8 @@ extension CachedCompile {
 
     /// Whether nothing of the call records a header's bytes beyond what the preprocessor makes of them.
     func skeletonsApply(_ call: Call) -> Bool {
-        guard request.language.isPreprocessed, !request.language.isHeader, !request.profileArcs,
+        // C and C++ only: the assembler's preprocessor lexes quotes and comments otherwise.
+        guard [.c, .cxx, .objc, .objcxx].contains(request.language), !request.profileArcs,
               request.coverageNotesOutput == nil else { return false }
         if request.debugInfo && call.compiler.family != .gcc { return false }
         // Readings of the text other than the compilers' usual one.

@@ -6,7 +6,9 @@ import Glibc
 ///
 /// The reading follows the lexer only as far as it is sure to agree with gcc's and clang's; where it might
 /// not (a `#` at the start of a line inside a block comment, a comment that ends just before a `#`, a
-/// digraph or trigraph directive, a raw string literal, `#elifdef`) the whole file is refused.
+/// digraph or trigraph directive, a raw string literal, `#elifdef`, a `'` after a name or number, which C++
+/// reads as a digit separator and C as a character constant) the whole file is refused. Only for C and
+/// C++: assembler-with-cpp lexes quotes otherwise.
 struct ConditionalLines {
     /// What a conditional directive tests, as far as that is decided without evaluating an expression.
     enum Test: Equatable {
@@ -47,6 +49,14 @@ struct ConditionalLines {
         let parsed: [Line]? = bytes.withUnsafeBufferPointer { buffer in
             guard let base = buffer.baseAddress else { return [] }
             if MentionedIdentifiers.holdsRawString(base, buffer.count) { return nil }
+            // A carriage return alone ends a line for the compilers, and a NUL may stand between a backslash
+            // and its newline: lines this reading would draw otherwise.
+            if memchr(base, 0, buffer.count) != nil { return nil }
+            var at = 0
+            while at < buffer.count, let hit = memchr(base + at, 0x0d, buffer.count - at) {
+                at = base.distance(to: hit.assumingMemoryBound(to: UInt8.self)) + 1
+                if at >= buffer.count || base[at] != 0x0a { return nil }
+            }
             return Self.read(base, buffer.count)
         }
         guard let parsed else { return nil }
@@ -138,8 +148,17 @@ struct ConditionalLines {
                 break
             }
             if byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "'") {
-                // After a name or number, a quote may be a literal prefix or a digit separator: not judged.
-                if let previous = code.last, MacroNameRules.isIdentifierByte(previous) { quiet = false }
+                // After a name or number, `'` is a digit separator in C++ and opens a character constant in C,
+                // which decides whether a `/*` after it opens a comment: refused, but after a literal prefix.
+                if let previous = code.last, MacroNameRules.isIdentifierByte(previous) {
+                    quiet = false
+                    if byte == UInt8(ascii: "'") {
+                        let run = code.reversed().prefix { MacroNameRules.isIdentifierByte($0) }
+                        let prefix = String(decoding: run.reversed(), as: UTF8.self)
+                        let before = code.count > run.count ? code[code.count - run.count - 1] : 0x20
+                        guard ["u", "U", "L", "u8"].contains(prefix), !MacroNameRules.isIdentifierByte(before) else { return nil }
+                    }
+                }
                 var j = i + 1
                 var closed = false
                 while j < n {
@@ -164,6 +183,15 @@ struct ConditionalLines {
         guard code[first] == UInt8(ascii: "#") else { return line }
         // `/* … */ #if` after a comment that began on an earlier line: whether it is a directive is in doubt.
         if startsInComment { return nil }
+        // A header name between `<` and `>` is no place for a comment, though this reading would see one.
+        var words = Tokens(code[(first + 1)...])
+        if let keyword = words.next(), keyword.hasPrefix("include") || keyword == "import",
+           let open = text.firstIndex(of: UInt8(ascii: "<")) {
+            let name = Array(text[open...])
+            if ByteSearch.find(Array("/*".utf8), in: name) != nil || ByteSearch.find(Array("//".utf8), in: name) != nil {
+                return nil
+            }
+        }
         guard let conditional = conditional(code[(first + 1)...]) else { return nil }
         // A conditional whose line ends inside a comment: the group would begin in the middle of it.
         if conditional != nil, region == .blockComment { return nil }
