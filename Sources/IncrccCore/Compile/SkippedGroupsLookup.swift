@@ -109,34 +109,39 @@ extension CachedCompile {
               let old = try? ConditionalSkeleton.decode(stored) else { return "no skeleton of its earlier text" }
         guard let new = ConditionalSkeleton(parsing: bytes) else { return "its conditionals are not followed" }
         guard new.frame == old.frame else { return "outside its conditional groups" }
-        let flags = PreprocessorOptions(arguments: request.macroAffectingArguments, environment: [],
-                                        language: request.language, normalize: { $0 }).remaining
-        guard let predefined = CompilerMacros.names(compiler: call.compiler, language: request.language, flags: flags,
-                                                    cacheDirectory: store.directory) else {
-            return "the compiler's predefined macros are unknown"
-        }
         // gcc's `#pragma once` takes a file with the same size, time and bytes as one already read for that
         // file: an edit can end such a likeness, so no other file may have either version's size.
         let sizes: Set<Int64> = [Int64(changed.status.size), Int64(bytes.count)]
         for (other, file) in entry.files.enumerated() where other != index && file.path.utf8.first != 0 {
             if sizes.contains(Int64(file.status.size)) { return "another file read has the same size" }
+            if file.path.hasSuffix(".gch") || file.path.hasSuffix(".pch") { return "a precompiled header holds macros of its own" }
         }
-        // Every other file the compile read, as it reads them now (the same bytes as the entry's).
-        var written = MentionedIdentifiers()
-        written.add(call.source, origin: request.source)
-        for (other, file) in entry.files.enumerated() where other != index && file.path.utf8.first != 0 {
-            let path = call.mapping.restore(file.path)
-            if path.hasSuffix(".gch") || path.hasSuffix(".pch") { return "a precompiled header holds macros of its own" }
-            guard let text = try? FileSystem.readFile(path) else { return "\(path) cannot be read" }
-            written.add(text, origin: path)
+        // What could define a name, gathered once a group's decision needs it (`#if 0` needs none): the
+        // compiler's predefined macros, every other file the compile read as it reads them now (the same
+        // bytes as the entry's), the options and the variables keyed with them (`CCC_OVERRIDE_OPTIONS`
+        // can add a `-D`).
+        var definers: (predefined: Set<String>, written: MentionedIdentifiers)??
+        func gatherDefiners() -> (predefined: Set<String>, written: MentionedIdentifiers)? {
+            let flags = PreprocessorOptions(arguments: request.macroAffectingArguments, environment: [],
+                                            language: request.language, normalize: { $0 }).remaining
+            guard let predefined = CompilerMacros.names(compiler: call.compiler, language: request.language,
+                                                        flags: flags, cacheDirectory: store.directory) else { return nil }
+            var written = MentionedIdentifiers()
+            written.add(call.source, origin: request.source)
+            for (other, file) in entry.files.enumerated() where other != index && file.path.utf8.first != 0 {
+                let path = call.mapping.restore(file.path)
+                guard let text = try? FileSystem.readFile(path) else { return nil }
+                written.add(text, origin: path)
+            }
+            return written.unreadable == nil ? (predefined, written) : nil
         }
-        if let unreadable = written.unreadable { return unreadable }
-        // The options, and the variables keyed with them (`CCC_OVERRIDE_OPTIONS` can add a `-D`).
         let arguments = request.keyedArguments + call.key.environment.map(\.value)
         let alike = new.compilesAlike(old) { name in
             guard let first = name.utf8.first, first != UInt8(ascii: "_"), !MacroNameRules.keywords.contains(name),
-                  !predefined.contains(name), !written.contains(name) else { return false }
-            return !arguments.contains { $0.holds(name) }
+                  !arguments.contains(where: { $0.holds(name) }) else { return false }
+            if definers == nil { definers = .some(gatherDefiners()) }
+            guard let known = definers ?? nil else { return false }
+            return !known.predefined.contains(name) && !known.written.contains(name)
         }
         return alike ? nil : "inside groups that may be compiled"
     }
