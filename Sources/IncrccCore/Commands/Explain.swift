@@ -66,9 +66,9 @@ struct Explanation {
                                             + "skips: the call would hit")
                         report.verdict = .hit
                         return report
-                    case .failure(let refusal) where refusal.reason != nil:
+                    case .failure(let refusal):
                         report.lines.append("\(label): \(refusal.reason ?? difference)")
-                    default:
+                    case .success:
                         report.lines.append("\(label): \(difference)")
                     }
                 } else if store.holds(entry.result, kind: .result) {

@@ -16,12 +16,12 @@ extension CachedCompile {
               let manifest = try? Manifest.decode(payload) else { return nil }
         let matcher = ManifestMatcher(mapping: call.mapping, variable: lookup)
         for entry in manifest.entries.prefix(Self.skippedGroupsEntries) {
-            guard case .success(let updated) = acrossSkippedGroups(entry, matcher, call) else { continue }
+            guard case .success(let proof) = acrossSkippedGroups(entry, matcher, call) else { continue }
             guard let outcome = serve(entry.result, call, via: .manifest) else { continue }
             guard case .hit(let hitStatus, let notes) = outcome else { return outcome }
             do {
-                try addManifestEntry(call, files: updated.files, absentPaths: entry.absentPaths, result: entry.result)
-                keepSkeletons(of: updated.files, changedFrom: entry.files, call)
+                try addManifestEntry(call, files: proof.entry.files, absentPaths: entry.absentPaths, result: entry.result)
+                keepSkeleton(proof)
             } catch {
                 log.write("cannot record the entry under the new header: \(error)")
             }
@@ -36,17 +36,29 @@ extension CachedCompile {
         var reason: String?
     }
 
-    /// `entry` with its one changed header as it is now, when that header changed only in groups the
-    /// preprocessor skips and everything else of the entry holds.
+    /// An entry whose one changed header changed only in groups the preprocessor skips: the entry with
+    /// that header as it is now, and the skeleton of its new text, kept once the entry is served.
+    struct SkippedGroupsProof {
+        var entry: ManifestEntry
+        var changed: Int
+        var skeleton: ConditionalSkeleton
+    }
+
+    /// The proof for `entry`, when its one changed header changed only in groups the preprocessor skips
+    /// and everything else of the entry holds.
     func acrossSkippedGroups(_ entry: ManifestEntry, _ matcher: ManifestMatcher, _ call: Call)
-        -> Result<ManifestEntry, NotSkippedOnly> {
+        -> Result<SkippedGroupsProof, NotSkippedOnly> {
         guard skeletonsApply(call), let (index, bytes, status) = singleDifference(entry, matcher) else {
             return .failure(NotSkippedOnly())
         }
         let path = call.mapping.restore(entry.files[index].path)
-        if let reason = skippedOnly(entry, index, bytes, call) {
-            log.write("\(path) changed: \(reason)")
-            return .failure(NotSkippedOnly(reason: "\(path) changed: \(reason)"))
+        let skeleton: ConditionalSkeleton
+        switch skippedOnly(entry, index, bytes, call) {
+        case .success(let value): skeleton = value
+        case .failure(let refusal):
+            let reason = "\(path) changed: \(refusal.reason ?? "")"
+            log.write(reason)
+            return .failure(NotSkippedOnly(reason: reason))
         }
         log.write("\(path) changed only in groups the preprocessor skips")
         var updated = entry
@@ -55,17 +67,13 @@ extension CachedCompile {
         // The stat stands for these bytes only if it is the same after they were read.
         let unchanged = (try? FileSystem.status(path))?.sameContentAs(status) == true
         updated.files[index].statTrusted = unchanged && StatTrust.isSettled(status, now: Clock.nowNanoseconds())
-        return .success(updated)
+        return .success(SkippedGroupsProof(entry: updated, changed: index, skeleton: skeleton))
     }
 
-    /// Keeps the skeletons of the files of a served entry that changed, for their next edit.
-    func keepSkeletons(of files: [RecordedFile], changedFrom earlier: [RecordedFile], _ call: Call) {
-        for (file, before) in zip(files, earlier) where file.digest != before.digest {
-            let key = ConditionalSkeleton.key(of: file.digest)
-            guard let bytes = try? FileSystem.readFile(call.mapping.restore(file.path)), Digest.of(bytes) == file.digest,
-                  let skeleton = ConditionalSkeleton(parsing: bytes) else { continue }
-            try? store.write(key, kind: .fileFacts, payload: skeleton.encode())
-        }
+    /// Keeps the changed header's skeleton of a served entry, for its next edit.
+    func keepSkeleton(_ proof: SkippedGroupsProof) {
+        try? store.write(ConditionalSkeleton.key(of: proof.entry.files[proof.changed].digest), kind: .fileFacts,
+                         payload: proof.skeleton.encode())
     }
 
     /// Whether nothing of the call records a header's bytes beyond what the preprocessor makes of them.
@@ -100,21 +108,27 @@ extension CachedCompile {
         return found
     }
 
-    /// Nil when the header at `index` of `entry`, now `bytes`, compiles as the version the entry read;
-    /// otherwise why not.
-    func skippedOnly(_ entry: ManifestEntry, _ index: Int, _ bytes: [UInt8], _ call: Call) -> String? {
+    /// The skeleton of `bytes` when the header at `index` of `entry`, now `bytes`, compiles as the version
+    /// the entry read; otherwise why not.
+    func skippedOnly(_ entry: ManifestEntry, _ index: Int, _ bytes: [UInt8], _ call: Call)
+        -> Result<ConditionalSkeleton, NotSkippedOnly> {
+        func refused(_ reason: String) -> Result<ConditionalSkeleton, NotSkippedOnly> {
+            .failure(NotSkippedOnly(reason: reason))
+        }
         let changed = entry.files[index]
-        if changed.path.hasSuffix(".gch") || changed.path.hasSuffix(".pch") { return "a precompiled header" }
+        if changed.path.hasSuffix(".gch") || changed.path.hasSuffix(".pch") { return refused("a precompiled header") }
         guard let stored = store.read(ConditionalSkeleton.key(of: changed.digest), kind: .fileFacts),
-              let old = try? ConditionalSkeleton.decode(stored) else { return "no skeleton of its earlier text" }
-        guard let new = ConditionalSkeleton(parsing: bytes) else { return "its conditionals are not followed" }
-        guard new.frame == old.frame else { return "outside its conditional groups" }
+              let old = try? ConditionalSkeleton.decode(stored) else { return refused("no skeleton of its earlier text") }
+        guard let new = ConditionalSkeleton(parsing: bytes) else { return refused("its conditionals are not followed") }
+        guard new.frame == old.frame else { return refused("outside its conditional groups") }
         // gcc's `#pragma once` takes a file with the same size, time and bytes as one already read for that
         // file: an edit can end such a likeness, so no other file may have either version's size.
         let sizes: Set<Int64> = [Int64(changed.status.size), Int64(bytes.count)]
         for (other, file) in entry.files.enumerated() where other != index && file.path.utf8.first != 0 {
-            if sizes.contains(Int64(file.status.size)) { return "another file read has the same size" }
-            if file.path.hasSuffix(".gch") || file.path.hasSuffix(".pch") { return "a precompiled header holds macros of its own" }
+            if sizes.contains(Int64(file.status.size)) { return refused("another file read has the same size") }
+            if file.path.hasSuffix(".gch") || file.path.hasSuffix(".pch") {
+                return refused("a precompiled header holds macros of its own")
+            }
         }
         // What could define a name, gathered once a group's decision needs it (`#if 0` needs none): the
         // compiler's predefined macros, every other file the compile read as it reads them now (the same
@@ -143,7 +157,7 @@ extension CachedCompile {
             guard let known = definers ?? nil else { return false }
             return !known.predefined.contains(name) && !known.written.contains(name)
         }
-        return alike ? nil : "inside groups that may be compiled"
+        return alike ? .success(new) : refused("inside groups that may be compiled")
     }
 
     /// Keeps the skeleton of each header a stored entry read (outside the compiler's own directories, which

@@ -45,7 +45,7 @@ extension CachedCompile {
                 guard case .hit(let status, let notes) = outcome else { return outcome }
                 log.write("served across options no file reads: " + proven.difference.summary)
                 recordDirectEntry(candidate, proven, call)
-                return .hit(status, notes: notes + [.unreachedOptionHit] + (proven.files == nil ? [] : [.skippedGroupHit]))
+                return .hit(status, notes: notes + [.unreachedOptionHit] + (proven.skipped == nil ? [] : [.skippedGroupHit]))
             }
         }
         return nil
@@ -56,8 +56,8 @@ extension CachedCompile {
     struct ProvenDifference {
         var difference: OptionDifference
         var absentPaths: [String]
-        /// The entry's files with a header changed only in skipped groups as it is now (nil: none changed).
-        var files: [RecordedFile]?
+        /// When a header of the entry changed, but only in groups the preprocessor skips.
+        var skipped: SkippedGroupsProof?
     }
 
     /// Whether `candidate`'s result is what this call's compile would write; why not otherwise.
@@ -113,12 +113,12 @@ extension CachedCompile {
             }
         }
         let entry = ManifestEntry(files: candidate.entry.files, absentPaths: absent, result: candidate.entry.result)
-        var files: [RecordedFile]?
+        var skipped: SkippedGroupsProof?
         if !matcher.matches(entry) {
             // A header edited only where the preprocessor skips: as good as unchanged (the macros that
             // differ are checked against its new text below, and skipped text reads none of them).
             switch acrossSkippedGroups(entry, matcher, call) {
-            case .success(let updated): files = updated.files
+            case .success(let proof): skipped = proof
             case .failure(let refusal):
                 return .failure(.init(option: difference.summary,
                                       reason: refusal.reason ?? matcher.firstDifference(entry) ?? "a header changed"))
@@ -127,7 +127,7 @@ extension CachedCompile {
         if !difference.macroNames.isEmpty, let refusal = macrosUnmentioned(difference, candidate, options, call) {
             return .failure(refusal)
         }
-        return .success(ProvenDifference(difference: difference, absentPaths: absent, files: files))
+        return .success(ProvenDifference(difference: difference, absentPaths: absent, skipped: skipped))
     }
 
     /// Whether a directory searched before `directory` by every include that reaches it, and in both
@@ -251,9 +251,9 @@ extension CachedCompile {
     /// Puts the served result under the call's own key, so the next identical call is a plain direct hit.
     func recordDirectEntry(_ candidate: LooseManifest.Entry, _ proven: ProvenDifference, _ call: Call) {
         do {
-            try addManifestEntry(call, files: proven.files ?? candidate.entry.files, absentPaths: proven.absentPaths,
-                                 result: candidate.entry.result)
-            if let files = proven.files { keepSkeletons(of: files, changedFrom: candidate.entry.files, call) }
+            try addManifestEntry(call, files: proven.skipped?.entry.files ?? candidate.entry.files,
+                                 absentPaths: proven.absentPaths, result: candidate.entry.result)
+            if let skipped = proven.skipped { keepSkeleton(skipped) }
         } catch {
             log.write("cannot record the entry under this call's key: \(error)")
         }
