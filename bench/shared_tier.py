@@ -310,7 +310,19 @@ def googletest_from_remote(bench, launch, env, d, label=""):
             f"-DCMAKE_C_COMPILER_LAUNCHER={launch[tool][0]}", f"-DCMAKE_CXX_COMPILER_LAUNCHER={launch[tool][0]}"], env=e)
         return timed(["cmake", "--build", build_dir, "-j2"], None, e)
 
-    project_from_remote(bench, launch, env, d, "googletest" + label, build)
+    project_from_remote(bench, launch, env, d, "googletest" + label, build, compile_phase_ms)
+
+
+def compile_phase_ms(build_dir):
+    """When ninja's last compile step of the build ended, in ms from its start (`.ninja_log`): the rest of
+    a googletest build is cmake's archive steps, which no compiler cache changes."""
+    try:
+        with open(os.path.join(build_dir, ".ninja_log")) as f:
+            ends = [int(line.split("\t")[1]) for line in f.read().splitlines()[1:]
+                    if line.count("\t") >= 4 and line.split("\t")[3].endswith(".o")]
+    except OSError:
+        return None
+    return max(ends) if ends else None
 
 
 def binutils_from_remote(bench, launch, env, d):
@@ -334,9 +346,10 @@ def binutils_from_remote(bench, launch, env, d):
     project_from_remote(bench, launch, env, d, "binutils (configure + make -j2 all-binutils)", build)
 
 
-def project_from_remote(bench, launch, env, d, name, build):
+def project_from_remote(bench, launch, env, d, name, build, phase=None):
     """Machine A builds with an empty cache and fills the server; machine B, with an empty cache and a fresh
-    build directory, builds again: timed, hits counted."""
+    build directory, builds again: timed, hits counted; `phase(build_dir)`, when given, also reports how
+    long the build's compile steps took."""
     def run(tool, cache, where):
         # The same build directory on both machines, as CI workspaces are: binutils builds with -g, which
         # keys the directory for both caches.
@@ -345,17 +358,25 @@ def project_from_remote(bench, launch, env, d, name, build):
         shutil.rmtree(cache, ignore_errors=True)
         e = env(tool, cache)
         seconds = build(tool, e, build_dir)
+        compiled = phase(build_dir) if phase else None
         sh([launch[tool][0], "-s"], env=e)  # waits for the uploads
-        return seconds, cache_counts(tool, launch[tool][0], e)
+        return seconds, compiled, cache_counts(tool, launch[tool][0], e)
 
     walls = {t: [] for t in launch}
+    phases = {t: [] for t in launch}
     counts = {}
     for rep in range(bench.build_reps):
         for tool in launch:
             run(tool, os.path.join(d, f"{name[:8]}-{tool}-a"), "a")
-            seconds, counts[tool] = run(tool, os.path.join(d, f"{name[:8]}-{tool}-b"), "b")
+            seconds, compiled, counts[tool] = run(tool, os.path.join(d, f"{name[:8]}-{tool}-b"), "b")
             walls[tool].append(seconds)
+            if compiled is not None:
+                phases[tool].append(compiled)
     med = {t: statistics.median(v) for t, v in walls.items()}
+    if all(phases.values()):
+        ph = {t: statistics.median(v) for t, v in phases.items()}
+        bench.row(f"{name} second machine, compile steps done after, ms", ph["incrcc"], ph["ccache"], "smaller", "ms",
+                  f"from ninja's log; the rest of the build is archive steps; median of {len(phases['incrcc'])}")
     bench.row(f"{name} second machine, warm from remote, s", med["incrcc"], med["ccache"], "<= 0.8x", "s",
               f"hits/misses incrcc {counts['incrcc'][0]}/{counts['incrcc'][1]}, "
               f"ccache {counts['ccache'][0]}/{counts['ccache'][1]}; a fresh local cache and build dir; "

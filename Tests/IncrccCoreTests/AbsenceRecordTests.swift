@@ -9,7 +9,7 @@ struct AbsenceRecordTests {
 
     /// `record.remember(path)` with the real stats and every directory taken as settled unless told.
     func remember(_ record: inout AbsenceRecord, _ path: String, settled: Bool = true) -> Bool {
-        record.remember(path, status: status, isSettled: { _ in settled })
+        record.remember([path], status: status, isSettled: { _ in settled })
     }
 
     /// A directory whose mtime lies in the past, so that an entry created in it later moves the mtime even
@@ -116,5 +116,28 @@ struct AbsenceRecordTests {
         s.write("inc/config.h", "")
         let after = FileFactsStore(store: CacheStore(directory: s.file("cache"), compressionLevel: 1), now: ahead)
         #expect(!after.remembersAbsent(directory + "/config.h"))
+    }
+
+    /// Many names at once, as a shared hit remembers them: each proven afterwards, names already known add
+    /// nothing, and a directory whose stat moved starts over with the names found now.
+    @Test func namesRememberedTogetherAreEachProven() throws {
+        let s = Scratch()
+        let one = oldDirectory(s, "one")
+        let two = oldDirectory(s, "two")
+        let names = (0..<300).map { "h\($0).h" }
+        var record = AbsenceRecord()
+        let paths = names.map { one + "/" + $0 } + [two + "/x.h", two + "/sub/y.h"]
+        let added = record.remember(paths, status: status, isSettled: { _ in true })
+        #expect(added)
+        for path in paths { #expect(record.provesAbsent(path, status: statusNow), "\(path)") }
+        #expect(record.directories[one]?.names.count == 300)
+        let again = record.remember(paths, status: status, isSettled: { _ in true })
+        #expect(!again, "nothing new")
+        s.write("two/z.h", "")
+        let afterChange = record.remember([two + "/w.h"], status: status, isSettled: { _ in true })
+        #expect(afterChange)
+        #expect(record.directories[two]?.names == [n("w.h")], "the old names went with the old stat")
+        #expect(!record.provesAbsent(two + "/x.h", status: statusNow))
+        #expect(record.provesAbsent(two + "/w.h", status: statusNow))
     }
 }

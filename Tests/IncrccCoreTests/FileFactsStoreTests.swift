@@ -130,4 +130,25 @@ struct FileFactsStoreTests {
         }
         #expect(throws: MalformedEntry.self) { try StrongDigestRecord.decode(stored.encode() + [0], directory: s.file("inc")) }
     }
+
+    /// Before a fork the SHA-256 records stay pending for the detached child; once handed over, this
+    /// process never writes them, and a plain flush still does.
+    @Test func strongDigestsWaitForTheChildThatWritesThem() throws {
+        let s = Scratch()
+        s.write("inc/a.h", "#define A 1\n")
+        let cache = CacheStore(directory: s.file("cache"), compressionLevel: 1)
+        let recordPath = cache.path(for: FileFactsStore.strongKey(of: s.file("inc")), kind: .fileFacts)
+        let parent = store(s)
+        _ = try #require(parent.strongDigest(of: s.file("inc/a.h")))
+        parent.flush(strongDigests: false)
+        #expect(!FileManager.default.fileExists(atPath: recordPath))
+        parent.handStrongDigestsToChild()
+        parent.flush()
+        #expect(!FileManager.default.fileExists(atPath: recordPath), "handed over: written by the child alone")
+        let child = store(s)
+        _ = try #require(child.strongDigest(of: s.file("inc/a.h")))
+        child.flush(strongDigests: false)
+        child.flush()
+        #expect(FileManager.default.fileExists(atPath: recordPath))
+    }
 }

@@ -177,7 +177,7 @@ extension CachedCompile {
         let writer = BackgroundStore(store: store)
         guard let locks = writer.begin(call.directKey) else { return store(fresh, collected, call) }
         // What this process has to count is counted here; the child counts what it writes.
-        facts.flush()
+        facts.flush(strongDigests: false)
         let pid = BackgroundStore.forkDetachable()
         if pid < 0 {
             writer.finish(call.directKey, marker: locks.marker)
@@ -187,6 +187,7 @@ extension CachedCompile {
         if pid > 0 {
             close(locks.marker)
             close(locks.writers)
+            facts.handStrongDigestsToChild()
             return .miss(fresh.status)
         }
         _ = setsid()

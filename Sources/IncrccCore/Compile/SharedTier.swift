@@ -94,7 +94,7 @@ extension CachedCompile {
                         if !configuration.remote.remoteOnly {
                             copyToLocalStore(call, files: files, absentPaths: entry.absentPaths, resultKey: localKey,
                                              payload: result)
-                            rememberStrongDigests(files, absentPaths: entry.absentPaths, call)
+                            facts.rememberAbsent(entry.absentPaths.map(call.mapping.restore))
                         }
                         if agreed {
                             putAgreement(remoteStorage(for: call, warns: false), manifestKey: manifestKey,
@@ -136,7 +136,7 @@ extension CachedCompile {
             let path = call.mapping.restore(file.path)
             // Nothing to normalize: the remembered digests stand for the bytes.
             if contents.pairs.isEmpty {
-                guard let known = facts.strongDigest(of: path, remember: false), known.strong == file.digest else { return nil }
+                guard let known = facts.strongDigest(of: path), known.strong == file.digest else { return nil }
                 files.append(RecordedFile(path: file.path, digest: known.digest, status: known.status,
                                           statTrusted: StatTrust.isSettled(known.status, now: now)))
                 continue
@@ -150,18 +150,6 @@ extension CachedCompile {
                                       statTrusted: StatTrust.isSettled(before, now: now)))
         }
         return files
-    }
-
-    /// After a shared hit has returned: the SHA-256 of its headers and why its absent paths are absent are
-    /// remembered for the next one. The
-    /// lookup itself only reads what is remembered, so a machine whose cache was filled by shared hits alone
-    /// hashed every header of every later shared hit again (a small C hit read all 59).
-    func rememberStrongDigests(_ files: [RecordedFile], absentPaths: [String], _ call: Call) {
-        facts.rememberAbsent(absentPaths.map(call.mapping.restore))
-        guard call.mapping.withoutCheckout.pairs.isEmpty else { return }
-        for file in files where file.path.utf8.first != 0 {
-            _ = facts.strongDigest(of: call.mapping.restore(file.path))
-        }
     }
 
     func copyToLocalStore(_ call: Call, files: [RecordedFile], absentPaths: [String], resultKey: Digest, payload: [UInt8]) {
@@ -289,7 +277,7 @@ extension CachedCompile {
     /// Runs `body` in a detached child once this call has returned, registered as a writer so that the
     /// statistics commands wait for it; here when no child can be started.
     func afterReturning(_ body: () -> Void) {
-        facts.flush()
+        facts.flush(strongDigests: false)
         // The writers' lock is taken before the fork, so no statistics command can slip in before the child.
         let writer = BackgroundStore(store: store)
         guard storesInBackground, let lock = try? store.files.open(writer.writersLockPath, O_RDWR | O_CREAT, create: true)
@@ -305,7 +293,7 @@ extension CachedCompile {
         let pid = BackgroundStore.forkDetachable()
         if pid != 0 {
             close(lock)
-            if pid < 0 { body() }
+            if pid < 0 { body() } else { facts.handStrongDigestsToChild() }
             return
         }
         _ = setsid()

@@ -65,12 +65,11 @@ public final class FileFactsStore {
 
     /// The SHA-256 and XXH3 of `path`'s bytes and the stat they belong to, remembered like the facts: the
     /// shared tier compares every header by SHA-256, and a build's units share most of their headers.
-    /// `remember: false` only reads what is remembered: a call that waits for the answer does not create
-    /// entries (a googletest unit reads hundreds).
+    /// What a call learns is written by `flush`, after returning where a detached child can do it.
     ///
     /// Remembered per directory, one record holding every file of it (`StrongDigestRecord`): a small C
     /// shared hit reads 59 headers from 8 directories, and one record per header cost it 59 reads.
-    public func strongDigest(of path: String, remember: Bool = true) -> (strong: StrongDigest, digest: Digest, status: FileStatus)? {
+    public func strongDigest(of path: String) -> (strong: StrongDigest, digest: Digest, status: FileStatus)? {
         guard let before = try? FileSystem.status(path), before.isRegularFile else { return nil }
         let directory = Path.directory(of: path)
         let name = Path.baseName(path)
@@ -82,7 +81,7 @@ public final class FileFactsStore {
               after.sameContentAs(before) else { return nil }
         let strong = StrongDigest.of(bytes)
         let digest = Digest.of(bytes)
-        if remember, isSettled(after) {
+        if isSettled(after) {
             record.entries[name] = StrongDigestRecord.Entry(status: after, digest: digest, strong: strong)
             strongRecords[directory] = record
             changedDirectories.insert(directory)
@@ -92,6 +91,11 @@ public final class FileFactsStore {
 
     private var strongRecords: [String: StrongDigestRecord] = [:]
     private var changedDirectories: Set<String> = []
+
+    /// After a fork whose child writes the pending SHA-256 records: this process no longer does.
+    func handStrongDigestsToChild() {
+        changedDirectories = []
+    }
 
     static func strongKey(of directory: String) -> Digest {
         var hasher = StreamingHasher()
@@ -126,9 +130,12 @@ public final class FileFactsStore {
         changedDirectories = []
     }
 
-    /// Writes what is still pending and adds the entries written so far to the stats.
-    public func flush() {
-        flushStrongRecords()
+    /// Writes what is still pending and adds the entries written so far to the stats. Before a fork that
+    /// leaves work to a detached child, `strongDigests: false` keeps the remembered SHA-256 records for the
+    /// child to write (`handStrongDigestsToChild`): a googletest unit's shared hit hashes hundreds of
+    /// headers, and writing their records cost the waiting call more than it saved.
+    public func flush(strongDigests: Bool = true) {
+        if strongDigests { flushStrongRecords() }
         flushAbsence()
         for (shard, change) in written {
             try? store.stats.update(shard: shard, [(.filesInCache, change.files), (.cacheSizeBytes, change.bytes)])
