@@ -151,4 +151,46 @@ struct FileFactsStoreTests {
         child.flush()
         #expect(FileManager.default.fileExists(atPath: recordPath))
     }
+
+    /// A stored record is searched, not decoded whole: every entry is found by name (names of any bytes,
+    /// in any number), absent names are not, and what `decode` refuses is refused, with names out of order.
+    @Test func storedStrongDigestsFindEachEntryByName() throws {
+        var record = StrongDigestRecord(directory: "/inc")
+        let names = (0..<500).map { "h\($0).h" } + ["a", "zz", "é.h", "Ä.h", "\u{1F600}.h", "b.h.orig"]
+        for (index, name) in names.enumerated() {
+            let status = FileStatus(device: 1, inode: UInt64(index), size: Int64(index), modifiedNanoseconds: 5,
+                                    changedNanoseconds: 6, mode: 0)
+            record.entries[name] = StrongDigestRecord.Entry(
+                status: status, digest: Digest.of(Array(name.utf8)), strong: StrongDigest.of(Array(name.utf8)))
+        }
+        let bytes = record.encode()
+        let stored = try StoredStrongDigests(bytes, directory: "/inc")
+        #expect(stored.count == names.count)
+        for name in names {
+            let entry = try #require(stored.entry(named: name), "\(name)")
+            #expect(entry.strong == StrongDigest.of(Array(name.utf8)) && entry.status.inode == record.entries[name]?.status.inode)
+            #expect(entry == record.entries[name])
+        }
+        for absent in ["", "h5", "h500.h", "zzz", "e.h", "0"] { #expect(stored.entry(named: absent) == nil, "\(absent)") }
+        #expect(throws: MalformedEntry.self) { try StoredStrongDigests(bytes, directory: "/other") }
+        #expect(throws: MalformedEntry.self) { try StoredStrongDigests(bytes + [0], directory: "/inc") }
+        #expect(throws: MalformedEntry.self) { try StoredStrongDigests(Array(bytes.dropLast()), directory: "/inc") }
+        // Two entries written out of order, and a name with a slash.
+        func written(_ pairs: [String]) -> [UInt8] {
+            var writer = ByteWriter()
+            writer.write("/inc")
+            writer.write(UInt64(pairs.count))
+            for name in pairs {
+                writer.write(name)
+                writer.write(FileStatus(device: 0, inode: 0, size: 0, modifiedNanoseconds: 0, changedNanoseconds: 0, mode: 0))
+                writer.write(Digest.of([1]))
+                writer.appendRaw(StrongDigest.of([1]).bytes)
+            }
+            return writer.bytes
+        }
+        #expect((try? StoredStrongDigests(written(["a.h", "b.h"]), directory: "/inc"))?.entry(named: "b.h") != nil)
+        #expect(throws: MalformedEntry.self) { try StoredStrongDigests(written(["b.h", "a.h"]), directory: "/inc") }
+        #expect(throws: MalformedEntry.self) { try StoredStrongDigests(written(["a.h", "a.h"]), directory: "/inc") }
+        #expect(throws: MalformedEntry.self) { try StoredStrongDigests(written(["a/b.h"]), directory: "/inc") }
+    }
 }

@@ -73,8 +73,7 @@ public final class FileFactsStore {
         guard let before = try? FileSystem.status(path), before.isRegularFile else { return nil }
         let directory = Path.directory(of: path)
         let name = Path.baseName(path)
-        var record = strongRecord(of: directory)
-        if isSettled(before), let known = record.entries[name], known.status.sameContentAs(before) {
+        if isSettled(before), let known = knownStrongDigest(directory, name), known.status.sameContentAs(before) {
             return (known.strong, known.digest, before)
         }
         guard let bytes = try? FileSystem.readFile(path), let after = try? FileSystem.status(path),
@@ -82,15 +81,18 @@ public final class FileFactsStore {
         let strong = StrongDigest.of(bytes)
         let digest = Digest.of(bytes)
         if isSettled(after) {
-            record.entries[name] = StrongDigestRecord.Entry(status: after, digest: digest, strong: strong)
-            strongRecords[directory] = record
+            strongRecords[directory, default: StrongDigestRecord(directory: directory)].entries[name] =
+                StrongDigestRecord.Entry(status: after, digest: digest, strong: strong)
             changedDirectories.insert(directory)
         }
         return (strong, digest, after)
     }
 
+    /// What this call learned, by directory; written by `flush`.
     private var strongRecords: [String: StrongDigestRecord] = [:]
     private var changedDirectories: Set<String> = []
+    /// Each directory's stored record, read once per process (nil: none, or damaged).
+    private var storedStrongDigests: [String: StoredStrongDigests?] = [:]
 
     /// After a fork whose child writes the pending SHA-256 records: this process no longer does.
     func handStrongDigestsToChild() {
@@ -104,16 +106,16 @@ public final class FileFactsStore {
         return hasher.finalize()
     }
 
-    /// A directory's record, read once per process; empty when none is stored or it is damaged.
-    private func strongRecord(of directory: String) -> StrongDigestRecord {
-        if let known = strongRecords[directory] { return known }
-        let record = store.read(Self.strongKey(of: directory), kind: .fileFacts)
-            .flatMap { try? StrongDigestRecord.decode($0, directory: directory) } ?? StrongDigestRecord(directory: directory)
-        strongRecords[directory] = record
-        return record
+    /// What this call learned of `name` in `directory`, else what the stored record says.
+    private func knownStrongDigest(_ directory: String, _ name: String) -> StrongDigestRecord.Entry? {
+        if let learned = strongRecords[directory]?.entries[name] { return learned }
+        if let stored = storedStrongDigests[directory] { return stored?.entry(named: name) }
+        let stored = store.read(Self.strongKey(of: directory), kind: .fileFacts)
+            .flatMap { try? StoredStrongDigests($0, directory: directory) }
+        storedStrongDigests[directory] = .some(stored)
+        return stored?.entry(named: name)
     }
 
-    /// Writes the records this call added to, merged with what other calls stored meanwhile.
     private func flushStrongRecords() {
         for directory in changedDirectories {
             guard var record = strongRecords[directory] else { continue }
@@ -141,56 +143,5 @@ public final class FileFactsStore {
             try? store.stats.update(shard: shard, [(.filesInCache, change.files), (.cacheSizeBytes, change.bytes)])
         }
         written = [:]
-    }
-}
-
-/// The remembered SHA-256 (and XXH3) of the files of one directory, each with the stat it was read under.
-struct StrongDigestRecord: Equatable {
-    struct Entry: Equatable {
-        var status: FileStatus
-        var digest: Digest
-        var strong: StrongDigest
-    }
-
-    var directory: String
-    var entries: [String: Entry] = [:]
-
-    /// A directory such as /usr/include holds thousands of headers; a record keeps at most this many.
-    static let maximumEntries = 4096
-
-    mutating func trim() {
-        guard entries.count > Self.maximumEntries else { return }
-        for name in entries.keys.sorted().dropFirst(Self.maximumEntries) { entries[name] = nil }
-    }
-
-    func encode() -> [UInt8] {
-        var writer = ByteWriter()
-        writer.write(directory)
-        writer.write(UInt64(entries.count))
-        for (name, entry) in entries.sorted(by: { $0.key < $1.key }) {
-            writer.write(name)
-            writer.write(entry.status)
-            writer.write(entry.digest)
-            writer.appendRaw(entry.strong.bytes)
-        }
-        return writer.bytes
-    }
-
-    /// Refuses a record stored for another directory (a key collision or a planted file) or damaged.
-    static func decode(_ bytes: [UInt8], directory: String) throws(MalformedEntry) -> StrongDigestRecord {
-        var reader = ByteReader(bytes)
-        guard try reader.readString() == directory else { throw MalformedEntry("record of another directory") }
-        var record = StrongDigestRecord(directory: directory)
-        let count = try reader.readCount(minimumItemSize: 8 + 40 + 16 + 32)
-        for _ in 0..<count {
-            let name = try reader.readString()
-            let status = try reader.readFileStatus()
-            let digest = try reader.readDigest()
-            let strong = try StrongDigest.read(&reader)
-            guard !name.utf8.contains(UInt8(ascii: "/")) else { throw MalformedEntry("strong digest entry") }
-            record.entries[name] = Entry(status: status, digest: digest, strong: strong)
-        }
-        guard reader.isAtEnd else { throw MalformedEntry("trailing bytes") }
-        return record
     }
 }

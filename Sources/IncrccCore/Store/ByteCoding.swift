@@ -70,6 +70,11 @@ public struct ByteReader {
         return bytes[offset..<offset + count]
     }
 
+    /// Moves past `count` bytes without reading them.
+    public mutating func skip(_ count: Int) throws(MalformedEntry) {
+        _ = try take(count)
+    }
+
     /// Exactly `count` bytes, with no length before them (digests of a known size).
     public mutating func readFixed(_ count: Int) throws(MalformedEntry) -> [UInt8] {
         Array(try take(count))
