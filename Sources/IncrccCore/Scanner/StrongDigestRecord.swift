@@ -31,27 +31,22 @@ struct StrongDigestRecord: Equatable {
         return writer.bytes
     }
 
-    /// Refuses a record stored for another directory (a key collision or a planted file) or damaged.
+    /// Refuses a record stored for another directory (a key collision or a planted file) or damaged, as
+    /// `StoredStrongDigests` does.
     static func decode(_ bytes: [UInt8], directory: String) throws(MalformedEntry) -> StrongDigestRecord {
-        var reader = ByteReader(bytes)
-        guard try reader.readString() == directory else { throw MalformedEntry("record of another directory") }
+        let stored = try StoredStrongDigests(bytes, directory: directory)
         var record = StrongDigestRecord(directory: directory)
-        let count = try reader.readCount(minimumItemSize: 8 + 40 + 16 + 32)
-        for _ in 0..<count {
-            let name = try reader.readString()
-            let status = try reader.readFileStatus()
-            let digest = try reader.readDigest()
-            let strong = try StrongDigest.read(&reader)
-            guard !name.utf8.contains(UInt8(ascii: "/")) else { throw MalformedEntry("strong digest entry") }
-            record.entries[name] = Entry(status: status, digest: digest, strong: strong)
+        record.entries.reserveCapacity(stored.count)
+        for index in 0..<stored.count {
+            let (name, entry) = try stored.entry(at: index)
+            record.entries[name] = entry
         }
-        guard reader.isAtEnd else { throw MalformedEntry("trailing bytes") }
         return record
     }
 }
 
-/// A stored record as a lookup reads it: checked whole as `StrongDigestRecord.decode` checks it, and its
-/// names' places kept, but only the entries asked for are decoded. Decoding every entry cost about 2,500
+/// A stored record as a lookup reads it: checked whole (its directory, lengths, no `/` in a name, nothing
+/// after the last entry) and its names' places kept, but only the entries asked for are decoded. Decoding every entry cost about 2,500
 /// instructions each (callgrind: 150,772 for the 59 headers of a small C shared hit), and a directory such
 /// as /usr/include gathers entries from every build a machine runs, up to 4,096.
 struct StoredStrongDigests {
@@ -60,8 +55,8 @@ struct StoredStrongDigests {
     private var names: [(start: Int, count: Int)] = []
     static let fixedSize = 40 + 16 + 32
 
-    /// Refuses what `StrongDigestRecord.decode` refuses, and names out of ascending byte order (which a
-    /// search could not find; a miss, not a wrong answer).
+    /// Refuses a damaged record, and names out of ascending byte order (which a search could not find; a
+    /// miss, not a wrong answer).
     init(_ bytes: [UInt8], directory: String) throws(MalformedEntry) {
         self.bytes = bytes
         var reader = ByteReader(bytes)
@@ -89,6 +84,21 @@ struct StoredStrongDigests {
 
     var count: Int { names.count }
 
+    /// The `index`th entry and its name, decoded.
+    func entry(at index: Int) throws(MalformedEntry) -> (name: String, entry: StrongDigestRecord.Entry) {
+        let name = names[index]
+        let text = bytes.withUnsafeBufferPointer { String(decoding: $0[name.start..<name.start + name.count], as: UTF8.self) }
+        return (text, try fields(after: name))
+    }
+
+    /// An entry's fixed fields, which follow its name.
+    private func fields(after name: (start: Int, count: Int)) throws(MalformedEntry) -> StrongDigestRecord.Entry {
+        var reader = ByteReader(bytes, offset: name.start + name.count)
+        let status = try reader.readFileStatus()
+        let digest = try reader.readDigest()
+        return StrongDigestRecord.Entry(status: status, digest: digest, strong: try StrongDigest.read(&reader))
+    }
+
     /// The entry named `name`, decoded; nil when the record has none.
     func entry(named name: String) -> StrongDigestRecord.Entry? {
         var name = name
@@ -106,9 +116,6 @@ struct StoredStrongDigests {
             }
         }
         guard let found else { return nil }
-        var reader = ByteReader(bytes, offset: names[found].start + names[found].count)
-        guard let status = try? reader.readFileStatus(), let digest = try? reader.readDigest(),
-              let strong = try? StrongDigest.read(&reader) else { return nil }
-        return StrongDigestRecord.Entry(status: status, digest: digest, strong: strong)
+        return try? fields(after: names[found])
     }
 }
