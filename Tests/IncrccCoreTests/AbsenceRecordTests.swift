@@ -141,3 +141,41 @@ struct AbsenceRecordTests {
         #expect(record.provesAbsent(two + "/w.h", status: statusNow))
     }
 }
+
+struct AbsenceProbeTests {
+    final class Count { var stats = 0 }
+
+    /// Every answer is `stat`'s (present files, absent names, paths through a missing directory, through a
+    /// file, through dangling links), and the candidates under a missing directory cost no stat each.
+    @Test func answersAsStatDoesWithAStatPerMissingDirectory() throws {
+        let s = Scratch()
+        s.write("inc/a.h", "int a;\n")
+        _ = symlink(s.file("nowhere.h"), s.file("inc/dangling.h"))
+        _ = symlink(s.file("nowhere"), s.file("inc/linkdir"))
+        let count = Count()
+        var probe = AbsenceProbe(status: { path throws(SystemError) in
+            count.stats += 1
+            return try FileSystem.statusIfExists(path)
+        })
+        let candidates = ["inc/a.h", "inc/b.h", "inc/a.h/x.h", "inc/dangling.h", "inc/linkdir/x.h", "inc", "inc/a.h"]
+            + (0..<20).map { "inc/bits/h\($0).h" } + ["inc/bits/types/t.h", "inc/bits/types/u.h", "inc/linkdir/y.h"]
+        for candidate in candidates.map(s.file) {
+            let expected = (try? FileSystem.statusIfExists(candidate)) == .some(nil)
+            let answer = probe.isAbsent(candidate)
+            #expect(answer == expected, "\(candidate)")
+        }
+        // 20 candidates in the missing `bits`: the first one and `bits` itself; `types` below it once.
+        count.stats = 0
+        var absent = 0
+        for index in 20..<40 where probe.isAbsent(s.file("inc/bits/h\(index).h")) { absent += 1 }
+        let typesAbsent = probe.isAbsent(s.file("inc/bits/types/v.h"))
+        #expect(absent == 20 && typesAbsent)
+        #expect(count.stats == 0)
+
+        // A new probe (a new call) sees the directory that appeared.
+        s.write("inc/bits/h3.h", "int h;\n")
+        var fresh = AbsenceProbe()
+        let appeared = fresh.isAbsent(s.file("inc/bits/h3.h")), stillMissing = fresh.isAbsent(s.file("inc/bits/h4.h"))
+        #expect(!appeared && stillMissing)
+    }
+}

@@ -79,6 +79,32 @@ import Testing
         }
     }
 
+    /// A shared hit's frame is kept compressed in the local store, bound to the local key only; a frame of
+    /// another payload, size or kind is not rekeyed, and a store writing a large payload still writes it raw.
+    @Test func rekeyedFrameIsBoundToItsNewKeyOnly() throws {
+        let payload = [UInt8](repeating: 7, count: 5000) + Array("tail".utf8)
+        let remote = Digest(high: 9, low: 9), local = Digest(high: 4, low: 5)
+        let frame = EntryCodec.encode(payload, kind: .result, key: remote, level: 1)
+        #expect(EntryCodec.isCompressed(frame))
+        let moved = try #require(EntryCodec.rekeyed(frame, payload: payload, kind: .result, key: local))
+        #expect(moved.count == frame.count)
+        #expect(try EntryCodec.decode(moved, kind: .result, key: local) == payload)
+        #expect(throws: MalformedEntry.self) { try EntryCodec.decode(moved, kind: .result, key: remote) }
+        #expect(EntryCodec.rekeyed(frame, payload: payload + [1], kind: .result, key: local) == nil)
+        #expect(EntryCodec.rekeyed(frame, payload: payload, kind: .manifest, key: local) == nil)
+        #expect(EntryCodec.rekeyed(Array(frame.prefix(10)), payload: payload, kind: .result, key: local) == nil)
+
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("rekey-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        for (threshold, compressed) in [(1 << 20, true), (1000, false)] {
+            let store = CacheStore(directory: directory + "/\(threshold)", compressionLevel: 1, uncompressedAbove: threshold)
+            try store.write(local, kind: .result, payload: payload, frame: frame)
+            let stored = try FileSystem.readFile(store.path(for: local, kind: .result))
+            #expect(EntryCodec.isCompressed(stored) == compressed)
+            #expect(store.read(local, kind: .result) == payload)
+        }
+    }
+
     /// Sizes are checked before anything is allocated: a claimed size beyond the frame's own, beyond what the
     /// compressed bytes may expand to, or a compression bomb's, is damage.
     @Test func entrySizesAreCheckedBeforeAllocating() throws {

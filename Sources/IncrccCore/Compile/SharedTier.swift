@@ -93,7 +93,7 @@ extension CachedCompile {
                     afterReturning {
                         if !configuration.remote.remoteOnly {
                             copyToLocalStore(call, files: files, absentPaths: entry.absentPaths, resultKey: localKey,
-                                             payload: result)
+                                             payload: result, frame: resultData)
                             facts.rememberAbsent(entry.absentPaths.map(call.mapping.restore))
                         }
                         if agreed {
@@ -113,13 +113,13 @@ extension CachedCompile {
     /// The local files for `entry` when every one has the content it records and every absent path is still
     /// absent; nil otherwise.
     func matchShared(_ entry: RemoteManifest.Entry, _ call: Call) -> [RecordedFile]? {
-        let matcher = ManifestMatcher(mapping: call.mapping, variable: lookup)
-        // Names remembered missing from unchanged directories first, then a stat each: listing the system's
-        // include directories cost a C++ STL shared hit 2.1 M more instructions than the 660 stats it saved
-        // (callgrind), and no wall time measurably.
+        // Names remembered missing from unchanged directories first, then a stat each but under directories
+        // found missing: listing the system's include directories cost a C++ STL shared hit 2.1 M more
+        // instructions than the 660 stats it saved (callgrind), and no wall time measurably.
+        var probe = AbsenceProbe()
         for path in entry.absentPaths {
             let real = call.mapping.restore(path)
-            if !facts.remembersAbsent(real) && !matcher.isAbsent(real) { return nil }
+            if !facts.remembersAbsent(real) && !probe.isAbsent(real) { return nil }
         }
         let contents = call.mapping.withoutCheckout
         let now = Clock.nowNanoseconds()
@@ -152,9 +152,10 @@ extension CachedCompile {
         return files
     }
 
-    func copyToLocalStore(_ call: Call, files: [RecordedFile], absentPaths: [String], resultKey: Digest, payload: [UInt8]) {
+    func copyToLocalStore(_ call: Call, files: [RecordedFile], absentPaths: [String], resultKey: Digest, payload: [UInt8],
+                          frame: [UInt8]? = nil) {
         do {
-            try store.write(resultKey, kind: .result, payload: payload)
+            try store.write(resultKey, kind: .result, payload: payload, frame: frame)
             try addManifestEntry(call, files: files, absentPaths: absentPaths, result: resultKey)
         } catch {
             log.write("cannot copy a shared hit into the local store: \(error)")

@@ -114,14 +114,20 @@ struct AbsenceRecord: Equatable {
     mutating func remember(_ paths: [String], status: (String) -> FileStatus?, isSettled: (FileStatus) -> Bool) -> Bool {
         var updated = directories
         var added = false
+        // Many candidates share their missing part (`bits/` of an include directory that has none): each is
+        // looked up once.
+        var missing: Set<String> = []
         for path in paths {
             let found: (directory: String, status: FileStatus, name: Digest?)? = Self.walkUp(path) { directory, name in
                 guard let found = status(directory) else { return nil }
                 // A file where a directory was expected, or a directory too young to stand for its names.
                 guard found.isDirectory, isSettled(found) else { return (directory, found, nil) }
-                var entry = stat()
                 let child = directory == "/" ? "/" + name : directory + "/" + name
-                guard lstat(child, &entry) != 0, errno == ENOENT else { return (directory, found, nil) }
+                if !missing.contains(child) {
+                    var entry = stat()
+                    guard lstat(child, &entry) != 0, errno == ENOENT else { return (directory, found, nil) }
+                    missing.insert(child)
+                }
                 return (directory, found, Self.nameDigest(name.utf8))
             }
             guard let found, let name = found.name else { continue }

@@ -85,17 +85,24 @@ public struct CacheStore: Sendable {
     }
 
     /// Writes an entry and adds its size and file count to its shard's counters.
-    public func write(_ key: Digest, kind: EntryCodec.Kind, payload: [UInt8]) throws(SystemError) {
-        let change = try place(key, kind: kind, payload: payload)
+    public func write(_ key: Digest, kind: EntryCodec.Kind, payload: [UInt8], frame: [UInt8]? = nil) throws(SystemError) {
+        let change = try place(key, kind: kind, payload: payload, frame: frame)
         try stats.update(shard: Self.shard(of: key), [(.filesInCache, change.files), (.cacheSizeBytes, change.bytes)])
     }
 
     /// Writes an entry and returns what it adds to its shard's counters, for a caller that counts many at once.
-    public func place(_ key: Digest, kind: EntryCodec.Kind,
-                      payload: [UInt8]) throws(SystemError) -> (files: Int64, bytes: Int64) {
+    ///
+    /// `frame`: the payload as another store framed it (a shared hit), whose compressed body is kept when
+    /// this store would compress the payload too.
+    public func place(_ key: Digest, kind: EntryCodec.Kind, payload: [UInt8],
+                      frame: [UInt8]? = nil) throws(SystemError) -> (files: Int64, bytes: Int64) {
         let file = path(for: key, kind: kind)
-        let data = EntryCodec.encode(payload, kind: kind, key: key, level: compressionLevel,
-                                     uncompressedAbove: uncompressedAbove)
+        var reused: [UInt8]?
+        if let frame, kind.isCompressed, payload.count < uncompressedAbove, EntryCodec.isCompressed(frame) {
+            reused = EntryCodec.rekeyed(frame, payload: payload, kind: kind, key: key)
+        }
+        let data = reused ?? EntryCodec.encode(payload, kind: kind, key: key, level: compressionLevel,
+                                               uncompressedAbove: uncompressedAbove)
         let previous = files.status(file)
         try files.writeAtomically(file, data)
         return (previous == nil ? 1 : 0, Int64(data.count) - (previous?.size ?? 0))
