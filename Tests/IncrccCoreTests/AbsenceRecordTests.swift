@@ -49,6 +49,21 @@ struct AbsenceRecordTests {
         #expect(!record.provesAbsent(directory + "/bits/types/FILE.h", status: statusNow))
     }
 
+    /// Remembered together, candidates sharing a missing directory are walked once and each is still proven,
+    /// next to candidates of the existing directory and a dangling link, which is not.
+    @Test func candidatesSharingAMissingDirectoryAreRememberedTogether() throws {
+        let s = Scratch()
+        let directory = oldDirectory(s, "inc")
+        try FileManager.default.createSymbolicLink(atPath: directory + "/link.h", withDestinationPath: s.file("target.h"))
+        let paths = ["bits/a.h", "bits/b.h", "z.h", "bits/types/c.h", "link.h", "bits/d.h"].map { directory + "/" + $0 }
+        var record = AbsenceRecord()
+        let added = record.remember(paths, status: status, isSettled: { _ in true })
+        #expect(added)
+        #expect(record.directories[directory]?.names == [n("bits"), n("z.h")])
+        for path in paths where !path.hasSuffix("link.h") { #expect(record.provesAbsent(path, status: statusNow), "\(path)") }
+        #expect(!record.provesAbsent(directory + "/link.h", status: statusNow))
+    }
+
     @Test func onlyNamesWithNoEntryAtAllAreRemembered() throws {
         let s = Scratch()
         let directory = oldDirectory(s, "inc")

@@ -11,6 +11,7 @@ enum AbsentDirectories {
         -> (directories: [RecordedDirectory], paths: [String], uncovered: Int) {
         var known: [String: FileStatus?] = [:]
         var order: [String] = []
+        var ordered: Set<String> = []
         var covered: [String] = []
         var uncovered: [String] = []
         func status(_ directory: String) -> FileStatus? {
@@ -19,20 +20,28 @@ enum AbsentDirectories {
             known[directory] = found
             return found
         }
+        // The answer depends on the candidate's directory alone: each is walked once.
+        var provenIn: [String: Bool] = [:]
         for path in absentPaths {
-            var directory = Path.directory(of: path)
+            let start = Path.directory(of: path)
+            if let earlier = provenIn[start] {
+                if earlier { covered.append(path) } else { uncovered.append(path) }
+                continue
+            }
+            var directory = start
             var proven = false
             while true {
                 // An existing non-directory on the way: the name that blocks is in its parent.
                 if let found = status(directory), found.isDirectory {
                     proven = StatTrust.isSettled(found, now: now)
-                    if proven && !order.contains(directory) { order.append(directory) }
+                    if proven && ordered.insert(directory).inserted { order.append(directory) }
                     break
                 }
                 let parent = Path.directory(of: directory)
                 if parent == directory { break }
                 directory = parent
             }
+            provenIn[start] = proven
             if proven { covered.append(path) } else { uncovered.append(path) }
         }
         let directories = order.compactMap { path in

@@ -117,7 +117,15 @@ struct AbsenceRecord: Equatable {
         // Many candidates share their missing part (`bits/` of an include directory that has none): each is
         // looked up once.
         var missing: Set<String> = []
+        // What a walk found, by the candidate's directory, where that directory was not the answer: the walk
+        // then never looked at the candidate's own name, and every candidate there gets the same answer.
+        var byDirectory: [String: (directory: String, status: FileStatus, name: Digest?)?] = [:]
         for path in paths {
+            let start = Path.directory(of: path)
+            if let known = byDirectory[start] {
+                if let known, let name = known.name { added = Self.insert(name, known, into: &updated) || added }
+                continue
+            }
             let found: (directory: String, status: FileStatus, name: Digest?)? = Self.walkUp(path) { directory, name in
                 guard let found = status(directory) else { return nil }
                 // A file where a directory was expected, or a directory too young to stand for its names.
@@ -130,19 +138,26 @@ struct AbsenceRecord: Equatable {
                 }
                 return (directory, found, Self.nameDigest(name.utf8))
             }
+            if found?.directory != start { byDirectory[start] = .some(found) }
             guard let found, let name = found.name else { continue }
-            if let known = updated[found.directory], !known.status.sameContentAs(found.status) {
-                updated[found.directory] = nil
-            }
-            // Modified in place: no copy of the name set per name.
-            let inserted = { (known: inout Directory) -> Bool in
-                guard known.names.count < Self.maximumNames else { return false }
-                return known.names.insert(name).inserted
-            }(&updated[found.directory, default: Directory(status: found.status, names: [])])
-            if inserted { added = true }
+            added = Self.insert(name, found, into: &updated) || added
         }
         if added { directories = updated }
         return added
+    }
+
+    /// Adds `name` as missing from `found.directory` (whose record goes when its stat moved); whether it
+    /// was new.
+    private static func insert(_ name: Digest, _ found: (directory: String, status: FileStatus, name: Digest?),
+                               into updated: inout [String: Directory]) -> Bool {
+        if let known = updated[found.directory], !known.status.sameContentAs(found.status) {
+            updated[found.directory] = nil
+        }
+        // Modified in place: no copy of the name set per name.
+        return { (known: inout Directory) -> Bool in
+            guard known.names.count < maximumNames else { return false }
+            return known.names.insert(name).inserted
+        }(&updated[found.directory, default: Directory(status: found.status, names: [])])
     }
 
     /// Another call's record folded in: a directory both know under the same stat keeps both name sets;
