@@ -133,6 +133,22 @@ struct AbsenceRecordTests {
         #expect(!after.remembersAbsent(directory + "/config.h"))
     }
 
+    /// One call that remembers twice, in several directories, and asks in between and after: every answer
+    /// holds although the record's directories were indexed anew each time.
+    @Test func oneCallRemembersAndAsksInTurns() {
+        let s = Scratch()
+        let directories = (0..<6).map { oldDirectory(s, "d\($0)") }
+        let ahead = Clock.nowNanoseconds() + 10_000_000_000
+        let facts = FileFactsStore(store: CacheStore(directory: s.file("cache"), compressionLevel: 1), now: ahead)
+        facts.rememberAbsent(directories.prefix(3).map { $0 + "/a.h" })
+        for directory in directories.prefix(3) { #expect(facts.remembersAbsent(directory + "/a.h")) }
+        facts.rememberAbsent(directories.suffix(3).map { $0 + "/b.h" })
+        facts.flush()
+        for directory in directories.prefix(3) { #expect(facts.remembersAbsent(directory + "/a.h")) }
+        for directory in directories.suffix(3) { #expect(facts.remembersAbsent(directory + "/b.h")) }
+        #expect(!facts.remembersAbsent(directories[0] + "/b.h"))
+    }
+
     /// Many names at once, as a shared hit remembers them: each proven afterwards, names already known add
     /// nothing, and a directory whose stat moved starts over with the names found now.
     @Test func namesRememberedTogetherAreEachProven() throws {

@@ -227,9 +227,18 @@ extension FileFactsStore {
     /// Remembers, for the next calls, why each of `paths` (absolute, absent when checked) is absent.
     public func rememberAbsent(_ paths: [String]) {
         var record = absenceRecord()
-        guard record.remember(paths, status: directoryStatus, isSettled: isSettled) else { return }
-        absence = record
+        // Names the record proves already cost no lookup: a miss's candidates are mostly those of the misses
+        // before it.
+        let new = paths.filter { !remembersAbsent($0) }
+        guard !new.isEmpty, record.remember(new, status: directoryStatus, isSettled: isSettled) else { return }
+        replaceAbsence(with: record)
         absenceChanged = true
+    }
+
+    /// A new record indexes its directories anew: the statuses taken by index go with the old one.
+    private func replaceAbsence(with record: AbsenceRecord) {
+        absence = record
+        absentDirectoryStatuses = [:]
     }
 
     func absenceRecord() -> AbsenceRecord {
@@ -257,7 +266,7 @@ extension FileFactsStore {
         if let change = try? store.place(AbsenceRecord.key, kind: .fileFacts, payload: record.encode()) {
             count(change, shard: CacheStore.shard(of: AbsenceRecord.key))
         }
-        absence = record
+        replaceAbsence(with: record)
         absenceChanged = false
     }
 }
