@@ -162,11 +162,11 @@ extension CachedCompile {
         if configuration.remote.isEnabled {
             let pending = PendingUpload(call: call, files: files, absentPaths: absentPaths, payload: payload)
             if let upload { upload(pending) } else { self.upload(pending, warns: true) }
-            // A later shared hit proves the same candidates absent: remembered, it stats a directory instead
-            // of each name (a small C unit's shared hit does 140 stats less).
-            facts.rememberAbsent(proof.paths)
         }
         if configuration.remote.remoteOnly { return outcome }
+        // A later shared hit proves the same candidates absent: remembered, it stats a directory instead of
+        // each name (a small C unit's shared hit does 140 stats less).
+        if configuration.remote.isEnabled { facts.rememberAbsent(proof.paths) }
         do {
             try store.write(resultKey, kind: .result, payload: payload)
             if configuration.directMode {

@@ -114,9 +114,6 @@ struct AbsenceRecord: Equatable {
     mutating func remember(_ paths: [String], status: (String) -> FileStatus?, isSettled: (FileStatus) -> Bool) -> Bool {
         var updated = directories
         var added = false
-        // Many candidates share their missing part (`bits/` of an include directory that has none): each is
-        // looked up once.
-        var missing: Set<String> = []
         // What a walk found, by the candidate's directory, where that directory was not the answer: the walk
         // then never looked at the candidate's own name, and every candidate there gets the same answer.
         var byDirectory: [String: (directory: String, status: FileStatus, name: Digest?)?] = [:]
@@ -130,12 +127,9 @@ struct AbsenceRecord: Equatable {
                 guard let found = status(directory) else { return nil }
                 // A file where a directory was expected, or a directory too young to stand for its names.
                 guard found.isDirectory, isSettled(found) else { return (directory, found, nil) }
+                var entry = stat()
                 let child = directory == "/" ? "/" + name : directory + "/" + name
-                if !missing.contains(child) {
-                    var entry = stat()
-                    guard lstat(child, &entry) != 0, errno == ENOENT else { return (directory, found, nil) }
-                    missing.insert(child)
-                }
+                guard lstat(child, &entry) != 0, errno == ENOENT else { return (directory, found, nil) }
                 return (directory, found, Self.nameDigest(name.utf8))
             }
             if found?.directory != start { byDirectory[start] = .some(found) }

@@ -97,12 +97,8 @@ public struct CacheStore: Sendable {
     public func place(_ key: Digest, kind: EntryCodec.Kind, payload: [UInt8],
                       frame: [UInt8]? = nil) throws(SystemError) -> (files: Int64, bytes: Int64) {
         let file = path(for: key, kind: kind)
-        var reused: [UInt8]?
-        if let frame, kind.isCompressed, payload.count < uncompressedAbove, EntryCodec.isCompressed(frame) {
-            reused = EntryCodec.rekeyed(frame, payload: payload, kind: kind, key: key)
-        }
-        let data = reused ?? EntryCodec.encode(payload, kind: kind, key: key, level: compressionLevel,
-                                               uncompressedAbove: uncompressedAbove)
+        let data = EntryCodec.encode(payload, kind: kind, key: key, level: compressionLevel,
+                                     uncompressedAbove: uncompressedAbove, reusing: frame)
         let previous = files.status(file)
         try files.writeAtomically(file, data)
         return (previous == nil ? 1 : 0, Int64(data.count) - (previous?.size ?? 0))

@@ -40,8 +40,14 @@ public enum EntryCodec {
     }
 
     /// `uncompressedAbove`: payloads at least this large are stored raw (see `CacheStore.uncompressedAbove`).
+    /// `reusing`: a frame of `payload` under another key, whose compressed body is kept when this one would be
+    /// compressed too.
     public static func encode(_ payload: [UInt8], kind: Kind, key: Digest, level: Int32,
-                              uncompressedAbove: Int = Int.max) -> [UInt8] {
+                              uncompressedAbove: Int = Int.max, reusing frame: [UInt8]? = nil) -> [UInt8] {
+        let compresses = kind.isCompressed && !payload.isEmpty && payload.count < uncompressedAbove
+        if compresses, let frame, isCompressed(frame), let moved = rekeyed(frame, payload: payload, kind: kind, key: key) {
+            return moved
+        }
         var out = magic
         out.append(kind.rawValue)
         let formatIndex = out.count
@@ -50,7 +56,7 @@ public enum EntryCodec {
         writer.write(UInt64(payload.count))
         writer.write(checksum(payload, kind: kind, key: key))
         out.append(contentsOf: writer.bytes)
-        guard kind.isCompressed, !payload.isEmpty, payload.count < uncompressedAbove else { return out + payload }
+        guard compresses else { return out + payload }
         let bound = ZSTD_compressBound(payload.count)
         let start = out.count
         out.append(contentsOf: repeatElement(0, count: bound))
