@@ -128,21 +128,48 @@ import Testing
         #expect(profile == ["-O2", "-g", "-Wa,--compress-debug-sections", "-frandom-seed=", "-std=c11"])
     }
 
-    @Test func trustIsEarnedAndDistrustIsFinal() throws {
+    @Test func unitTrustIsEarnedAndDistrustIsFinal() throws {
         let dir = NSTemporaryDirectory() + "incrcc-trust-" + UUID().uuidString
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let trust = PatchTrust(cacheDirectory: dir, requiredAgreements: 2)
-        let patchClass = Digest(high: 1, low: 2)
-        #expect(trust.state(of: patchClass) == .proving(agreements: 0))
+        let unit = Digest(high: 1, low: 2)
+        let patchClass = Digest(high: 5, low: 6)
+        #expect(!trust.unitAgreed(unit))
+        trust.recordUnitAgreement(unit)
+        #expect(!trust.unitAgreed(unit), "one agreement of two")
+        // Agreements of other units, or of the class, never stand in for the unit's own.
         trust.recordAgreement(patchClass)
-        #expect(trust.state(of: patchClass) == .proving(agreements: 1))
-        trust.recordAgreement(patchClass)
-        #expect(trust.state(of: patchClass) == .trusted)
+        trust.recordUnitAgreement(Digest(high: 3, low: 4))
+        #expect(!trust.unitAgreed(unit))
+        trust.recordUnitAgreement(unit)
+        #expect(trust.unitAgreed(unit))
+        #expect(!trust.unitDisagreed(unit))
+        trust.recordUnitDisagreement(unit, reason: "object differs")
+        #expect(trust.unitDisagreed(unit))
+        #expect(!trust.isDistrusted(patchClass), "a unit's disagreement is its own")
         trust.distrust(patchClass, reason: "object differs")
         trust.recordAgreement(patchClass)
-        #expect(trust.state(of: patchClass) == .distrusted)
+        #expect(trust.isDistrusted(patchClass))
         #expect(trust.distrustedCount() == 1)
-        #expect(trust.state(of: Digest(high: 3, low: 4)) == .proving(agreements: 0))
+    }
+
+    /// What a compile read of its moving paths, from its preprocessed text: the line markers are left out, a
+    /// spelled path or a path builtin is found with its file and line.
+    @Test func preprocessedTextIsSearchedOutsideLineMarkers() throws {
+        let mapping = builder.mapping(keyed: ["-I/nix/store/\(Self.hashA)-dep/include"])
+        let store = "/nix/store/\(Self.hashA)-dep/include/d.h"
+        let clean = "# 1 \"\(store)\" 1\nint d;\n# 7 \"u.c\"\nint u;\n"
+        #expect(PathDependence.searchPreprocessed(Array(clean.utf8), mapping) == nil)
+        let spelled = clean + "const char *p = \"\(store)\";\n"
+        let found = try #require(PathDependence.searchPreprocessed(Array(spelled.utf8), mapping))
+        #expect(found.hasPrefix("u.c:8: "), "\(found)")
+        let builtin = clean + "\nconst char *f(void) { return __builtin_FILE(); }\n"
+        #expect(PathDependence.searchPreprocessed(Array(builtin.utf8), mapping)?.hasPrefix("u.c:9: ") == true)
+        #expect(PathDependence.lineMarker(Array("#line 12 \"a\\\"b.c\"".utf8))?.file == "a\"b.c")
+        #expect(PathDependence.lineMarker(Array("#pragma once".utf8)) == nil)
+        #expect(!PathDependence.textsMayReadPath([Array("int x;".utf8)], mapping))
+        #expect(PathDependence.textsMayReadPath([Array("#define F __FILE_NAME__".utf8)], mapping))
+        #expect(PathDependence.textsMayReadPath([Array("#define D \"\(store)\"".utf8)], mapping))
     }
 
     /// The random parts of throw-away build dirs, as uv, pip and Python's tempfile make them.

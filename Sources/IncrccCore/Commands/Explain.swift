@@ -55,12 +55,19 @@ struct Explanation {
         report.directKey = call.directKey.hex
         if !call.mapping.isEmpty { report.lines.append("paths normalized: \(call.mapping.pairs.count) ephemeral part(s)") }
         let store = compile.store
-        if let payload = store.read(call.directKey, kind: .manifest), let manifest = try? Manifest.decode(payload) {
-            let matcher = ManifestMatcher(mapping: call.mapping, variable: compile.lookup)
+        var manifestFound = false
+        let keyed: [(String, CachedCompile.Call)] = [("", call)]
+            + (call.boundToCheckout.map { [("keyed by this checkout: ", $0)] } ?? [])
+            + (call.realPaths.map { [("keyed by these real paths: ", $0)] } ?? [])
+        for (prefix, candidate) in keyed {
+            guard let payload = store.read(candidate.directKey, kind: .manifest), let manifest = try? Manifest.decode(payload)
+            else { continue }
+            manifestFound = true
+            let matcher = ManifestMatcher(mapping: candidate.mapping, variable: compile.lookup)
             for (index, entry) in manifest.entries.enumerated() {
-                let label = "entry \(index + 1) of \(manifest.entries.count) (result \(entry.result.hex))"
+                let label = prefix + "entry \(index + 1) of \(manifest.entries.count) (result \(entry.result.hex))"
                 if let difference = matcher.firstDifference(entry) {
-                    switch compile.acrossSkippedGroups(entry, matcher, call) {
+                    switch compile.acrossSkippedGroups(entry, matcher, candidate) {
                     case .success where store.holds(entry.result, kind: .result):
                         report.lines.append("\(label): \(difference), but only in conditional groups the preprocessor "
                                             + "skips: the call would hit")
@@ -71,7 +78,11 @@ struct Explanation {
                     case .success:
                         report.lines.append("\(label): \(difference)")
                     }
-                } else if store.holds(entry.result, kind: .result) {
+                } else if let stored = store.read(entry.result, kind: .result).flatMap({ try? CachedResult.decode($0) }) {
+                    if let obstacle = compile.moveObstacle(stored, entry.result, candidate) {
+                        report.lines.append("\(label): matches, but \(obstacle)")
+                        continue
+                    }
                     report.lines.append("\(label): matches: the call would hit")
                     report.verdict = .hit
                     return report
@@ -79,7 +90,8 @@ struct Explanation {
                     report.lines.append("\(label): matches, but its result is gone (evicted)")
                 }
             }
-        } else {
+        }
+        if !manifestFound {
             report.lines.append("no manifest under this key: the compiler, options, variables and source content of "
                                 + "this call were not compiled together before (or the entry was evicted)")
             if store.holds(call.directKey, kind: .scanIndex) { report.lines.append("a scan index exists for this key") }
@@ -106,6 +118,11 @@ struct Explanation {
                 report.lines.append("compiled before with other options; differs in \(refusal.option): \(refusal.reason)")
             case .success(let proven) where compile.store.holds(candidate.entry.result, kind: .result):
                 let what = proven.difference.summary
+                if let stored = compile.store.read(candidate.entry.result, kind: .result).flatMap({ try? CachedResult.decode($0) }),
+                   let obstacle = compile.moveObstacle(stored, candidate.entry.result, call) {
+                    report.lines.append("compiled before with options no file reads, but \(obstacle)")
+                    continue
+                }
                 report.lines.append("compiled before with other options; differs only in \(what), which no file reads: "
                                     + "the call would hit")
                 report.verdict = .hit

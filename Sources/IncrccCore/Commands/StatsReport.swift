@@ -48,8 +48,8 @@ public struct StatsReport {
         for counter in [Counter.recache, .missingCacheFile, .corruptEntryRemoved, .cleanupsPerformed] where values[counter] > 0 {
             lines.append((counter.label.prefix(1).uppercased() + counter.label.dropFirst(), String(values[counter])))
         }
-        let verification: [Counter] = [.patchAgreed, .patchDisagreed, .patchUnitTrustedHit, .verifySampled, .verifyMismatch,
-                                       .distrustedClasses]
+        let verification: [Counter] = [.patchAgreed, .patchDisagreed, .patchUnitTrustedHit, .movedPathDependent,
+                                       .verifySampled, .verifyMismatch, .distrustedClasses]
         if verification.contains(where: { values[$0] > 0 }) {
             lines.append(("Verification", ""))
             for counter in verification { lines.append(("  " + counter.label, String(values[counter]))) }

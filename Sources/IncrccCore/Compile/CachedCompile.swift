@@ -83,7 +83,11 @@ public struct CachedCompile {
     /// A hit for one of the call's keys, through the manifest and then the include scan.
     func lookUp(_ calls: [Call]) -> Outcome? {
         if configuration.directMode {
-            for candidate in calls { if let outcome = lookupAndServe(candidate) { return outcome } }
+            // The call keyed by its real paths last: where a unit that reads its moving path is stored once a
+            // patched result of it differed from a fresh compile.
+            for candidate in calls + (calls.first?.realPaths.map { [$0] } ?? []) {
+                if let outcome = lookupAndServe(candidate) { return outcome }
+            }
             if let call = calls.first, let outcome = unreachedOptionsLookup(call) { return outcome }
             if let call = calls.first, let outcome = skippedGroupsLookup(call) { return outcome }
         }
@@ -122,6 +126,15 @@ public struct CachedCompile {
         var sourceStatus: FileStatus? = nil
 
         var mapping: PathMapping { key.mapping }
+
+        /// The same call keyed by all its real paths (nil when it has no moving parts).
+        var realPaths: Call? {
+            guard !key.mapping.isEmpty else { return nil }
+            var raw = self
+            raw.key.mapping = PathMapping()
+            raw.directKey = raw.key.digest()
+            return raw
+        }
 
         /// The same call keyed with its checkout's real path: where results whose binary outputs name the
         /// checkout are stored, since those cannot be patched into a checkout of another length.
@@ -205,24 +218,23 @@ public struct CachedCompile {
         }
         let patched = stored.pathsDigest != call.mapping.realPartsDigest
         var unitTrusted = false
-        // When only text outputs (dependency files, diagnostics) held paths, same-length patching is exact.
-        let needsTrust = patched && stored.patchesBinary
-        if needsTrust, let patchClass = call.patchClass {
-            switch trust.state(of: patchClass) {
-            case .trusted: break
-            case .distrusted: return nil
-            case .proving(let agreements):
-                if trust.unitAgreed(resultKey) {
-                    log.write("class \(patchClass.hex) still proving; this unit agreed after an earlier move")
-                    unitTrusted = true
-                    break
-                }
+        // A result whose compile read none of its moving paths serves anywhere: only its text outputs (the
+        // dependency file, diagnostics) name them, and same-length patching of text is exact.
+        if patched && stored.movesOnlyWithProof {
+            guard let patchClass = call.patchClass, !trust.isDistrusted(patchClass) else { return nil }
+            if trust.unitDisagreed(resultKey) {
+                log.write("result \(resultKey.hex) reads a moving path and differed after an earlier move "
+                          + "(\(stored.pathDependence.reason)): compiling")
+                return nil
+            }
+            if trust.unitAgreed(resultKey) {
+                log.write("this unit agreed with fresh compiles after earlier moves")
+                unitTrusted = true
+            } else {
                 guard let served = restore(stored, call) else { return nil }
-                log.write("patched hit for class \(patchClass.hex) not yet trusted (\(agreements) agreements): verifying")
+                log.write("result \(resultKey.hex) may read a moving path (\(stored.pathDependence.reason)): verifying")
                 return verify(served, call, sampled: false, result: resultKey)
             }
-        } else if needsTrust {
-            return nil
         }
         guard let result = restore(stored, call) else { return nil }
         if sampled && !verifiesAfterReturning {
@@ -249,6 +261,22 @@ public struct CachedCompile {
             notes.append(.verifySampled)
         }
         return .hit(.exited(0), notes: notes)
+    }
+
+    /// Why a stored result is not served to this call as it is (for `incrcc explain`); nil when it is.
+    func moveObstacle(_ stored: CachedResult, _ resultKey: Digest, _ call: Call) -> String? {
+        guard stored.pathsDigest != call.mapping.realPartsDigest, stored.movesOnlyWithProof else { return nil }
+        let reason = stored.pathDependence.reason
+        if let patchClass = call.patchClass, trust.isDistrusted(patchClass) {
+            return "it was stored at other paths and its class of compile is distrusted for patching (\(reason))"
+        }
+        if trust.unitDisagreed(resultKey) {
+            return "it was stored at other paths and reads them (\(reason)); after an earlier move it differed from a "
+                + "fresh compile: the call would compile"
+        }
+        if trust.unitAgreed(resultKey) { return nil }
+        return "it was stored at other paths and may read them (\(reason)): the call would compile to check that the "
+            + "patched result is exact"
     }
 
     /// A stored result with this call's paths; nil when it cannot be written exactly for them.

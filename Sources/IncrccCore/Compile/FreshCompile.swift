@@ -124,20 +124,11 @@ extension CachedCompile {
             try? store.stats.update(shard: CacheStore.shard(of: call.directKey), [(.compilerProducedNoOutput, 1)])
             return outcome
         }
-        var call = call
-        if let bound = call.boundToCheckout,
-           result.files.contains(where: {
-               $0.kind.isBinary && (call.mapping.holdsCheckout($0.bytes) || !ObjectTransparency.isTransparent($0.bytes))
-           }) {
-            log.write("the object names its checkout, or may: stored for this checkout only")
-            call = bound
-        }
         if fresh.sourceChanged {
             log.write("not stored: the source changed while it was compiled")
             try? store.stats.update(shard: CacheStore.shard(of: call.directKey), [(.tooNewDependency, 1)])
             return outcome
         }
-        let mapping = call.mapping
         let recorded: DependencyRecorder.Recording
         switch recorder(call).record(dependencyText: fresh.dependencyText, source: call.source,
                                      compileStart: fresh.start, precompiledHeaders: fresh.precompiledHeaders,
@@ -148,9 +139,22 @@ extension CachedCompile {
             try? store.stats.update(shard: CacheStore.shard(of: call.directKey), [(reason, 1)])
             return outcome
         }
+        var call = call
+        var dependence = pathDependence(call, recorded: recorded)
+        if dependence.kind != .none { log.write("may read a moving path: \(dependence.reason)") }
+        if let bound = call.boundToCheckout,
+           dependence.kind != .none || result.files.contains(where: {
+               $0.kind.isBinary && (call.mapping.holdsCheckout($0.bytes) || !ObjectTransparency.isTransparent($0.bytes))
+           }) {
+            // A checkout of another length cannot be patched into a binary output: keyed by the real root.
+            log.write("the object names its checkout, or may: stored for this checkout only")
+            call = bound
+            if call.mapping.isEmpty { dependence = .independent }
+        }
+        let mapping = call.mapping
         let proof = AbsentDirectories.settled(for: recorded.absentPaths, now: Clock.nowNanoseconds())
         let paths = recorded.files.map(\.path) + proof.paths + proof.directories.map(\.path)
-        guard let normalized = result.normalized(with: mapping), paths.allSatisfy(mapping.roundTrips) else {
+        guard let normalized = result.normalized(with: mapping, dependence: dependence), paths.allSatisfy(mapping.roundTrips) else {
             log.write("not stored: an output or dependency path already holds a placeholder")
             return outcome
         }
@@ -158,6 +162,11 @@ extension CachedCompile {
         for index in files.indices { files[index].path = mapping.normalize(files[index].path) }
         let absentPaths = proof.paths.map(mapping.normalize)
         let resultKey = ResultKey.digest(directKey: call.directKey, dependencies: files.map { ($0.path, $0.digest) })
+        if normalized.movesOnlyWithProof, let raw = call.realPaths, trust.unitDisagreed(resultKey) {
+            // Its patched result differed from a compile after a move: this unit is kept under its real paths.
+            log.write("this unit's patched result differed after a move: stored under its real paths")
+            return store(fresh, outputs, raw, notes: notes + [.movedPathDependent], upload: upload)
+        }
         let payload = normalized.encode()
         if configuration.remote.isEnabled {
             let pending = PendingUpload(call: call, files: files, absentPaths: absentPaths, payload: payload)
@@ -225,8 +234,16 @@ extension CachedCompile {
             return .hit(fresh.status, notes: route + notes)
         }
         let what = compiled.differences(from: served).joined(separator: ", ")
-        log.write("verification DISAGREED for class \(patchClass.hex): \(what)")
-        trust.distrust(patchClass, reason: "\(compilerPath) \(request.arguments.joined(separator: " ")): \(what)")
+        let describedCall = "\(compilerPath) \(request.arguments.joined(separator: " ")): \(what)"
+        if !sampled, let result, served.pathDependence.kind == .unit {
+            // The unit's own text reads the path (a wide `__FILE__`, its length, a hash of it): the unit is
+            // kept under its real paths, its class stays as it was.
+            log.write("verification DISAGREED for result \(result.hex): \(what) (\(served.pathDependence.reason))")
+            trust.recordUnitDisagreement(result, reason: describedCall + " (\(served.pathDependence.reason))")
+        } else {
+            log.write("verification DISAGREED for class \(patchClass.hex): \(what)")
+            trust.distrust(patchClass, reason: describedCall)
+        }
         notes.append(sampled ? .verifyMismatch : .patchDisagreed)
         if sampled {
             Console.error("warning: a cached result for \(request.source) differed from a fresh compile (\(what)); "

@@ -74,8 +74,8 @@ extension CachedCompile {
                 let localKey = ResultKey.digest(directKey: call.directKey, dependencies: files.map { ($0.path, $0.digest) })
                 // A patched binary another machine has seen agree with a fresh compile is served like one
                 // that agreed here.
-                if stored.patchesBinary, stored.pathsDigest != call.mapping.realPartsDigest, let patchClass = call.patchClass,
-                   case .proving = trust.state(of: patchClass), !trust.unitAgreed(localKey),
+                if stored.movesOnlyWithProof, stored.pathsDigest != call.mapping.realPartsDigest, let patchClass = call.patchClass,
+                   !trust.isDistrusted(patchClass), !trust.unitAgreed(localKey),
                    sharedAgreement(remote, manifestKey: manifestKey, result: localKey, shared: entry.result) {
                     log.write("the shared tier holds an agreement for \(entry.result.hex)")
                     trust.recordUnitAgreement(localKey)

@@ -50,11 +50,11 @@ public struct Configuration: Sendable {
     public var baseDirectory: String = ""
     /// The share of ordinary hits compiled anyway and compared with what the cache would serve.
     public var verifyRate: Double = 0.01
-    /// Agreeing verifications before a class of compile is served patched hits. Every failure mode measured
-    /// (gcc `-g` with a moved `-frandom-seed`, compressed debug sections) disagreed on the very first
-    /// comparison of every trial; three agreements leave a margin for content-dependent ones at the cost of
-    /// three extra compiles per class, and a build has few classes.
-    public var trustAfter = 3
+    /// Agreeing verifications after moves before a unit that reads a moving path is served patched. Every
+    /// failure mode measured (gcc `-g` with a moved `-frandom-seed`, compressed debug sections, a wide or
+    /// hashed `__FILE__`) disagreed on the very first comparison; one agreement keeps a reinstall's second
+    /// round free of compiles.
+    public var trustAfter = 1
     /// When the include scan runs. `auto`: with direct mode off, every miss indexes its result under its
     /// directive graph and every lookup scans; with direct mode on, nothing is indexed, and a lookup scans only
     /// where no manifest exists but an index does (written with direct mode off, or under `always`). Indexing

@@ -73,7 +73,7 @@ public struct DirectKeyInput {
         return inputs
     }
 
-    public func digest(label: String = "incrcc direct key 2") -> Digest {
+    public func digest(label: String = "incrcc direct key 3") -> Digest {
         var hasher = StreamingHasher()
         hasher.update(label)
         feed(&hasher, extras: { hasher in
@@ -88,8 +88,9 @@ public struct DirectKeyInput {
     public func strongDigest(source: StrongDigest, extraInputs strongExtras: [StrongDigest],
                              namespace: String) -> StrongDigest {
         var hasher = StrongHasher()
-        // 2: manifests carry their newest result (`RemoteManifest.Inlined`); older versions keep to their own.
-        hasher.update("incrcc shared manifest key 2")
+        // 2: manifests carry their newest result (`RemoteManifest.Inlined`); 3: results record what their
+        // compile read of its moving paths. Older versions keep to their own.
+        hasher.update("incrcc shared manifest key 3")
         hasher.update(namespace)
         feed(&hasher, extras: { hasher in
             hasher.update(UInt64(strongExtras.count))

@@ -1,16 +1,22 @@
 import Glibc
 
-/// Whether results of one class of compile may be served with paths patched back.
+/// Whether results that read a moving path may be served with paths patched back, for a unit (a stored
+/// result) and for its class of compile.
 ///
-/// A class is the compiler (by content), the language and the options that decide how paths are laid out
-/// in the output (debug level and format, compression, LTO, coverage, a random seed); not include
-/// directories, macros or warnings. Trust is earned by agreements: a would-be patched hit is compiled
-/// anyway and compared byte for byte with the patched result. One disagreement distrusts the class for
-/// good, and from then on its calls are keyed by their real paths.
+/// A result whose compile read a moving path (`PathDependence`) is served in another place only once a
+/// fresh compile there gave exactly the patched result: `requiredAgreements` such agreements of the unit
+/// itself (`trust_after`, default 1). Nothing else stands in for them — not agreements of other units of
+/// its class — since a path can reach an object as a length, a character or a hash, which patching cannot
+/// follow and only a compile of that unit shows.
 ///
-/// State lives in `<cache>/trust/<class>.agreed` (a count, rewritten atomically; a lost increment only
-/// delays trust) and `<class>.distrusted` (a file of its own, so a concurrent agreement can never
-/// overwrite a distrust).
+/// A disagreement is held against what caused it: the unit, when its own text reads the path (its
+/// results are stored under its real paths from then on); the class — the compiler (by content), the
+/// language and the options that decide how paths sit in the output — when only the compiler's own
+/// records do (debug information, instrumentation), so its calls are keyed by their real paths for good.
+///
+/// State lives in `<cache>/trust/`: `<class>.agreed` (a line per agreement, for `incrcc -s`),
+/// `<class>.distrusted`, `<result>.unit` (a line per agreement of that unit) and `<result>.unit-disagreed`:
+/// files of their own, appended or created, so concurrent writers never lose a distrust.
 public struct PatchTrust {
     public var directory: String
     public var requiredAgreements: Int
@@ -20,12 +26,6 @@ public struct PatchTrust {
         directory = cacheDirectory + "/trust"
         files = CacheFiles(root: cacheDirectory)
         self.requiredAgreements = requiredAgreements
-    }
-
-    public enum State: Equatable {
-        case distrusted
-        case proving(agreements: Int)
-        case trusted
     }
 
     /// The class of a compile.
@@ -77,21 +77,22 @@ public struct PatchTrust {
         files.status(path(classDigest, ".distrusted")) != nil
     }
 
-    public func state(of classDigest: Digest) -> State {
-        if isDistrusted(classDigest) { return .distrusted }
-        let agreements = agreementCount(classDigest)
-        return agreements >= requiredAgreements ? .trusted : .proving(agreements: agreements)
-    }
-
     /// One line per agreement: the count is the file's size, so parallel verifiers appending at once (a
     /// single small `O_APPEND` write each) never lose a count, with no lock.
     func agreementCount(_ classDigest: Digest) -> Int {
-        guard let status = files.status(path(classDigest, ".agreed")), status.isRegularFile else { return 0 }
-        return Int(status.size) / 2
+        lineCount(path(classDigest, ".agreed"))
     }
 
     public func recordAgreement(_ classDigest: Digest) {
-        let file = path(classDigest, ".agreed")
+        appendLine(path(classDigest, ".agreed"))
+    }
+
+    func lineCount(_ file: String) -> Int {
+        guard let status = files.status(file), status.isRegularFile else { return 0 }
+        return Int(status.size) / 2
+    }
+
+    func appendLine(_ file: String) {
         guard let fd = try? files.open(file, O_WRONLY | O_CREAT | O_APPEND, create: true) else { return }
         defer { close(fd) }
         try? FileSystem.writeAll(fd, Array("a\n".utf8), path: file)
@@ -102,14 +103,23 @@ public struct PatchTrust {
         try? files.writeAtomically(path(classDigest, ".distrusted"), Array((reason + "\n").utf8))
     }
 
-    /// A unit (a stored result, by key) whose patched outputs agreed with a fresh compile after a move: it
-    /// has shown that it patches exactly, so further moves serve it while its class is still proving.
+    /// A unit (a stored result, by key) whose patched outputs agreed with fresh compiles after moves as often
+    /// as required: it has shown that it patches exactly, so further moves serve it.
     public func unitAgreed(_ result: Digest) -> Bool {
-        files.status(path(result, ".unit"))?.isRegularFile == true
+        lineCount(path(result, ".unit")) >= requiredAgreements
     }
 
     public func recordUnitAgreement(_ result: Digest) {
-        if let fd = try? files.open(path(result, ".unit"), O_WRONLY | O_CREAT, create: true) { close(fd) }
+        appendLine(path(result, ".unit"))
+    }
+
+    /// A unit whose patched outputs differed from a fresh compile: never served patched again.
+    public func unitDisagreed(_ result: Digest) -> Bool {
+        files.status(path(result, ".unit-disagreed")) != nil
+    }
+
+    public func recordUnitDisagreement(_ result: Digest, reason: String) {
+        try? files.writeAtomically(path(result, ".unit-disagreed"), Array((reason + "\n").utf8))
     }
 
     /// How many classes are distrusted, for `incrcc -s`.

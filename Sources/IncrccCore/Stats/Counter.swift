@@ -57,6 +57,7 @@ public enum Counter: Int, CaseIterable, Sendable, Error {
     case remoteStorageTimeout
     case unreachedOptionHit
     case skippedGroupHit
+    case movedPathDependent
 
     /// The key printed by `--print-stats`.
     public var key: String {
@@ -117,6 +118,7 @@ public enum Counter: Int, CaseIterable, Sendable, Error {
         case .remoteStorageTimeout: return "remote_storage_timeout"
         case .unreachedOptionHit: return "direct_cache_hit_options_unreached"
         case .skippedGroupHit: return "direct_cache_hit_skipped_groups"
+        case .movedPathDependent: return "miss_moved_path_dependent"
         }
     }
 
@@ -179,6 +181,7 @@ public enum Counter: Int, CaseIterable, Sendable, Error {
         case .remoteStorageTimeout: return "timeouts"
         case .unreachedOptionHit: return "hits across options no file reads"
         case .skippedGroupHit: return "hits across edits in skipped groups"
+        case .movedPathDependent: return "misses: reads a path that moved"
         }
     }
 

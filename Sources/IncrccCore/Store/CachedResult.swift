@@ -38,25 +38,28 @@ public struct CachedResult: Equatable, Sendable {
     /// `PathMapping.realPartsDigest` of the compile that stored it: a call with the same digest gets the
     /// bytes back exactly; any other call gets them patched.
     public var pathsDigest: Digest
-    /// Whether some binary output held a path part when stored, or may hold one unseen (compressed
-    /// sections, LTO bytecode, a format other than ELF): only then does serving it to a call with other
-    /// paths depend on patching being exact, which is what a class of compile must earn trust for.
-    public var patchesBinary: Bool
+    /// What the compile that stored it read of its moving paths: only a result that read none serves a
+    /// call with other paths as it is (its text outputs patched, which same-length replacement does
+    /// exactly); any other must first agree with a fresh compile there (`PatchTrust`).
+    public var pathDependence: PathDependence
+
+    /// Whether serving it to a call with other paths needs a unit's agreement.
+    public var movesOnlyWithProof: Bool { pathDependence.kind != .none }
 
     public init(stdout: [UInt8], stderr: [UInt8], files: [OutputFile], pathsDigest: Digest = PathMapping().realPartsDigest,
-                patchesBinary: Bool = false) {
+                pathDependence: PathDependence = .independent) {
         self.stdout = stdout
         self.stderr = stderr
         self.files = files
         self.pathsDigest = pathsDigest
-        self.patchesBinary = patchesBinary
+        self.pathDependence = pathDependence
     }
 
     /// Every byte string replaced by `transform`.
     func mapped(_ transform: ([UInt8]) -> [UInt8]) -> CachedResult {
         CachedResult(stdout: transform(stdout), stderr: transform(stderr),
                      files: files.map { OutputFile($0.kind, transform($0.bytes)) }, pathsDigest: pathsDigest,
-                     patchesBinary: patchesBinary)
+                     pathDependence: pathDependence)
     }
 
     /// This call's real paths put back. A dependency file whose length changed (a checkout at a path of
@@ -86,20 +89,28 @@ public struct CachedResult: Equatable, Sendable {
 
     /// The form to store: nil when some output cannot be normalized reversibly (it already holds a
     /// placeholder), since such bytes could not be patched back exactly.
-    public func normalized(with mapping: PathMapping) -> CachedResult? {
+    ///
+    /// `dependence` is what the compile read (decided from its inputs). A binary output found to hold a
+    /// moving part, or one whose bytes no search can read (compressed sections, LTO bytecode, not ELF),
+    /// adds doubt on top; a search that finds nothing never removes any.
+    public func normalized(with mapping: PathMapping, dependence: PathDependence = .independent) -> CachedResult? {
         guard let stdout = mapping.normalizeReversibly(stdout), let stderr = mapping.normalizeReversibly(stderr)
         else { return nil }
         var normalizedFiles: [OutputFile] = []
-        var patchesBinary = false
+        var dependence = dependence
         for file in files {
             guard let bytes = mapping.normalizeReversibly(file.bytes) else { return nil }
-            if file.kind.isBinary && (bytes != file.bytes || !ObjectTransparency.isTransparent(file.bytes)) {
-                patchesBinary = true
+            if file.kind.isBinary && !mapping.isEmpty {
+                if bytes != file.bytes {
+                    dependence = dependence.joined(PathDependence(.compiler, "the \(file.kind) holds a moving path"))
+                } else if !ObjectTransparency.isTransparent(file.bytes) {
+                    dependence = dependence.joined(PathDependence(.compiler, "the \(file.kind) has sections no search can read"))
+                }
             }
             normalizedFiles.append(OutputFile(file.kind, bytes))
         }
         return CachedResult(stdout: stdout, stderr: stderr, files: normalizedFiles, pathsDigest: mapping.realPartsDigest,
-                            patchesBinary: patchesBinary)
+                            pathDependence: dependence)
     }
 
     /// What differs from `other`, by name: `object`, `stderr`, …
@@ -120,13 +131,15 @@ public struct CachedResult: Equatable, Sendable {
         files.first { $0.kind == kind }?.bytes
     }
 
-    static let formatVersion: UInt8 = 3
+    /// 4: the path dependence (kind and reason) replaced version 3's flag for binary outputs holding a path.
+    static let formatVersion: UInt8 = 4
 
     public func encode() -> [UInt8] {
         var writer = ByteWriter()
         writer.write(Self.formatVersion)
         writer.write(pathsDigest)
-        writer.write(UInt8(patchesBinary ? 1 : 0))
+        writer.write(pathDependence.kind.rawValue)
+        writer.write(pathDependence.reason)
         writer.write(stdout)
         writer.write(stderr)
         writer.write(UInt64(files.count))
@@ -141,12 +154,8 @@ public struct CachedResult: Equatable, Sendable {
         var reader = ByteReader(bytes)
         guard try reader.readUInt8() == formatVersion else { throw MalformedEntry("result version") }
         let pathsDigest = try reader.readDigest()
-        let patchesBinary: Bool
-        switch try reader.readUInt8() {
-        case 0: patchesBinary = false
-        case 1: patchesBinary = true
-        default: throw MalformedEntry("binary patch flag")
-        }
+        guard let kind = PathDependence.Kind(rawValue: try reader.readUInt8()) else { throw MalformedEntry("path dependence") }
+        let dependence = PathDependence(kind, try reader.readString())
         let stdout = try reader.readBytes()
         let stderr = try reader.readBytes()
         let count = try reader.readCount(minimumItemSize: 9)
@@ -157,6 +166,6 @@ public struct CachedResult: Equatable, Sendable {
         }
         guard reader.isAtEnd else { throw MalformedEntry("trailing bytes") }
         return CachedResult(stdout: stdout, stderr: stderr, files: files, pathsDigest: pathsDigest,
-                            patchesBinary: patchesBinary)
+                            pathDependence: dependence)
     }
 }

@@ -59,12 +59,8 @@ struct StreamedResult {
         var stream = EntryStream(fd: fd, offset: EntryCodec.headerSize, end: Int(s.st_size))
         guard try stream.byte() == CachedResult.formatVersion else { throw MalformedEntry("result version") }
         let pathsDigest = Digest(high: try stream.uint64(), low: try stream.uint64())
-        let patchesBinary: Bool
-        switch try stream.byte() {
-        case 0: patchesBinary = false
-        case 1: patchesBinary = true
-        default: throw MalformedEntry("binary patch flag")
-        }
+        guard let kind = PathDependence.Kind(rawValue: try stream.byte()) else { throw MalformedEntry("path dependence") }
+        let dependence = PathDependence(kind, String(decoding: try stream.bytes(limit: 1 << 20), as: UTF8.self))
         let stdout = try stream.bytes(limit: inlineLimit * 16)
         let stderr = try stream.bytes(limit: inlineLimit * 16)
         let count = try stream.uint64()
@@ -93,7 +89,7 @@ struct StreamedResult {
         keep = true
         return .streamed(StreamedResult(
             result: CachedResult(stdout: stdout, stderr: stderr, files: inline, pathsDigest: pathsDigest,
-                                 patchesBinary: patchesBinary),
+                                 pathDependence: dependence),
             external: external, fd: fd))
     }
 
