@@ -155,22 +155,67 @@ struct HostileCacheTests {
         #expect(failing.stderr.contains("nosuch"))
     }
 
-    /// Output files that are links are written through, as gcc does.
-    @Test func outputLinksAreWrittenThrough() throws {
+    /// Output files that are links, on a miss and on a hit, end as the compiler itself leaves them: each
+    /// output either replaced by a file or written through to the link's target, compared with a plain
+    /// compile in a directory of its own.
+    @Test(arguments: ["gcc", "clang"].filter { Tools.which($0) != nil })
+    func outputLinksEndAsTheCompilerLeavesThem(compiler: String) throws {
         let s = Scratch()
         s.write("t.c", "int f(void) { return 1; }\n")
-        try FileManager.default.createSymbolicLink(atPath: s.file("t.d"), withDestinationPath: "real.d")
-        try FileManager.default.createSymbolicLink(atPath: s.file("t.o"), withDestinationPath: "objects/real.o")
-        try FileManager.default.createDirectory(atPath: s.file("objects"), withIntermediateDirectories: true)
-        for _ in 0..<2 {
-            let result = try incrcc(["gcc", "-MD", "-MF", "t.d", "-c", "t.c", "-o", "t.o"], in: s)
-            #expect(result.status == 0)
-            let attributes = try FileManager.default.attributesOfItem(atPath: s.file("t.d"))
-            #expect(attributes[.type] as? FileAttributeType == .typeSymbolicLink)
-            #expect(s.text("real.d").hasPrefix("t.o:"))
-            #expect(s.exists("objects/real.o"))
+        let outputs = ["t.o", "t.d"] + (compiler == "gcc" ? ["t.su"] : [])
+        let flags = ["-MD", "-MF", "t.d", "-c", "t.c", "-o", "t.o"] + (compiler == "gcc" ? ["-fstack-usage"] : [])
+        /// Each output link pointing at a victim file; afterwards, whether the link is still one and whether
+        /// the victim was overwritten.
+        func outcome(in dir: String, _ compile: () throws -> RunResult) throws -> [String] {
+            for output in outputs {
+                s.write(dir + "/victim-" + output, "victim\n")
+                try? FileManager.default.removeItem(atPath: s.file(dir + "/" + output))
+                try FileManager.default.createSymbolicLink(atPath: s.file(dir + "/" + output), withDestinationPath: "victim-" + output)
+            }
+            #expect(try compile().status == 0)
+            return try outputs.map { output in
+                let type = try FileManager.default.attributesOfItem(atPath: s.file(dir + "/" + output))[.type] as? FileAttributeType
+                let link = type == .typeSymbolicLink ? "link" : "file"
+                return "\(output): \(link), victim \(s.text(dir + "/victim-" + output) == "victim\n" ? "kept" : "written")"
+            }
         }
+        s.write("plain/t.c", "int f(void) { return 1; }\n")
+        let expected = try outcome(in: "plain") { try run([compiler] + flags, in: s, cwd: s.file("plain")) }
+        s.write("cached/t.c", "int f(void) { return 1; }\n")
+        for round in 0..<2 {
+            let got = try outcome(in: "cached") { try incrcc([compiler] + flags, in: s, cwd: s.file("cached")) }
+            #expect(got == expected, "round \(round) (\(round == 0 ? "miss" : "hit"))")
+        }
+        #expect(expected.contains("t.o: file, victim kept"), "the compilers replace an object link")
         #expect(try stats(s)["direct_cache_hit"] == 1)
+    }
+
+    /// A statistics file with flipped bytes is reset to zero and reported in one line, never summed; an
+    /// untouched one keeps its counts.
+    @Test func damagedStatisticsAreResetNotBelieved() throws {
+        let s = Scratch()
+        s.write("t.c", "int f(void) { return 1; }\n")
+        for _ in 0..<3 { try incrcc(["gcc", "-c", "t.c"], in: s) }
+        let before = try stats(s)
+        #expect(before["direct_cache_hit"] == 2)
+        let files = try FileManager.default.subpathsOfDirectory(atPath: s.file("cache")).filter { $0.hasSuffix("/stats") }
+        let counted = try #require(files.first { path in
+            let values = StatsFiles.decode(Array(try! Data(contentsOf: URL(fileURLWithPath: s.file("cache/" + path)))))
+            return (values?[.directHit] ?? 0) > 0
+        })
+        var bytes = Array(try Data(contentsOf: URL(fileURLWithPath: s.file("cache/" + counted))))
+        // A counter's high bytes flipped, as random damage would: 1095216660581 and the like.
+        let slot = 8 + 8 + Counter.directHit.rawValue * 8
+        bytes[slot + 4] ^= 0xff
+        try Data(bytes).write(to: URL(fileURLWithPath: s.file("cache/" + counted)))
+        let shown = try incrcc(["--print-stats"], in: s)
+        #expect(shown.status == 0)
+        #expect(shown.stderr.components(separatedBy: "damaged").count == 2, "one line: \(shown.stderr)")
+        let after = try stats(s)
+        #expect((after["direct_cache_hit"] ?? 0) <= 2, "never the damaged value")
+        #expect(try incrcc(["--print-stats"], in: s).stderr.isEmpty, "reported once")
+        try incrcc(["gcc", "-c", "t.c"], in: s)
+        #expect((try stats(s)["direct_cache_hit"] ?? 0) >= 1)
     }
 
     @Test func saturatedCountersStillPrint() throws {
@@ -178,8 +223,9 @@ struct HostileCacheTests {
         s.write("t.c", "int f(void) { return 1; }\n")
         try incrcc(["gcc", "-c", "t.c"], in: s)
         try awaitStores(s)
-        var bytes: [UInt8] = []
-        for _ in Counter.allCases { withUnsafeBytes(of: (UInt64.max - 5).littleEndian) { bytes += $0 } }
+        var saturated = CounterValues()
+        for counter in Counter.allCases { saturated[counter] = UInt64.max - 5 }
+        let bytes = StatsFiles.encode(saturated)
         for shard in ["0", "1", "2"] {
             try FileManager.default.createDirectory(atPath: s.file("cache/\(shard)"), withIntermediateDirectories: true)
             try Data(bytes).write(to: URL(fileURLWithPath: s.file("cache/\(shard)/stats")))

@@ -85,6 +85,7 @@ public struct Commands {
 
     func report() -> StatsReport {
         var values = store.stats.readAll()
+        store.stats.printDamageReport()
         let trust = PatchTrust(cacheDirectory: configuration.cacheDirectory, requiredAgreements: configuration.trustAfter)
         values[.distrustedClasses] = UInt64(trust.distrustedCount())
         return StatsReport(values: values, maxSize: configuration.maxSize, cacheDirectory: configuration.cacheDirectory)

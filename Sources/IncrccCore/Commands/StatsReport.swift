@@ -49,7 +49,7 @@ public struct StatsReport {
             lines.append((counter.label.prefix(1).uppercased() + counter.label.dropFirst(), String(values[counter])))
         }
         let verification: [Counter] = [.patchAgreed, .patchDisagreed, .patchUnitTrustedHit, .movedPathDependent,
-                                       .verifySampled, .verifyMismatch, .distrustedClasses]
+                                       .verifySampled, .verifyMismatch, .verifyInconclusive, .distrustedClasses]
         if verification.contains(where: { values[$0] > 0 }) {
             lines.append(("Verification", ""))
             for counter in verification { lines.append(("  " + counter.label, String(values[counter]))) }

@@ -243,7 +243,8 @@ public struct CachedCompile {
         }
         do {
             let writer = ResultWriter(request: request,
-                                      plainDiagnostics: storesColoredDiagnostics(call.compiler) && !colorDiagnostics)
+                                      plainDiagnostics: storesColoredDiagnostics(call.compiler) && !colorDiagnostics,
+                                      family: call.compiler.family)
             try UserMask.asCaller { () throws(SystemError) in try writer.write(result) }
         } catch {
             // Nothing was put in place; the compiler runs as called and has the last word.

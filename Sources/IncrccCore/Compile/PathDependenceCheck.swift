@@ -9,8 +9,10 @@ extension CachedCompile {
         let mapping = call.mapping
         guard !mapping.isEmpty else { return .independent }
         var found = PathDependence.independent
-        if let reason = PathDependence.optionReason(request) ?? PathDependence.sourceNameReason(
-            request, family: call.compiler.family, mapping: mapping) {
+        let filesRead = recorded.files.map(\.path).filter { !$0.hasPrefix("\u{0}") }
+        if let reason = PathDependence.recordsReason(request, currentDirectory: currentDirectory, filesRead: filesRead,
+                                                     mapping: mapping)
+            ?? PathDependence.sourceNameReason(request, mapping: mapping) {
             found = PathDependence(.compiler, reason)
         }
         guard request.language.isPreprocessed else {
@@ -21,9 +23,9 @@ extension CachedCompile {
             return found
         }
         var texts: [[UInt8]] = [call.source]
-        for file in recorded.files where !file.path.hasPrefix("\u{0}") {
-            guard let bytes = try? FileSystem.readFile(file.path) else {
-                return PathDependence(.unit, "\(file.path) could not be read again to check it")
+        for path in filesRead {
+            guard let bytes = try? FileSystem.readFile(path) else {
+                return PathDependence(.unit, "\(path) could not be read again to check it")
             }
             texts.append(bytes)
         }

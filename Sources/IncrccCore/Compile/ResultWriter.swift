@@ -6,11 +6,31 @@ import Glibc
 /// All or nothing, as far as a file system allows: every file is written in full to an unnamed temporary
 /// file (`O_TMPFILE`, which a kill leaves no trace of) before any is put in place, so a full disk or a
 /// failed write leaves the outputs as they were and the caller runs the compiler instead, which then says
-/// and leaves what it would. An output path that is a symlink is written through, as the compiler does.
+/// and leaves what it would. An output path that is a symlink is treated as the compiler treats it
+/// (`linksReplaced`).
 struct ResultWriter {
     var request: CompileRequest
     /// The stored diagnostics are coloured and this caller's stderr is no terminal.
     var plainDiagnostics = false
+    /// Whose outputs these are: gcc and clang differ in which output links they replace.
+    var family: CompilerFamily = .unknown
+
+    /// Whether the compiler replaces a symlink at this output's path with a file of its own (true) or writes
+    /// into the link's target. Checked with gcc 12 and clang: both replace the object (the assembler removes
+    /// an old output first, clang renames a temporary over it) and gcc the split DWARF file; gcc writes the
+    /// dependency file, stack usage and coverage notes through the link, clang its coverage notes too, and
+    /// clang replaces the dependency file.
+    static func linksReplaced(_ kind: OutputKind, family: CompilerFamily) -> Bool {
+        switch kind {
+        case .object, .splitDwarf: return true
+        case .dependencyWithoutTarget, .dependencyVerbatim: return family == .clang
+        case .stackUsage, .coverageNotes: return false
+        }
+    }
+
+    func outputPath(_ path: String, _ kind: OutputKind) -> String {
+        Self.linksReplaced(kind, family: family) ? path : FileSystem.resolvingLinks(path)
+    }
 
     /// `streamed`: files left in an entry (`StreamedResult`), copied from it by the kernel.
     func write(_ result: CachedResult, streamed: StreamedResult? = nil) throws(SystemError) {
@@ -18,22 +38,21 @@ struct ResultWriter {
         var copied: [(path: String, offset: Int, count: Int)] = []
         for file in streamed?.external ?? [] {
             guard let path = path(of: file.kind) else { continue }
-            copied.append((path, file.offset, file.count))
+            copied.append((outputPath(path, file.kind), file.offset, file.count))
         }
         for file in result.files {
             guard let path = path(of: file.kind) else { continue }
             let target = file.kind == .dependencyWithoutTarget ? DependencyFile.escapeTarget(request.output) : []
-            planned.append((path, target + file.bytes))
+            planned.append((outputPath(path, file.kind), target + file.bytes))
         }
         var prepared: [PreparedOutput] = []
         do throws(SystemError) {
             for (path, bytes) in planned {
-                prepared.append(try PreparedOutput(path: FileSystem.resolvingLinks(path), bytes: bytes))
+                prepared.append(try PreparedOutput(path: path, bytes: bytes))
             }
             if let source = streamed?.fd {
                 for (path, offset, count) in copied {
-                    prepared.append(try PreparedOutput(path: FileSystem.resolvingLinks(path), copying: count,
-                                                       from: source, at: offset))
+                    prepared.append(try PreparedOutput(path: path, copying: count, from: source, at: offset))
                 }
             }
             for index in prepared.indices { try prepared[index].place() }

@@ -42,19 +42,56 @@ extension CachedCompile {
         _exit(0)
     }
 
+    /// How long before the call began a file's times still count as "changed since": file times come from
+    /// the kernel's coarse clock, up to a tick (4 ms at HZ=250) behind the clock the call read.
+    static let clockTickMargin: Int64 = 20_000_000
+
+    /// Whether the inputs a verification compiles are the ones the hit was served for: the source holds the
+    /// bytes the key was computed over, and no file the compiler read (`dependencyText`, its `-MD` list) was
+    /// written since the call began. A header created since that shadows one the hit used is among the
+    /// files read, with its new times.
+    func unchangedSinceCall(_ call: Call, dependencyText: [UInt8]?) -> Bool {
+        if request.source != "/dev/null" {
+            guard let bytes = try? FileSystem.readFile(request.source), bytes == call.source else { return false }
+        }
+        guard let dependencyText else { return true }
+        let threshold = facts.now - Self.clockTickMargin
+        for path in DependencyFile.prerequisites(dependencyText) {
+            guard let status = try? FileSystem.status(path) else { return false }
+            if status.changedNanoseconds >= threshold || status.modifiedNanoseconds >= threshold { return false }
+        }
+        return true
+    }
+
     /// Linux's SCHED_IDLE (behind _GNU_SOURCE in Glibc's headers).
     static let idleScheduler: Int32 = 5
 
     func compareInBackground(_ served: CachedResult, _ call: Call, resultKey: Digest) {
         let object = FileSystem.temporaryName(beside: store.directory + "/tmp/verify") + ".o"
+        let dependencies = object + ".d"
         store.files.makeDirectory(store.directory + "/tmp")
-        defer { FileSystem.remove(object) }
+        defer {
+            FileSystem.remove(object)
+            FileSystem.remove(dependencies)
+        }
+        let shard = Int(getpid()) % StatsFiles.shardCount
+        func inconclusive(_ why: String) {
+            log.write("background verification inconclusive: \(why)")
+            try? store.stats.update(shard: shard, [(.verifyInconclusive, 1)])
+        }
+        // The hit was served for the inputs as they were when the call began: a verdict is only worth
+        // something on those. An input edited since (configure rewrites `conftest.c` at once) voids it.
+        guard unchangedSinceCall(call, dependencyText: nil) else { return inconclusive("the source changed after the hit") }
         var arguments = request.argumentsWithoutOutputs() + [request.producesAssembly ? "-S" : "-c", "-o", object]
+        if request.language.isPreprocessed { arguments += ["-MD", "-MF", dependencies] }
         if call.key.colorDiagnostics || storesColoredDiagnostics(call.compiler) { arguments.append("-fdiagnostics-color") }
         let command = prefix + [compilerPath] + arguments
-        guard let run = try? UserMask.asCaller({ () throws(SystemError) in
-            try ChildProcess.runCapturing(command[0], command)
-        }), run.status.succeeded, let bytes = try? FileSystem.readFile(object) else {
+        let run = try? UserMask.asCaller({ () throws(SystemError) in try ChildProcess.runCapturing(command[0], command) })
+        let dependencyText = request.language.isPreprocessed ? (try? FileSystem.readFile(dependencies)) ?? [] : nil
+        guard unchangedSinceCall(call, dependencyText: dependencyText) else {
+            return inconclusive("an input changed after the hit")
+        }
+        guard let run, run.status.succeeded, let bytes = try? FileSystem.readFile(object) else {
             log.write("background verification could not compile")
             return
         }
@@ -63,7 +100,6 @@ extension CachedCompile {
         if servedObject != bytes { differences.append("object") }
         if served.stdout != run.stdout { differences.append("stdout") }
         if served.stderr != run.stderr { differences.append("stderr") }
-        let shard = Int(getpid()) % StatsFiles.shardCount
         guard !differences.isEmpty else {
             log.write("background verification agreed")
             return

@@ -18,10 +18,13 @@ import Glibc
 ///   profile data paths, sanitizer metadata, recorded switches, LTO bytecode, unique internal-linkage
 ///   names, offloading, assembler options (`-Wa,`): each turned on by an option (gcc "Options for Debugging
 ///   Your Program", "Program Instrumentation Options"; clang's command-line reference);
-/// - the source's own name in the symbol table (`STT_FILE`) and in constructor names
-///   (`_GLOBAL__sub_I_<name>`): gcc uses its base name, clang the name as given.
+///   — and these records can hold only paths the compiler knows: the working directory, the source, the
+///   output, the files it read and the options (gcc's switch record leaves out search directories and
+///   macros); when none holds a moving part, neither do the records;
+/// - the source's base name in the symbol table (`STT_FILE`) and in constructor names
+///   (`_GLOBAL__sub_I_<name>`).
 /// So the preprocessed text, searched for the moving parts and the builtins' names (line markers left
-/// out), the options, and the source's name decide it. A path that reaches the object through any of them
+/// out), the recording options with the paths they can record, and the source's name decide it. A path that reaches the object through any of them
 /// may arrive there in any form — one character, a length, a hash, a wide or UTF-16 string — so such a
 /// compile is moved only where a fresh compile in a new place agreed with the patched result, or it is keyed
 /// by its real paths.
@@ -63,25 +66,63 @@ public struct PathDependence: Equatable, Sendable {
         "-fprofile-update", "-fprofile-abs-path", "-ftest-coverage", "--coverage", "-fxray-instrument", "-fpatchable-function-entry",
     ]
 
-    /// The option-borne reason, if any: the compiler's own records of where it compiled.
-    static func optionReason(_ request: CompileRequest) -> String? {
-        if request.debugInfo { return "debug information (-g) records the paths" }
+    /// The option that makes the compiler keep records of where it compiled, if any.
+    static func recordingOption(_ request: CompileRequest) -> String? {
+        if request.debugInfo { return "debug information (-g)" }
         for argument in request.keyedArguments {
-            for prefix in recordingPrefixes where argument.hasPrefix(prefix) {
-                return "the option \(argument) records paths in the object"
-            }
-            if argument == "-fverbose-asm", request.producesAssembly {
-                return "the option -fverbose-asm writes the command line into the assembly"
-            }
+            for prefix in recordingPrefixes where argument.hasPrefix(prefix) { return "the option \(argument)" }
+            if argument == "-fverbose-asm", request.producesAssembly { return "the option -fverbose-asm" }
         }
         return nil
     }
 
-    /// The source's name as the compiler records it in the symbol table holds a moving part.
-    static func sourceNameReason(_ request: CompileRequest, family: CompilerFamily, mapping: PathMapping) -> String? {
-        let recorded = family == .gcc ? Path.baseName(request.source) : request.source
+    /// Options whose values the compiler's records leave out (gcc's `DW_AT_producer` lists the switches
+    /// that decide code, not search directories or macros; checked with gcc 12), unless it is told to
+    /// record the whole command line or macros (`-g3`).
+    static let unrecordedOptions: Set<String> = [
+        "-I", "-isystem", "-iquote", "-idirafter", "-D", "-U", "-include", "-imacros", "-iprefix", "-iwithprefix",
+        "-iwithprefixbefore", "-MF", "-MT", "-MQ", "-o",
+    ]
+
+    static func recordsWholeCommandLine(_ request: CompileRequest) -> Bool {
+        request.keyedArguments.contains { argument in
+            argument.hasPrefix("-frecord-gcc-switches") || argument.hasPrefix("-grecord-command-line")
+                || argument.hasPrefix("-frecord-command-line") || (argument.hasPrefix("-g") && argument.hasSuffix("3"))
+        }
+    }
+
+    /// The compiler's own records (debug information, coverage notes, profile data paths, …) can hold only
+    /// paths the compiler knows: the working directory, the source, the output (and the names derived from
+    /// it), the files it read, and the command line's options. When none of them holds a moving part, the
+    /// records hold none either, whatever the option.
+    static func recordsReason(_ request: CompileRequest, currentDirectory: String, filesRead: [String],
+                              mapping: PathMapping) -> String? {
+        guard let option = recordingOption(request) else { return nil }
+        func holds(_ text: String) -> Bool { holdsMovingPart(Array(text.utf8), mapping) }
+        if holds(currentDirectory) { return "\(option) records the working directory \(currentDirectory)" }
+        if holds(request.source) { return "\(option) records the source \(request.source)" }
+        if holds(request.output) { return "\(option) records names derived from the output \(request.output)" }
+        if let file = filesRead.first(where: holds) { return "\(option) records \(file), which the compile read" }
+        let wholeLine = recordsWholeCommandLine(request)
+        var recorded: String?
+        request.forEachKeyedOption { option, value in
+            guard recorded == nil else { return }
+            if let value {
+                if (wholeLine || !unrecordedOptions.contains(option)) && holds(value) { recorded = option + " " + value }
+            } else if holds(option),
+                      wholeLine || !unrecordedOptions.contains(where: { option.hasPrefix($0) && option.count > $0.count }) {
+                recorded = option
+            }
+        }
+        return recorded.map { "\(option) records the option \($0)" }
+    }
+
+    /// The source's name as the compiler records it in the symbol table (its base name: `STT_FILE` and
+    /// `_GLOBAL__sub_I_<name>`, checked with gcc 12 and clang) holds a moving part.
+    static func sourceNameReason(_ request: CompileRequest, mapping: PathMapping) -> String? {
+        let recorded = Path.baseName(request.source)
         guard holdsMovingPart(Array(recorded.utf8), mapping) else { return nil }
-        return "the object's symbol table names the source as \(recorded)"
+        return "the object's symbol table names the source \(recorded)"
     }
 
     /// Names whose presence in the text means the compile may read its own path.

@@ -58,6 +58,7 @@ public enum Counter: Int, CaseIterable, Sendable, Error {
     case unreachedOptionHit
     case skippedGroupHit
     case movedPathDependent
+    case verifyInconclusive
 
     /// The key printed by `--print-stats`.
     public var key: String {
@@ -119,6 +120,7 @@ public enum Counter: Int, CaseIterable, Sendable, Error {
         case .unreachedOptionHit: return "direct_cache_hit_options_unreached"
         case .skippedGroupHit: return "direct_cache_hit_skipped_groups"
         case .movedPathDependent: return "miss_moved_path_dependent"
+        case .verifyInconclusive: return "verify_inconclusive"
         }
     }
 
@@ -182,6 +184,7 @@ public enum Counter: Int, CaseIterable, Sendable, Error {
         case .unreachedOptionHit: return "hits across options no file reads"
         case .skippedGroupHit: return "hits across edits in skipped groups"
         case .movedPathDependent: return "misses: reads a path that moved"
+        case .verifyInconclusive: return "samples voided: input changed after the hit"
         }
     }
 

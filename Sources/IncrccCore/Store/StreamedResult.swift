@@ -169,7 +169,8 @@ extension CachedCompile {
         else { return nil }
         do {
             let writer = ResultWriter(request: request,
-                                      plainDiagnostics: storesColoredDiagnostics(call.compiler) && !colorDiagnostics)
+                                      plainDiagnostics: storesColoredDiagnostics(call.compiler) && !colorDiagnostics,
+                                      family: call.compiler.family)
             try UserMask.asCaller { () throws(SystemError) in try writer.write(inline, streamed: streamed) }
         } catch {
             log.write("cannot write outputs: \(error)")
