@@ -6,8 +6,10 @@ import StorageProtocol
 /// session, and exits after `CRSH_IDLE_TIMEOUT` seconds without clients, on `stop`, or when its socket
 /// path no longer names its socket (a client replaced it).
 public enum StorageHelperServer {
-    /// How long a backend that failed is skipped: requests answer an error at once meanwhile, so a dead
-    /// server costs a compile one local round trip, not a connect timeout.
+    /// How long a backend that failed slowly (a timeout, a hung connect) is skipped: requests answer an
+    /// error at once meanwhile, so a hung or unreachable server costs a build one wait per window, not one
+    /// per call. A failure that came at once (refused, reset: a server restarting) sets no back-off: the
+    /// next request reconnects, so a server that is back is used at once.
     public static let defaultBackoffMilliseconds = 10_000
 
     /// A helper's whole life: its backend made from `CRSH_URL` and the attributes, or a message and exit 1.
@@ -184,6 +186,17 @@ final class ServerState: @unchecked Sendable {
     private var failedUntil: Int64 = 0
     private var lastFailure = ""
     private var diagnostics: [String] = []
+    /// When each request now at the backend began, by a number of its own.
+    private var inFlight: [Int: Int64] = [:]
+    private var nextRequest = 0
+
+    /// A failure faster than this came from the server (refused, reset, an error reply), not from waiting
+    /// on it: no back-off follows. Loopback refusals take microseconds; a remote one a round trip.
+    static let fastFailureNanoseconds: Int64 = 50_000_000
+    /// A request at the backend for longer than this means the server has stopped answering: further
+    /// requests fail at once instead of queueing behind it (eight calls of a `make -j8` would each wait
+    /// for their own timeout otherwise), until one completes.
+    static let stallNanoseconds: Int64 = 250_000_000
 
     init(backend: any StorageBackend, backoffNanoseconds: Int64, endpoint: String) {
         self.backend = backend
@@ -302,12 +315,22 @@ final class ServerState: @unchecked Sendable {
         }
     }
 
-    /// Runs one operation on a pooled session, unless the backend failed within the back-off time. A
-    /// session that failed is dropped (its connection may be half-closed); a new one reconnects.
+    /// Runs one operation on a pooled session, unless the backend failed slowly within the back-off time or
+    /// a request already waits on it for too long. A session that failed is dropped (its connection may be
+    /// half-closed); a new one reconnects.
     func perform(_ operation: (StorageSession) -> BackendReply) -> BackendReply {
         let now = Channel.monotonicNanoseconds()
-        let skipped: String? = locked { now < failedUntil ? lastFailure : nil }
-        if let skipped { return .failed("skipped after an error: " + skipped) }
+        let admitted: (request: Int?, refusal: String) = locked {
+            if now < failedUntil { return (nil, "skipped after an error: " + lastFailure) }
+            if let oldest = inFlight.values.min(), now - oldest > Self.stallNanoseconds {
+                return (nil, "skipped: the server has not answered a request for \((now - oldest) / 1_000_000) ms")
+            }
+            nextRequest += 1
+            inFlight[nextRequest] = now
+            return (nextRequest, "")
+        }
+        guard let request = admitted.request else { return .failed(admitted.refusal) }
+        defer { locked { inFlight[request] = nil } }
         let pooled: StorageSession? = locked { pool.popLast() }
         let session: StorageSession
         if let pooled {
@@ -316,23 +339,25 @@ final class ServerState: @unchecked Sendable {
             switch backend.makeSession() {
             case .success(let made): session = made
             case .failure(let error):
-                recordFailure(error.message)
+                recordFailure(error.message, began: now)
                 return .failed(error.message)
             }
         }
         let reply = operation(session)
         switch reply {
         case .failed(let message), .timedOut(let message):
-            recordFailure(message)
+            recordFailure(message, began: now)
         case .ok, .noop:
             locked { pool.append(session) }
         }
         return reply
     }
 
-    func recordFailure(_ message: String) {
+    /// Notes a failure; one that took long starts the back-off window.
+    func recordFailure(_ message: String, began: Int64) {
+        let now = Channel.monotonicNanoseconds()
         locked {
-            failedUntil = Channel.monotonicNanoseconds() + backoffNanoseconds
+            if now - began >= Self.fastFailureNanoseconds { failedUntil = now + backoffNanoseconds }
             lastFailure = message
             diagnostics.append(message)
             if diagnostics.count > 64 { diagnostics.removeFirst(diagnostics.count - 64) }

@@ -107,6 +107,10 @@ final class HTTPSession: StorageSession {
         incrcc_curl_set_long(handle, CURLOPT_NOSIGNAL, 1)
         incrcc_curl_set_long(handle, CURLOPT_CONNECTTIMEOUT_MS, backend.connectTimeout)
         incrcc_curl_set_long(handle, CURLOPT_TIMEOUT_MS, backend.operationTimeout)
+        // A server that stops sending (stopped, hung) is given up on after a second without progress,
+        // whatever the transfer's size (libcurl counts the low-speed time in whole seconds).
+        incrcc_curl_set_long(handle, CURLOPT_LOW_SPEED_LIMIT, 1)
+        incrcc_curl_set_long(handle, CURLOPT_LOW_SPEED_TIME, 1)
         incrcc_curl_set_pointer(handle, CURLOPT_HTTPHEADER, UnsafeRawPointer(headerList))
         if let user = backend.user { incrcc_curl_set_pointer(handle, CURLOPT_USERNAME, user) }
         if let password = backend.password { incrcc_curl_set_pointer(handle, CURLOPT_PASSWORD, password) }

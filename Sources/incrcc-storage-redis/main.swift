@@ -3,8 +3,8 @@ import Glibc
 import StorageHelperServer
 
 /// incrcc-storage-redis: a storage helper (ccache's protocol) for `redis://[[user]:password@]host[:port][/db]`
-/// and `redis+unix:/path/to/socket[?db=N]`, with attributes `connect-timeout` and `operation-timeout`
-/// (milliseconds). Entries are stored under `incrcc:<hex key>`.
+/// and `redis+unix:/path/to/socket[?db=N]`, with attributes `connect-timeout`, `operation-timeout` and
+/// `stall-timeout` (milliseconds). Entries are stored under `incrcc:<hex key>`.
 struct RedisBackend: StorageBackend {
     enum Address: Sendable {
         case tcp(host: String, port: Int)
@@ -17,6 +17,9 @@ struct RedisBackend: StorageBackend {
     var database: Int
     var connectTimeout: Int
     var operationTimeout: Int
+    /// How long one read or write on the connection may wait without progress (hiredis applies its timeout
+    /// to each socket operation): a hung server is given up on after this, however large the value.
+    var stallTimeout: Int
     let identity = "incrcc-storage-redis 1 (hiredis)"
 
     init(url text: String, attributes: HelperAttributes) throws(StartError) {
@@ -41,6 +44,7 @@ struct RedisBackend: StorageBackend {
         password = url.password
         connectTimeout = try attributes.milliseconds("connect-timeout", fallback: 100)
         operationTimeout = try attributes.milliseconds("operation-timeout", fallback: 5_000)
+        stallTimeout = try attributes.milliseconds("stall-timeout", fallback: 500)
     }
 
     func makeSession() -> Result<StorageSession, StartError> {
@@ -57,7 +61,7 @@ struct RedisBackend: StorageBackend {
             redisFree(context)
             return .failure(StartError("cannot connect: " + message))
         }
-        redisSetTimeout(context, timeval(milliseconds: operationTimeout))
+        redisSetTimeout(context, timeval(milliseconds: min(operationTimeout, stallTimeout)))
         let session = RedisSession(context: context)
         var setup: [[String]] = []
         if let password { setup.append(user.map { ["AUTH", $0, password] } ?? ["AUTH", password]) }

@@ -185,6 +185,8 @@ struct StorePathEndToEndTests {
             exit 0
             """)
         try incrcc(["./noisy-cc", "-c", "x.c", "-o", "x.o"], in: s)
+        // Inputs older than the hit by more than a clock tick: a verdict on them is the verifier's to give.
+        usleep(100_000)
         // The sampled hit is served at once; a verifier compiles it again after the call has returned.
         let sampled = try incrcc(["./noisy-cc", "-c", "x.c", "-o", "x.o"], in: s, env: ["INCRCC_VERIFY_RATE": "1"])
         #expect(sampled.status == 0)
@@ -200,5 +202,48 @@ struct StorePathEndToEndTests {
         #expect(next.stderr.contains("differed from a fresh compile"))
         #expect(try stats(s)["direct_cache_hit"] == 1)
         #expect(try incrcc(["./noisy-cc", "-c", "x.c", "-o", "y.o"], in: s).stderr.isEmpty)
+    }
+
+    /// configure rewrites `conftest.c` for every test, and a build may edit a header, right after a sampled
+    /// hit: the verifier then compiles other inputs than the hit was served for, so its verdict is voided
+    /// (counted), never reported as a mismatch, and the result and its class stay.
+    @Test func inputsEditedRightAfterASampledHitVoidTheVerdict() throws {
+        let s = Scratch()
+        let texts = ["#include \"conf.h\"\nint v = 1;\n", "#include \"conf.h\"\nint v = 2;\n"]
+        s.write("conf.h", "#define A 1\n")
+        for text in texts {
+            s.write("conftest.c", text)
+            try incrcc(["gcc", "-c", "conftest.c", "-o", "conftest.o"], in: s)
+        }
+        usleep(100_000)
+        let env = ["INCRCC_VERIFY_RATE": "1"]
+        var sampled = 0
+        for round in 0..<6 {
+            s.write("conftest.c", texts[round % 2])
+            let hit = try incrcc(["gcc", "-c", "conftest.c", "-o", "conftest.o"], in: s, env: env)
+            #expect(hit.status == 0 && hit.stderr.isEmpty, "\(hit.stderr)")
+            // At once, as configure writes its next test; every third round a header instead.
+            if round % 3 == 2 {
+                s.write("conf.h", "#define A \(round)\n")
+                s.write("conf.h", "#define A 1\n")
+            } else {
+                s.write("conftest.c", "int other_test_\(round);\n")
+            }
+            // One verifier at a time, holding the lock it took before the call returned: wait for it.
+            let lock = open(s.file("cache/tmp/verify.lock"), O_RDWR)
+            for _ in 0..<200 where lock >= 0 && flock(lock, LOCK_EX | LOCK_NB) != 0 { usleep(50_000) }
+            if lock >= 0 { close(lock) }
+            sampled = try stats(s)["verify_sampled"] ?? 0
+        }
+        let values = try stats(s)
+        #expect(sampled >= 1)
+        #expect(values["verify_mismatch"] == 0, "\(values)")
+        // The verifier runs at idle priority, after the edit as a rule; one that finished first agreed.
+        #expect((values["verify_inconclusive"] ?? 0) >= 1, "\(values)")
+        #expect(values["distrusted_classes"] == 0)
+        s.write("conftest.c", texts[0])
+        let again = try incrcc(["gcc", "-c", "conftest.c", "-o", "conftest.o"], in: s)
+        #expect(again.stderr.isEmpty, "no warning on the next call: \(again.stderr)")
+        #expect(try stats(s)["direct_cache_hit"] == 7, "the results stay")
     }
 }

@@ -22,10 +22,18 @@ struct HelperEndpoint {
         var url: String
         var lockPath: String
         var logPath: String
+        /// Written when a started helper never listened: every call in the back-off window after it skips
+        /// the helper at once, instead of each starting one more that waits.
+        var failedStartPath: String
     }
 
-    /// How long a starting helper may take to listen.
+    /// How long a starting helper may take to listen (incrcc's own start in a few milliseconds; a helper
+    /// that takes longer is killed, so none piles up).
     static let startMilliseconds = 2000
+    /// How long a call waits for another call that is starting the helper before going on without it.
+    static let startWaitMilliseconds = 300
+    /// How long after a helper failed to start no call tries again (the helper's own back-off window).
+    static let failedStartBackoffSeconds = 10
 
     enum Problem: Error {
         case unsafeDirectory(String)
@@ -54,7 +62,8 @@ struct HelperEndpoint {
         let socketPath = directory + "/" + name + ".sock"
         return .success(HelperEndpoint(socketPath: socketPath, launch: Launch(
             explicitProgram: spec.helper, scheme: spec.scheme, searchPath: lookup("PATH"), spec: spec, url: url,
-            lockPath: directory + "/" + name + ".lock", logPath: directory + "/" + name + ".log")))
+            lockPath: directory + "/" + name + ".lock", logPath: directory + "/" + name + ".log",
+            failedStartPath: directory + "/" + name + ".failed")))
     }
 
     /// What tells a starting helper what to serve (ccache's `CRSH_` variables); built only when one starts.
@@ -116,6 +125,9 @@ struct HelperEndpoint {
         } catch .system(let code) where launch != nil && (code == ENOENT || code == ECONNREFUSED) {
         }
         guard let launch else { throw .system(ENOENT) }
+        if Self.failedRecently(launch.failedStartPath) {
+            throw .malformed("the storage helper did not start a moment ago; trying again after \(Self.failedStartBackoffSeconds) s")
+        }
         let lock = open(launch.lockPath, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0o600)
         guard lock >= 0 else { throw .system(errno) }
         defer { close(lock) }
@@ -123,30 +135,65 @@ struct HelperEndpoint {
         guard fstat(lock, &status) == 0, status.st_uid == geteuid(), status.st_mode & S_IFMT == S_IFREG else {
             throw .system(EPERM)
         }
-        while flock(lock, LOCK_EX) != 0 {
-            if errno != EINTR { throw .system(errno) }
+        // Another call may be starting it: wait a little for that, never for the whole start.
+        let lockDeadline = Clock.nowNanoseconds() + Int64(Self.startWaitMilliseconds) * 1_000_000
+        while flock(lock, LOCK_EX | LOCK_NB) != 0 {
+            guard errno == EWOULDBLOCK || errno == EINTR else { throw .system(errno) }
+            if Clock.nowNanoseconds() > lockDeadline { throw .timeout }
+            usleep(2000)
         }
         defer { flock(lock, LOCK_UN) }
         if let client = try? StorageHelperClient.connect(socketPath: socketPath, timeoutMilliseconds: timeoutMilliseconds) {
             return client
         }
+        if Self.failedRecently(launch.failedStartPath) {
+            throw .malformed("the storage helper did not start a moment ago")
+        }
         // Nobody answers at the name: a helper that died left it behind.
         unlink(socketPath)
         guard let program = launch.explicitProgram ?? Self.findHelper(scheme: launch.scheme, searchPath: launch.searchPath)
-        else { throw .malformed("no storage helper for \(launch.scheme): (incrcc-storage-* or ccache-storage-\(launch.scheme))") }
+        else {
+            Self.noteFailedStart(launch.failedStartPath)
+            throw .malformed("no storage helper for \(launch.scheme): (incrcc-storage-* or ccache-storage-\(launch.scheme))")
+        }
         let pid = try start(launch, program: program)
         let deadline = Clock.nowNanoseconds() + Int64(Self.startMilliseconds) * 1_000_000
         while true {
             do {
-                return try StorageHelperClient.connect(socketPath: socketPath, timeoutMilliseconds: timeoutMilliseconds)
+                let client = try StorageHelperClient.connect(socketPath: socketPath, timeoutMilliseconds: timeoutMilliseconds)
+                unlink(launch.failedStartPath)
+                return client
             } catch .system(let code) where code == ENOENT || code == ECONNREFUSED {
                 var exitStatus: Int32 = 0
                 // A helper that exited at once (bad URL, cannot bind) will never listen.
-                if waitpid(pid, &exitStatus, WNOHANG) == pid { throw .malformed("the storage helper exited at start") }
-                if Clock.nowNanoseconds() > deadline { throw .timeout }
+                if waitpid(pid, &exitStatus, WNOHANG) == pid {
+                    Self.noteFailedStart(launch.failedStartPath)
+                    throw .malformed("the storage helper exited at start")
+                }
+                if Clock.nowNanoseconds() > deadline {
+                    // One that does not listen in time never serves this build: stopped, not left to pile up.
+                    kill(pid, SIGKILL)
+                    _ = waitpid(pid, &exitStatus, 0)
+                    Self.noteFailedStart(launch.failedStartPath)
+                    throw .timeout
+                }
                 usleep(1000)
             }
         }
+    }
+
+    /// Whether a helper failed to start within the back-off window (by the marker's modification time).
+    static func failedRecently(_ marker: String) -> Bool {
+        var status = stat()
+        guard lstat(marker, &status) == 0 else { return false }
+        let age = Int(time(nil)) - Int(status.st_mtim.tv_sec)
+        return age >= 0 && age < failedStartBackoffSeconds
+    }
+
+    static func noteFailedStart(_ marker: String) {
+        unlink(marker)
+        let descriptor = open(marker, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
+        if descriptor >= 0 { close(descriptor) }
     }
 
     /// Starts the helper in a session of its own (no terminal signal reaches it), its errors in a log beside
