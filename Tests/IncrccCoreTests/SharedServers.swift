@@ -36,8 +36,9 @@ struct RedisServer {
     let scratch: Scratch
 
     /// `configuration`: lines of a redis.conf (ACL users need one: the command line splits their rules).
-    static func start(_ s: Scratch, name: String, options: [String] = [], configuration: [String] = []) throws -> RedisServer {
-        let port = try freeLoopbackPort()
+    static func start(_ s: Scratch, name: String, options: [String] = [], configuration: [String] = [],
+                      port fixedPort: Int? = nil) throws -> RedisServer {
+        let port = try fixedPort ?? freeLoopbackPort()
         try FileManager.default.createDirectory(atPath: s.file(name), withIntermediateDirectories: true)
         let socket = s.file(name + "/redis.sock")
         s.write(name + "/redis.conf", configuration.joined(separator: "\n") + "\n")
