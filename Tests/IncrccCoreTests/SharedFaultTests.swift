@@ -130,6 +130,43 @@ struct SharedFaultTests {
         #expect(stats["remote_storage_read_hit"] == 0 && stats["cache_miss"] == 4, "\(stats)")
         #expect((stats["remote_storage_error"] ?? 0) >= 1)
         #expect(warnings(built) == 0, "a damaged entry is a miss, not an outage")
+        #expect(built.stderr.contains("failed its check"), "damage is told: \(built.stderr)")
+    }
+
+    /// A result too large to ride in its manifest (over 128 KiB), damaged in Redis: the first machine that
+    /// meets it misses and says so in one line, its upload replaces the entry, and the next machine hits.
+    @Test(.enabled(if: SharedTools.hasRedis))
+    func damagedLargeResultIsReportedOnceAndHealed() throws {
+        let s = Scratch()
+        let server = try RedisServer.start(s, name: "redis")
+        defer { server.stop() }
+        let url = "redis://127.0.0.1:\(server.port)"
+        // 300 KB of data no compressor shrinks much.
+        var generator = SeededGenerator(seed: 7)
+        let values = (0..<75_000).map { _ in String(UInt32(truncatingIfNeeded: generator.next())) }
+        s.write("big.c", "const unsigned table[] = {" + values.joined(separator: ",") + "};\n")
+        func compile(on name: String) throws -> (RunResult, [String: Int]) {
+            let machine = Machine(name, s, remote: url)
+            defer { machine.stopHelpers() }
+            let result = try incrcc(["gcc", "-c", "big.c", "-o", name + ".o"], in: s, env: machine.settings)
+            #expect(result.status == 0)
+            #expect(s.read(name + ".o") != nil && s.read(name + ".o") == s.read("a.o"))
+            return (result, try machine.stats())
+        }
+        _ = try compile(on: "a")
+        let keys = try server.cli(["--scan", "--pattern", "incrcc:*"]).stdout.split(separator: "\n").map(String.init)
+        let largest = try #require(keys.max { a, b in
+            (Int(try! server.cli(["STRLEN", a]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0)
+                < (Int(try! server.cli(["STRLEN", b]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0)
+        })
+        #expect(try server.cli(["SETRANGE", largest, "5000", "damage"]).status == 0)
+        let (damaged, damagedStats) = try compile(on: "b")
+        #expect(damaged.stderr.components(separatedBy: "failed its check").count == 2, "one line: \(damaged.stderr)")
+        #expect(damagedStats["remote_storage_read_hit"] == 0 && damagedStats["cache_miss"] == 1, "\(damagedStats)")
+        #expect((damagedStats["remote_storage_error"] ?? 0) >= 1)
+        let (healed, healedStats) = try compile(on: "c")
+        #expect(healedStats["remote_storage_read_hit"] == 1, "the upload replaced the damaged entry: \(healedStats)")
+        #expect(healed.stderr.isEmpty, "\(healed.stderr)")
     }
 
     @Test(.enabled(if: SharedTools.hasRedis))

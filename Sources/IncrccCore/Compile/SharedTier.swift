@@ -59,7 +59,7 @@ extension CachedCompile {
             guard let payload = try? EntryCodec.decode(data, kind: .manifest, key: manifestKey.checksumKey),
                   let manifest = try? RemoteManifest.decode(payload) else {
                 log.write("shared manifest \(manifestKey.hex) is damaged: not used")
-                remote.count(.remoteStorageError)
+                remote.noteDamaged(manifestKey, what: "manifest")
                 continue
             }
             for entry in manifest.entries {
@@ -68,7 +68,7 @@ extension CachedCompile {
                 guard let result = try? EntryCodec.decode(resultData, kind: .result, key: entry.result.checksumKey),
                       let stored = try? CachedResult.decode(result) else {
                     log.write("shared result \(entry.result.hex) is damaged: not used")
-                    remote.count(.remoteStorageError)
+                    remote.noteDamaged(entry.result, what: "result")
                     break
                 }
                 let localKey = ResultKey.digest(directKey: call.directKey, dependencies: files.map { ($0.path, $0.digest) })
@@ -189,7 +189,13 @@ extension CachedCompile {
         let resultKey = RemoteManifest.resultKey(manifestKey: manifestKey, files: strongFiles)
         let level = configuration.compressionLevel
         let blob = EntryCodec.encode(pending.payload, kind: .result, key: resultKey.checksumKey, level: level)
-        remote.put(resultKey, blob, overwrite: false)
+        // Written only where absent (the same inputs give the same bytes), except over an entry a call found
+        // damaged: the next good upload replaces it, so damage heals instead of making every machine miss.
+        let damaged = remote.isMarkedDamaged(resultKey)
+        if remote.put(resultKey, blob, overwrite: damaged), damaged {
+            remote.clearDamaged(resultKey)
+            log.write("shared result \(resultKey.hex) replaced a damaged one")
+        }
         var manifest = RemoteManifest()
         if let data = remote.get(manifestKey),
            let payload = try? EntryCodec.decode(data, kind: .manifest, key: manifestKey.checksumKey),
@@ -198,8 +204,10 @@ extension CachedCompile {
         }
         manifest.add(RemoteManifest.Entry(files: strongFiles, absentPaths: pending.absentPaths, result: resultKey))
         manifest.inlined = blob.count <= RemoteManifest.maximumInlined ? .init(key: resultKey, blob: blob) : nil
-        remote.put(manifestKey, EntryCodec.encode(manifest.encode(), kind: .manifest, key: manifestKey.checksumKey, level: level),
-                   overwrite: true)
+        if remote.put(manifestKey, EntryCodec.encode(manifest.encode(), kind: .manifest, key: manifestKey.checksumKey, level: level),
+                      overwrite: true), remote.isMarkedDamaged(manifestKey) {
+            remote.clearDamaged(manifestKey)
+        }
         log.write("shared result \(resultKey.hex) under \(manifestKey.hex)")
     }
 

@@ -45,14 +45,46 @@ final class RemoteStorage {
         return nil
     }
 
-    /// Stores `value` under `key` in every writable entry; `overwrite` replaces what is there.
-    func put(_ key: StrongDigest, _ value: [UInt8], overwrite: Bool) {
+    /// Stores `value` under `key` in every writable entry; `overwrite` replaces what is there. True when
+    /// some entry stored it.
+    @discardableResult
+    func put(_ key: StrongDigest, _ value: [UInt8], overwrite: Bool) -> Bool {
+        var stored = false
         for index in specs.indices where !specs[index].readOnly && !skipped.contains(index) {
             let reply = exchange(index, key: key) { (client, milliseconds) throws(ChannelError) in
                 try client.put(key.bytes, value: value, overwrite: overwrite, timeoutMilliseconds: milliseconds)
             }
-            if case .ok = reply { count(.remoteStorageWrite) }
+            if case .ok = reply {
+                count(.remoteStorageWrite)
+                stored = true
+            }
         }
+        return stored
+    }
+
+    func damageMarker(_ key: StrongDigest) -> String {
+        markerDirectory + "/remote-damaged-" + key.hex
+    }
+
+    /// A value under `key` failed its check: counted; told on stderr in one line by the first call that
+    /// finds it (until an upload replaces it); the next upload of a good value overwrites it.
+    func noteDamaged(_ key: StrongDigest, what: String) {
+        count(.remoteStorageError)
+        try? FileSystem.makeDirectories(markerDirectory)
+        let descriptor = open(damageMarker(key), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
+        guard descriptor >= 0 else { return }
+        close(descriptor)
+        guard warns else { return }
+        Console.error("warning: a shared \(what) (\(key.hex.prefix(16))) failed its check and was not used; "
+                      + "the next upload of it replaces it")
+    }
+
+    func isMarkedDamaged(_ key: StrongDigest) -> Bool {
+        access(damageMarker(key), F_OK) == 0
+    }
+
+    func clearDamaged(_ key: StrongDigest) {
+        unlink(damageMarker(key))
     }
 
     /// One request to entry `index`'s helper. An error is counted, logged and skips the entry for the rest
