@@ -86,7 +86,8 @@ struct NginxServer {
     let certificate: String
     let process: StartedProcess
 
-    static func start(_ s: Scratch) throws -> NginxServer {
+    /// `writer`: a user and password without which nginx refuses PUT and DELETE (reads stay open).
+    static func start(_ s: Scratch, writer: (user: String, password: String)? = nil) throws -> NginxServer {
         let dir = s.file("nginx")
         for sub in ["", "/dav", "/temp"] {
             try FileManager.default.createDirectory(atPath: dir + sub, withIntermediateDirectories: true)
@@ -99,12 +100,23 @@ struct NginxServer {
         let httpPort = try freeLoopbackPort()
         var httpsPort = try freeLoopbackPort()
         while httpsPort == httpPort { httpsPort = try freeLoopbackPort() }
-        let dav = """
+        var dav = """
                 root \(dir)/dav;
                 dav_methods PUT DELETE;
                 create_full_put_path on;
                 client_max_body_size 0;
             """
+        if let writer {
+            let hashed = try run([SharedTools.openssl ?? "openssl", "passwd", "-apr1", writer.password], in: s)
+            guard hashed.status == 0 else { throw SpawnFailure(code: hashed.status) }
+            s.write("nginx/writers", writer.user + ":" + hashed.stdout.trimmingCharacters(in: .whitespacesAndNewlines) + "\n")
+            dav += """
+
+                    location / {
+                        limit_except GET HEAD { auth_basic "writers"; auth_basic_user_file \(dir)/writers; }
+                    }
+                """
+        }
         let user = geteuid() == 0 ? "user root root;\n" : ""
         s.write("nginx/nginx.conf", """
             \(user)daemon off;

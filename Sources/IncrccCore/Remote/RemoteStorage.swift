@@ -96,7 +96,7 @@ final class RemoteStorage {
         do {
             let reply = try request(client, operationMilliseconds(index))
             if case .failed(let message) = reply {
-                failed(index, message, timeout: message.hasPrefix("timeout"))
+                failed(index, message, timeout: message.hasPrefix("timeout"), quiet: Self.isWriteRefusal(message))
                 return nil
             }
             succeeded(index)
@@ -163,12 +163,20 @@ final class RemoteStorage {
         markerDirectory + "/remote-warned-" + Digest.of(Array(specs[index].url.utf8)).hex
     }
 
-    func failed(_ index: Int, _ message: String, timeout: Bool) {
+    /// The server's own refusal of a write (a Redis ACL user limited to reads, an HTTP server that takes
+    /// PUT only from writers): the permissions doing their job, not an outage. Counted and logged, never
+    /// warned about; `read-only` saves the round trip.
+    static func isWriteRefusal(_ message: String) -> Bool {
+        ByteSearch.find(Array("NOPERM".utf8), in: Array(message.utf8)) != nil
+            || ["401", "403", "405"].contains { message.hasSuffix("HTTP status " + $0) }
+    }
+
+    func failed(_ index: Int, _ message: String, timeout: Bool, quiet: Bool = false) {
         skipped.insert(index)
         count(timeout ? .remoteStorageTimeout : .remoteStorageError)
         let shown = RemoteStorageSpec.redact(url: specs[index].url)
         log.write("remote storage \(shown): \(message)")
-        guard warns else { return }
+        guard warns, !quiet else { return }
         let marker = markerPath(index)
         guard access(marker, F_OK) != 0 else { return }
         try? FileSystem.makeDirectories(markerDirectory)
