@@ -30,15 +30,10 @@ let package = Package(
         .executable(name: "incrcc-scan", targets: ["incrcc-scan"]),
         .executable(name: "incrcc-storage-redis", targets: ["incrcc-storage-redis"]),
         .executable(name: "incrcc-storage-http", targets: ["incrcc-storage-http"]),
-        .executable(name: "incrcc-storage-reapi", targets: ["incrcc-storage-reapi"]),
         .library(name: "IncrccCore", targets: ["IncrccCore"]),
-    ],
-    dependencies: [
-        // Only incrcc-storage-reapi links these; incrcc itself stays free of any network library.
-        .package(url: "https://github.com/grpc/grpc-swift-2.git", from: "2.4.3"),
-        .package(url: "https://github.com/grpc/grpc-swift-nio-transport.git", from: "2.9.2"),
-        .package(url: "https://github.com/grpc/grpc-swift-protobuf.git", from: "2.4.1"),
-        .package(url: "https://github.com/apple/swift-protobuf.git", from: "1.39.0"),
+        /// What a storage helper built elsewhere needs: the helper side of the protocol and SHA-256
+        /// (`Helpers/reapi`, whose gRPC and SwiftNIO stay out of this package and its test build).
+        .library(name: "StorageHelperKit", targets: ["StorageHelperServer", "StorageProtocol", "CSHA256"]),
     ],
     targets: [
         .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
@@ -59,15 +54,6 @@ let package = Package(
         /// Long-lived storage helpers: they keep the connections incrcc's short-lived calls cannot.
         .executableTarget(name: "incrcc-storage-redis", dependencies: ["StorageHelperServer", "CHiredis"]),
         .executableTarget(name: "incrcc-storage-http", dependencies: ["StorageHelperServer", "CCurl"]),
-        /// A Remote Execution API v2 server (ActionCache + CAS + ByteStream) as a storage backend; its message
-        /// and client code is generated from `Protos/` by `Protos/generate` and committed.
-        .executableTarget(name: "incrcc-storage-reapi", dependencies: [
-            "StorageHelperServer", "CSHA256",
-            .product(name: "GRPCCore", package: "grpc-swift-2"),
-            .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
-            .product(name: "GRPCProtobuf", package: "grpc-swift-protobuf"),
-            .product(name: "SwiftProtobuf", package: "swift-protobuf"),
-        ]),
         .executableTarget(name: "incrcc", dependencies: ["IncrccCore"], exclude: ["function-order.txt"],
                          swiftSettings: directMetadata + compactCode, linkerSettings: hitPathLayout),
         /// libclang's scan in a dynamically linked child: incrcc itself is static and never loads libclang.

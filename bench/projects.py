@@ -1,10 +1,11 @@
 """Scenarios `googletest` and `binutils` of bench/run: whole-project builds, cold and warm."""
 import contextlib
 import datetime  # noqa: F401
+import fcntl
 import os
 import shutil
 import statistics
-import subprocess  # noqa: F401
+import subprocess
 
 from benchlib import (C_SOURCE, CXX_SOURCE, HERE, NIX_DEPENDENCY, NIX_SHELL, ROOT, apt_install,  # noqa: F401
                       cache_counts, callgrind_instructions, helper_venv, peak_rss_kib, sh, timed)
@@ -57,6 +58,46 @@ def binutils(bench):
         return (datetime.datetime.now() - start).total_seconds()
 
     project_builds(bench, "binutils (configure + make -j2 all-binutils)", build)
+
+
+def binutils_verification(bench):
+    """binutils' warm build (configure rewrites conftest.c for every test) with every hit sampled for
+    verification: every mismatch reported is a false verdict, since the compiler is deterministic."""
+    tarball = "/usr/src/binutils/binutils-2.40.tar.xz"
+    if not os.path.exists(tarball):
+        apt_install(["binutils-source", "bison", "flex", "texinfo", "bc"], "GNU binutils 2.40 sources and build tools")
+    if not os.path.exists(tarball) or not all(shutil.which(t) for t in ("bison", "flex", "makeinfo")):
+        return bench.skip("binutils warm build, verify_rate 1", "binutils-source, bison, flex or texinfo missing")
+    src = os.path.join(bench.work, "binutils-verify-src")
+    os.makedirs(src)
+    sh(["tar", "-xf", tarball, "-C", src, "--strip-components=1"])
+    cache = os.path.join(bench.work, "binutils-verify-cache")
+
+    def build(rate):
+        build_dir = os.path.join(bench.work, "binutils-verify-build")
+        shutil.rmtree(build_dir, ignore_errors=True)
+        os.makedirs(build_dir)
+        env = bench.env("incrcc", cache)
+        env["INCRCC_VERIFY_RATE"] = rate
+        cc = f"{bench.incrcc} gcc"
+        sh([os.path.join(src, "configure"), "--disable-gdb", "--disable-gold", "--disable-gprofng", "--disable-nls",
+            "--disable-werror", "--disable-sim", f"CC={cc}"], cwd=build_dir, env=env)
+        sh(["make", "-j2", "all-binutils"], cwd=build_dir, env=env)
+
+    build("0")
+    sh([bench.incrcc, "-z"], env=bench.env("incrcc", cache))
+    build("1")
+    # The verifiers run detached, one at a time: wait for the last one before reading the counters.
+    lock = os.path.join(cache, "tmp", "verify.lock")
+    if os.path.exists(lock):
+        with open(lock) as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+    out = subprocess.run([bench.incrcc, "--print-stats"], env=bench.env("incrcc", cache), capture_output=True,
+                         text=True, check=True).stdout
+    stats = {k: int(v) for k, v in (line.split("\t") for line in out.splitlines() if "\t" in line)}
+    bench.row("binutils warm build, verify_rate 1: false mismatches", stats.get("verify_mismatch", 0), None, "0", "",
+              f"{stats.get('verify_sampled', 0)} hits verified after returning, {stats.get('verify_inconclusive', 0)} "
+              f"voided (an input changed after the hit), of {stats.get('direct_cache_hit', 0)} hits", comparable=False)
 
 
 def project_builds(bench, name, build):

@@ -130,14 +130,18 @@ struct CompileSession {
         var compile = CachedCompile(request: request, compilerPath: compilerPath, configuration: configuration,
                                     store: store, log: log, currentDirectory: cwd)
         compile.prefix = prefix
-        switch compile.run() {
+        let outcome = compile.run()
+        // Everything the call counted goes in one update, once, with its outcome's counters.
+        let counters = compile.counters
+        defer { counters.write(to: store.stats) }
+        switch outcome {
         case .hit(let status, let notes):
             // ccache's keys as its dashboards read them: a scan hit follows a direct lookup that missed.
             let scanned = notes.contains(.scanHit)
             let lookups: [Counter] = scanned ? (configuration.directMode ? [.directCacheMiss] : []) : [.directHit]
             // A hit from the shared tier missed the local store first, as ccache counts it.
             let local: Counter = notes.contains(.remoteStorageReadHit) ? .localStorageMiss : .localStorageHit
-            count(lookups + [local] + notes, store: store)
+            counters.add(lookups + [local] + notes)
             return status.shellStatus
         case .miss(let status, let notes):
             var lookups: [Counter] = configuration.recache ? [.recache, .miss] : [.miss, .localStorageMiss]
@@ -147,13 +151,15 @@ struct CompileSession {
                 let scans = configuration.scan == .always || configuration.scan != .never && !configuration.directMode
                 if scans && request.language.isPreprocessed { lookups.append(.preprocessedCacheMiss) }
             }
-            count(lookups + notes, store: store)
+            counters.add(lookups + notes)
             return status.shellStatus
         case .failed(let status):
-            count(.compileFailed, store: store)
+            counters.add(.compileFailed)
             return status.shellStatus
         case .uncached(let reason):
-            count(reason, store: store)
+            counters.add(reason)
+            // Written before this process becomes the compiler.
+            counters.write(to: store.stats)
             return handOver()
         }
     }
@@ -165,8 +171,9 @@ struct CompileSession {
 
     /// All of a call's counters in one locked update.
     func count(_ counters: [Counter], store: CacheStore) {
-        guard configuration.compatibility.stats else { return }
-        try? store.stats.update(shard: Int(getpid()) % StatsFiles.shardCount, counters.map { ($0, 1) })
+        let accumulator = CallCounters(enabled: configuration.compatibility.stats)
+        accumulator.add(counters)
+        accumulator.write(to: store.stats)
     }
 
     /// Replaces this process with the real compiler, arguments untouched.

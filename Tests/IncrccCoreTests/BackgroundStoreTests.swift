@@ -79,7 +79,7 @@ import Testing
     }
 }
 
-@Suite(.enabled(if: Tools.hasIncrcc && Tools.hasGCC))
+@Suite(.enabled(if: Tools.required(Tools.hasIncrcc && Tools.hasGCC)))
 struct BackgroundStoreEndToEndTests {
     /// The process id a log line was written by, for the first line containing `text`.
     func writer(of text: String, in log: String) -> String? {

@@ -2,7 +2,7 @@ import Foundation
 import Testing
 
 /// Whole builds through incrcc in each of the ways a build tool can call it.
-@Suite(.enabled(if: Tools.hasIncrcc && Tools.hasGCC), .timeLimit(Tools.suiteTimeLimit))
+@Suite(.enabled(if: Tools.required(Tools.hasIncrcc && Tools.hasGCC)), .timeLimit(Tools.suiteTimeLimit))
 struct BuildEndToEndTests {
     /// A small program in several translation units, with headers in a directory of their own.
     func writeProgram(_ s: Scratch, under dir: String = "") {
@@ -14,7 +14,7 @@ struct BuildEndToEndTests {
         s.write(p + "src/main.c", "#include <stdio.h>\n#include \"shape.h\"\nint text_length(void);\nint main(void) { printf(\"%d %d %d\\n\", area(2, 3), perimeter(2, 3), text_length()); return 0; }\n")
     }
 
-    @Test(.enabled(if: Tools.hasMake && Tools.hasGXX))
+    @Test(.enabled(if: Tools.required(Tools.hasMake && Tools.hasGXX)))
     func makeParallelBuildTwiceHitsTheSecondTime() throws {
         let s = Scratch()
         writeProgram(s)
@@ -47,7 +47,7 @@ struct BuildEndToEndTests {
         #expect(values["called_for_link"] == 2)
     }
 
-    @Test(.enabled(if: Tools.hasCMakeNinja && Tools.hasGXX))
+    @Test(.enabled(if: Tools.required(Tools.hasCMakeNinja && Tools.hasGXX)))
     func cmakeNinjaWithLauncherBuildsTwice() throws {
         let s = Scratch()
         writeProgram(s, under: "project")
@@ -114,7 +114,7 @@ struct BuildEndToEndTests {
 
     /// CMake's `target_precompile_headers` with gcc: the precompiled headers are created through the cache,
     /// a fresh build directory gets every compile from it, and a header edit gives gcc's objects.
-    @Test(.enabled(if: Tools.hasCMakeNinja && Tools.hasGXX))
+    @Test(.enabled(if: Tools.required(Tools.hasCMakeNinja && Tools.hasGXX)))
     func cmakePrecompiledHeadersHitAndFollowEdits() throws {
         let s = Scratch()
         s.write("src/CMakeLists.txt", """
@@ -155,7 +155,7 @@ struct BuildEndToEndTests {
     /// `prefix_command = distcc` with a distccd on loopback: the misses of a `make -j2` build are compiled by
     /// the daemon (its log shows each), the objects equal plain ones (with `-g` too), and the rebuild hits
     /// without reaching the daemon.
-    @Test(.enabled(if: Tools.hasMake && Tools.which("distcc") != nil && Tools.which("distccd") != nil))
+    @Test(.enabled(if: Tools.required(Tools.hasMake && Tools.which("distcc") != nil && Tools.which("distccd") != nil)))
     func distccCompilesTheMissesOnly() throws {
         let s = Scratch()
         writeProgram(s)

@@ -3,7 +3,7 @@ import Testing
 
 /// One project in several checkouts under `base_dir`, at paths of different lengths, built by CMake with
 /// absolute source and include paths.
-@Suite(.enabled(if: Tools.hasIncrcc && Tools.hasGCC), .timeLimit(Tools.suiteTimeLimit))
+@Suite(.enabled(if: Tools.required(Tools.hasIncrcc && Tools.hasGCC)), .timeLimit(Tools.suiteTimeLimit))
 struct CheckoutEndToEndTests {
     static let checkouts = ["work/a/shapes", "work/second-checkout/shapes", "work/c3/shapes"]
 
@@ -47,7 +47,7 @@ struct CheckoutEndToEndTests {
                 (after["direct_cache_hit"] ?? 0) - (before["direct_cache_hit"] ?? 0))
     }
 
-    @Test(.enabled(if: Tools.hasCMakeNinja && Tools.hasGXX))
+    @Test(.enabled(if: Tools.required(Tools.hasCMakeNinja && Tools.hasGXX)))
     func secondCheckoutHitsWithObjectsOfItsOwn() throws {
         let s = Scratch()
         let env = ["INCRCC_BASEDIR": s.file("work")]
@@ -66,7 +66,7 @@ struct CheckoutEndToEndTests {
     }
 
     /// With `-g` the objects hold the build directory: keyed by their checkout, never patched across.
-    @Test(.enabled(if: Tools.hasCMakeNinja && Tools.hasGXX))
+    @Test(.enabled(if: Tools.required(Tools.hasCMakeNinja && Tools.hasGXX)))
     func debugObjectsNamingTheirCheckoutAreKeptApart() throws {
         let s = Scratch()
         let env = ["INCRCC_BASEDIR": s.file("work")]

@@ -94,8 +94,8 @@ struct NamespaceHost {
     /// the rebuild is all hits without a remote compile. With full debug info a remote compile differs
     /// from a local one (gcc records other declaration columns for preprocessed text), so a build without
     /// the prefix gets its own results, equal to plain gcc's.
-    @Test(.enabled(if: Tools.hasMake && Tools.which("distcc") != nil && Tools.which("distccd") != nil
-                   && NamespaceHost.available))
+    @Test(.enabled(if: Tools.required(Tools.hasMake && Tools.which("distcc") != nil && Tools.which("distccd") != nil
+                   && NamespaceHost.available)))
     func missesRunOnTwoHostsInNamespaces() throws {
         let s = Scratch()
         let objects = writeUnits(s)
@@ -153,7 +153,7 @@ struct NamespaceHost {
 
     /// A call without debug information through a prefix shares the local compile's entry (the objects
     /// are the same); under distcc's pump mode it does not, whatever the include server's socket is called.
-    @Test(.enabled(if: Tools.hasIncrcc && Tools.hasGCC))
+    @Test(.enabled(if: Tools.required(Tools.hasIncrcc && Tools.hasGCC)))
     func pumpModeIsKeptApartFromLocalAndPlainPrefixResults() throws {
         let s = Scratch()
         s.write("u.c", "int u(int x) { return x * 3; }\n")
@@ -195,9 +195,9 @@ struct NamespaceHost {
     /// the misses of a `make -j4` build are compiled on the hosts, stored as the cluster made them (equal
     /// to a plain `icecc gcc` build; with full debug information icecream's objects differ from a local
     /// compile's, as distcc's do), and the rebuild is all hits without a remote compile.
-    @Test(.enabled(if: Tools.hasMake && Tools.which("icecc") != nil && Tools.which("iceccd") != nil
+    @Test(.enabled(if: Tools.required(Tools.hasMake && Tools.which("icecc") != nil && Tools.which("iceccd") != nil
                    && Tools.which("icecc-scheduler") != nil && Tools.which("unshare") != nil
-                   && getpwnam("icecc") != nil && NamespaceHost.available))
+                   && getpwnam("icecc") != nil && NamespaceHost.available)))
     func icecreamMissesRunOnTwoHosts() throws {
         let s = Scratch()
         let objects = writeUnits(s)

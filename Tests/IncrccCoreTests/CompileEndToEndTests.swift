@@ -2,7 +2,7 @@ import Foundation
 import Testing
 
 /// The built incrcc in front of real compilers, each test in its own scratch directory and cache.
-@Suite(.enabled(if: Tools.hasIncrcc && Tools.hasGCC), .timeLimit(Tools.suiteTimeLimit))
+@Suite(.enabled(if: Tools.required(Tools.hasIncrcc && Tools.hasGCC)), .timeLimit(Tools.suiteTimeLimit))
 struct CompileEndToEndTests {
     static let cSource = """
         #include <stdio.h>
@@ -38,7 +38,7 @@ struct CompileEndToEndTests {
         #expect(values["direct_cache_hit"] == 1)
     }
 
-    @Test(.enabled(if: Tools.hasGXX))
+    @Test(.enabled(if: Tools.required(Tools.hasGXX)))
     func cxxWithDebugInfoHits() throws {
         let s = Scratch()
         s.write("a.cpp", "#include <iostream>\n#include <vector>\n#include <map>\nint main(){std::map<int,std::vector<int>> m; m[1].push_back(2); std::cout << m.size();}\n")

@@ -4,7 +4,7 @@ import Testing
 
 /// A cached `.d` file written for a checkout at a path of another length must come out as the compiler
 /// would have written it there: same words, lines broken where the compiler breaks them.
-@Suite(.enabled(if: Tools.hasGCC), .timeLimit(Tools.suiteTimeLimit))
+@Suite(.enabled(if: Tools.required(Tools.hasGCC)), .timeLimit(Tools.suiteTimeLimit))
 struct DependencyLayoutTests {
     static let compilers = ["gcc", "clang"].filter { Tools.which($0) != nil }
 

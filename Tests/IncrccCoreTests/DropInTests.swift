@@ -4,10 +4,10 @@ import Testing
 
 /// What builds that use ccache today rely on: Kbuild's `-Wp,-MMD`, `/dev/null` outputs, one entry for
 /// coloured and plain diagnostics, ccache's settings under its names, and counters under its keys.
-@Suite(.enabled(if: Tools.hasIncrcc && Tools.hasGCC))
+@Suite(.enabled(if: Tools.required(Tools.hasIncrcc && Tools.hasGCC)))
 struct DropInTests {
     @Test(arguments: ["gcc", "clang"]) func kbuildDependencyFilesAreCached(compiler: String) throws {
-        guard Tools.which(compiler) != nil else { return }
+        guard Tools.required(Tools.which(compiler) != nil) else { return }
         let s = Scratch()
         s.write("w.c", "#include <stdio.h>\nint f(void) { return X; }\n")
         try FileManager.default.createDirectory(atPath: s.file("out"), withIntermediateDirectories: true)
@@ -53,7 +53,7 @@ struct DropInTests {
     }
 
     /// One entry serves a terminal (coloured) and a log (plain, as gcc writes it).
-    @Test(.enabled(if: Tools.which("script") != nil)) func oneEntryForColouredAndPlainDiagnostics() throws {
+    @Test(.enabled(if: Tools.required(Tools.which("script") != nil))) func oneEntryForColouredAndPlainDiagnostics() throws {
         let s = Scratch()
         s.write("w.c", "int f(int x) { int unused; if (x = 1) return 2; }\n")
         let command = "\(Tools.incrcc) gcc -Wall -c w.c 2>&1"

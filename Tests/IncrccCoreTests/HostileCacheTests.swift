@@ -6,7 +6,7 @@ import Testing
 /// `-C` under running compiles, counters at their limit, a compiler wrapper that calls incrcc again.
 /// Every case checks that the compile says and writes exactly what gcc does, and that nothing outside the
 /// cache is touched.
-@Suite(.enabled(if: Tools.hasIncrcc && Tools.hasGCC))
+@Suite(.enabled(if: Tools.required(Tools.hasIncrcc && Tools.hasGCC)))
 struct HostileCacheTests {
     /// Entry files of one kind under the cache, by key.
     func entries(_ s: Scratch, suffix: String) -> [String: String] {
@@ -330,7 +330,7 @@ struct HostileCacheTests {
     /// The dependency file of a hit under an output name of another length is laid out as the compiler lays
     /// it out for that name.
     @Test(arguments: ["gcc", "clang"]) func dependencyFileBreaksLinesForTheNewTarget(compiler: String) throws {
-        guard Tools.which(compiler) != nil else { return }
+        guard Tools.required(Tools.which(compiler) != nil) else { return }
         let s = Scratch()
         s.write("t.c", "#include <stdio.h>\n#include <stdlib.h>\nint x;\n")
         for output in ["a.o", "a_much_longer_name_for_the_object_file.o", "b.o"] {

@@ -2,7 +2,7 @@ import Foundation
 import Testing
 
 /// The libclang route (`scan = always`) for units the directive scan cannot follow.
-@Suite(.enabled(if: Tools.hasIncrcc && Tools.hasGCC && Tools.hasLibclang), .timeLimit(Tools.suiteTimeLimit))
+@Suite(.enabled(if: Tools.required(Tools.hasIncrcc && Tools.hasGCC && Tools.hasLibclang)), .timeLimit(Tools.suiteTimeLimit))
 struct LibclangScanEndToEndTests {
     static let always = ["INCRCC_NODIRECT": "1", "INCRCC_SCAN": "always"]
 

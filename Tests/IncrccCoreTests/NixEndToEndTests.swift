@@ -6,7 +6,7 @@ import Testing
 /// nixpkgs' cc-wrapper does, and the setup hook's `-frandom-seed` from `$out`. Each build compiles every
 /// variant through incrcc and plainly in the same environment, so each cached object is compared with a
 /// fresh compile where it was served.
-@Suite(.enabled(if: Tools.hasIncrcc && Tools.hasGCC && Tools.which("nix-shell") != nil && Tools.which("nix-build") != nil),
+@Suite(.enabled(if: Tools.required(Tools.hasIncrcc && Tools.hasGCC && Tools.which("nix-shell") != nil && Tools.which("nix-build") != nil)),
        .timeLimit(Tools.suiteTimeLimit))
 struct NixEndToEndTests {
     static let dependency = """

@@ -4,7 +4,7 @@ import Testing
 
 /// "No path part found in the object" may only mean "the object does not depend on it" where the bytes
 /// are plain: compressed debug sections and LTO bytecode hide paths from a byte search.
-@Suite(.enabled(if: Tools.hasGCC && Tools.hasIncrcc), .timeLimit(Tools.suiteTimeLimit))
+@Suite(.enabled(if: Tools.required(Tools.hasGCC && Tools.hasIncrcc)), .timeLimit(Tools.suiteTimeLimit))
 struct ObjectTransparencyTests {
     func object(_ s: Scratch, _ compiler: String, _ flags: [String], _ name: String) throws -> [UInt8] {
         s.write("dir-abcdef/include/h.h", "static inline const char *where(void) { return \"h\"; }\n")

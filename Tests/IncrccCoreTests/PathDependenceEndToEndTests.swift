@@ -4,7 +4,7 @@ import Testing
 /// Results moved between directories — throw-away temp dirs, checkouts of other lengths under `base_dir`, a
 /// dependency at a new store path — for units that read their path in every documented way: every served
 /// object must equal a plain compile in its directory, and units that read no moving path hit at once.
-@Suite(.enabled(if: Tools.hasIncrcc && Tools.hasGCC), .timeLimit(Tools.suiteTimeLimit))
+@Suite(.enabled(if: Tools.required(Tools.hasIncrcc && Tools.hasGCC)), .timeLimit(Tools.suiteTimeLimit))
 struct PathDependenceEndToEndTests {
     /// One way of reading a path: its text (placed in the source or in a header under the moving
     /// directory), the languages it is written for, and whether it reads a moving path at all.
@@ -169,7 +169,7 @@ struct PathDependenceEndToEndTests {
 
     /// The same with clang, whose symbol table names the source as given: every object equals a plain
     /// compile's (hits are the agreement's to give).
-    @Test(.enabled(if: Tools.hasClang), arguments: Place.allCases, [false, true])
+    @Test(.enabled(if: Tools.required(Tools.hasClang)), arguments: Place.allCases, [false, true])
     func clangServesNoWrongObject(place: Place, cxx: Bool) throws {
         _ = try build(compiler: "clang", cxx: cxx, place: place)
     }

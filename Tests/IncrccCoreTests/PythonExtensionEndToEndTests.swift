@@ -4,7 +4,7 @@ import Testing
 /// Python extensions reinstalled with uv: every build runs in fresh random directories (uv's isolated build
 /// env under its cache, a `tempfile` build tree), which incrcc normalizes. Needs uv on PATH and PyPI for
 /// the build requirements (scikit-build-core, nanobind, setuptools).
-@Suite(.enabled(if: Tools.hasIncrcc && Tools.hasGCC && Tools.hasGXX && Tools.hasCMakeNinja && Tools.which("uv") != nil),
+@Suite(.enabled(if: Tools.required(Tools.hasIncrcc && Tools.hasGCC && Tools.hasGXX && Tools.hasCMakeNinja && Tools.which("uv") != nil)),
        .timeLimit(Tools.suiteTimeLimit))
 struct PythonExtensionEndToEndTests {
     static let fixtures = Tools.packageRoot + "/Tests/Fixtures"

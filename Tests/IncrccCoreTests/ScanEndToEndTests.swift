@@ -2,7 +2,7 @@ import Foundation
 import Testing
 
 /// Hits found by scanning the include graph before compiling, where no manifest answers.
-@Suite(.enabled(if: Tools.hasIncrcc && Tools.hasGCC), .timeLimit(Tools.suiteTimeLimit))
+@Suite(.enabled(if: Tools.required(Tools.hasIncrcc && Tools.hasGCC)), .timeLimit(Tools.suiteTimeLimit))
 struct ScanEndToEndTests {
     static let noDirect = ["INCRCC_NODIRECT": "1"]
     static let compilers = ["gcc", "clang", "g++"].filter { Tools.which($0) != nil }

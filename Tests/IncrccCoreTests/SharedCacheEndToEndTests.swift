@@ -4,7 +4,7 @@ import Testing
 
 /// Two "machines" (two cache directories, two checkouts at different paths) sharing results through real
 /// servers: what one compiles, the other gets as hits, byte for byte what its own compiler writes.
-@Suite(.enabled(if: Tools.hasIncrcc && Tools.hasGCC && Tools.hasMake && SharedTools.hasHelpers),
+@Suite(.enabled(if: Tools.required(Tools.hasIncrcc && Tools.hasGCC && Tools.hasMake && SharedTools.hasHelpers)),
        .timeLimit(Tools.suiteTimeLimit))
 struct SharedCacheEndToEndTests {
     static let sources = ["area", "perimeter", "scale", "main"]
@@ -50,7 +50,7 @@ struct SharedCacheEndToEndTests {
         return plain
     }
 
-    @Test(.enabled(if: SharedTools.hasRedis))
+    @Test(.enabled(if: Tools.required(SharedTools.hasRedis)))
     func secondMachineGetsOnlyRemoteHitsThroughRedisWithAPassword() throws {
         let s = Scratch()
         let server = try RedisServer.start(s, name: "redis", options: ["--requirepass", "hunter2"])
@@ -97,7 +97,7 @@ struct SharedCacheEndToEndTests {
         #expect(!s.text("b.log").contains("hunter2") && !s.text("a.log").contains("hunter2"))
     }
 
-    @Test(.enabled(if: SharedTools.hasRedis && Tools.hasCMakeNinja))
+    @Test(.enabled(if: Tools.required(SharedTools.hasRedis && Tools.hasCMakeNinja)))
     func cmakeBuildSharedAcrossShardsWithAnACLUser() throws {
         let s = Scratch()
         let acl = ["user default off", "user builder on >pw ~* &* +@all"]
@@ -154,7 +154,7 @@ struct SharedCacheEndToEndTests {
         }
     }
 
-    @Test(.enabled(if: SharedTools.hasNginx))
+    @Test(.enabled(if: Tools.required(SharedTools.hasNginx)))
     func webDAVOverHTTPAndHTTPSWithTheBazelLayout() throws {
         let s = Scratch()
         let server = try NginxServer.start(s)
@@ -203,7 +203,7 @@ struct SharedCacheEndToEndTests {
         #expect(untrusted.stderr.components(separatedBy: "remote storage").count - 1 == 1, "one warning: \(untrusted.stderr)")
     }
 
-    @Test(.enabled(if: SharedTools.hasRedis))
+    @Test(.enabled(if: Tools.required(SharedTools.hasRedis)))
     func readOnlyWritesNothingAndRemoteOnlyKeepsNothingLocally() throws {
         let s = Scratch()
         let server = try RedisServer.start(s, name: "redis")
@@ -241,7 +241,7 @@ struct SharedCacheEndToEndTests {
 
     /// A C++ unit leaves hundreds of absent include candidates in the shared manifest: a shadowing header
     /// created on the next machine in one of them keeps it from a shared hit, and its object is its own.
-    @Test(.enabled(if: SharedTools.hasRedis && Tools.hasGXX))
+    @Test(.enabled(if: Tools.required(SharedTools.hasRedis && Tools.hasGXX)))
     func sharedLookupOfManyAbsentCandidatesSeesANewShadowingHeader() throws {
         let s = Scratch()
         let server = try RedisServer.start(s, name: "redis")
@@ -276,7 +276,7 @@ struct SharedCacheEndToEndTests {
         #expect((absent ?? 0) >= ManifestMatcher.listingThreshold, "\(String(describing: stored))")
     }
 
-    @Test(.enabled(if: SharedTools.hasRedis))
+    @Test(.enabled(if: Tools.required(SharedTools.hasRedis)))
     func reshareUploadsLocalHitsAndNamespacesKeepProjectsApart() throws {
         let s = Scratch()
         let server = try RedisServer.start(s, name: "redis")
@@ -305,7 +305,7 @@ struct SharedCacheEndToEndTests {
         #expect(try same.stats()["remote_storage_read_hit"] == 4)
     }
 
-    @Test(.enabled(if: SharedTools.hasRedis))
+    @Test(.enabled(if: Tools.required(SharedTools.hasRedis)))
     func eightCallsStartingAtOnceShareOneHelper() throws {
         let s = Scratch()
         let server = try RedisServer.start(s, name: "redis")

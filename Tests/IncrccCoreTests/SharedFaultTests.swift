@@ -3,7 +3,7 @@ import Testing
 
 /// The shared tier failing in every way a network service can: each build still succeeds with the right
 /// objects, says so once on stderr, and counts what happened.
-@Suite(.enabled(if: Tools.hasIncrcc && Tools.hasGCC && Tools.hasMake && SharedTools.hasHelpers),
+@Suite(.enabled(if: Tools.required(Tools.hasIncrcc && Tools.hasGCC && Tools.hasMake && SharedTools.hasHelpers)),
        .timeLimit(Tools.suiteTimeLimit))
 struct SharedFaultTests {
     let project = SharedCacheEndToEndTests()
@@ -70,7 +70,7 @@ struct SharedFaultTests {
         result.stderr.components(separatedBy: "warning: remote storage").count - 1
     }
 
-    @Test(.enabled(if: SharedTools.hasRedis))
+    @Test(.enabled(if: Tools.required(SharedTools.hasRedis)))
     func serverGoneMidBuildCostsOneWarning() throws {
         let s = Scratch()
         let server = try RedisServer.start(s, name: "redis")
@@ -84,7 +84,7 @@ struct SharedFaultTests {
         #expect(stats["remote_storage_read_hit"] == 0)
     }
 
-    @Test(.enabled(if: SharedTools.hasRedis))
+    @Test(.enabled(if: Tools.required(SharedTools.hasRedis)))
     func serverThatNeverAnswersTimesOutOnce() throws {
         let s = Scratch()
         let (port, process) = try startMisbehaving(s, mode: "silent")
@@ -98,7 +98,7 @@ struct SharedFaultTests {
         #expect(Date().timeIntervalSince(started) < 20)
     }
 
-    @Test(.enabled(if: SharedTools.hasRedis), arguments: [
+    @Test(.enabled(if: Tools.required(SharedTools.hasRedis)), arguments: [
         ("redis", "random"), ("http", "http-random"), ("http", "http-truncated"), ("http", "random"),
     ])
     func garbageFromTheServerIsNeverServed(scheme: String, mode: String) throws {
@@ -111,7 +111,7 @@ struct SharedFaultTests {
         #expect(warnings(built) <= 1, "\(built.stderr)")
     }
 
-    @Test(.enabled(if: SharedTools.hasRedis))
+    @Test(.enabled(if: Tools.required(SharedTools.hasRedis)))
     func tamperedOrMovedEntriesAreMisses() throws {
         let s = Scratch()
         let server = try RedisServer.start(s, name: "redis")
@@ -135,7 +135,7 @@ struct SharedFaultTests {
 
     /// A result too large to ride in its manifest (over 128 KiB), damaged in Redis: the first machine that
     /// meets it misses and says so in one line, its upload replaces the entry, and the next machine hits.
-    @Test(.enabled(if: SharedTools.hasRedis))
+    @Test(.enabled(if: Tools.required(SharedTools.hasRedis)))
     func damagedLargeResultIsReportedOnceAndHealed() throws {
         let s = Scratch()
         let server = try RedisServer.start(s, name: "redis")
@@ -169,7 +169,7 @@ struct SharedFaultTests {
         #expect(healed.stderr.isEmpty, "\(healed.stderr)")
     }
 
-    @Test(.enabled(if: SharedTools.hasRedis))
+    @Test(.enabled(if: Tools.required(SharedTools.hasRedis)))
     func helperKilledAgainAndAgainDuringABuild() throws {
         let s = Scratch()
         let server = try RedisServer.start(s, name: "redis")

@@ -3,7 +3,7 @@ import Testing
 
 /// incrcc's helpers speak ccache's storage-helper protocol both ways: ccache uses them, incrcc uses
 /// helpers written for ccache.
-@Suite(.enabled(if: Tools.hasIncrcc && Tools.hasGCC && SharedTools.hasHelpers && SharedTools.hasRedis),
+@Suite(.enabled(if: Tools.required(Tools.hasIncrcc && Tools.hasGCC && SharedTools.hasHelpers && SharedTools.hasRedis)),
        .timeLimit(Tools.suiteTimeLimit))
 struct SharedInteropTests {
     /// Starts incrcc-storage-redis by hand, as `crsh:` users do, on a socket in a private directory.
@@ -22,7 +22,7 @@ struct SharedInteropTests {
         return (socket, process)
     }
 
-    @Test(.enabled(if: SharedTools.ccache414 != nil))
+    @Test(.enabled(if: Tools.required(SharedTools.ccache414 != nil)))
     func ccache414GetsRemoteHitsThroughIncrccsHelper() throws {
         let s = Scratch()
         let redis = try RedisServer.start(s, name: "redis")
@@ -57,7 +57,7 @@ struct SharedInteropTests {
     /// ccache starts a helper it finds on PATH at the socket name a killed one left behind: the new helper
     /// must take the name over (it refused it, and every ccache call waited 10 s for a helper that never
     /// came) and must not hold the caller's pipes.
-    @Test(.enabled(if: SharedTools.ccache414 != nil))
+    @Test(.enabled(if: Tools.required(SharedTools.ccache414 != nil)))
     func ccacheStartsIncrccsHelperWhereAKilledOneLeftItsSocket() throws {
         let s = Scratch()
         let redis = try RedisServer.start(s, name: "redis")
@@ -109,7 +109,7 @@ struct SharedInteropTests {
 
     /// A socket name longer than a socket address holds (108 bytes) is listened on from inside its directory;
     /// a client reaches it the same way (here a Python one, whose working directory is its own).
-    @Test(.enabled(if: SharedTools.hasRedis))
+    @Test(.enabled(if: Tools.required(SharedTools.hasRedis)))
     func helperListensAtASocketNameLongerThanAnAddress() throws {
         let s = Scratch()
         let redis = try RedisServer.start(s, name: "redis")

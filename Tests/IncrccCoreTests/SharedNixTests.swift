@@ -3,8 +3,8 @@ import Testing
 
 /// Nix builders sharing one server: a dependency at another store path on each machine still hits, patched,
 /// and byte for byte what the compiler writes there.
-@Suite(.enabled(if: Tools.hasIncrcc && Tools.hasGCC && Tools.which("nix-shell") != nil && SharedTools.hasHelpers
-                && SharedTools.hasRedis),
+@Suite(.enabled(if: Tools.required(Tools.hasIncrcc && Tools.hasGCC && Tools.which("nix-shell") != nil && SharedTools.hasHelpers
+                && SharedTools.hasRedis)),
        .timeLimit(Tools.suiteTimeLimit))
 struct SharedNixTests {
     @Test func secondBuilderHitsAfterTheDependencyMoved() throws {

@@ -3,7 +3,7 @@ import Testing
 
 /// A shared tier that hangs, restarts or cannot start during a parallel build: the build pays at most one
 /// short wait per back-off window for all its calls together, never one per call, and every object is right.
-@Suite(.enabled(if: Tools.hasIncrcc && Tools.hasGCC && Tools.hasMake && SharedTools.hasHelpers && SharedTools.hasRedis),
+@Suite(.enabled(if: Tools.required(Tools.hasIncrcc && Tools.hasGCC && Tools.hasMake && SharedTools.hasHelpers && SharedTools.hasRedis)),
        .timeLimit(Tools.suiteTimeLimit))
 struct SharedOutageTests {
     static let units = 16

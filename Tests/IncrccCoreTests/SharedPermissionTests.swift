@@ -4,7 +4,7 @@ import Testing
 /// Who may write the shared tier is the server's to decide, not the client's: a Redis ACL user limited to
 /// reads and an HTTP server that takes PUT only from writers serve hits to untrusted builds, which cannot
 /// write however they are configured. Such a refusal is counted and logged, not warned about.
-@Suite(.enabled(if: Tools.hasIncrcc && Tools.hasGCC && Tools.hasMake && SharedTools.hasHelpers),
+@Suite(.enabled(if: Tools.required(Tools.hasIncrcc && Tools.hasGCC && Tools.hasMake && SharedTools.hasHelpers)),
        .timeLimit(Tools.suiteTimeLimit))
 struct SharedPermissionTests {
     let project = SharedCacheEndToEndTests()
@@ -31,7 +31,7 @@ struct SharedPermissionTests {
         return (edited, try untrusted.stats())
     }
 
-    @Test(.enabled(if: SharedTools.hasRedis))
+    @Test(.enabled(if: Tools.required(SharedTools.hasRedis)))
     func redisReaderWithoutWriteRightsCannotWrite() throws {
         let s = Scratch()
         let server = try RedisServer.start(s, name: "redis", configuration: [
@@ -49,7 +49,7 @@ struct SharedPermissionTests {
         #expect(!edited.stderr.contains("warning"), "a refusal is no outage: \(edited.stderr)")
     }
 
-    @Test(.enabled(if: SharedTools.hasNginx))
+    @Test(.enabled(if: Tools.required(SharedTools.hasNginx)))
     func httpServerTakesPutsOnlyFromWriters() throws {
         let s = Scratch()
         let server = try NginxServer.start(s, writer: (user: "ci", password: "c-secret"))

@@ -5,14 +5,14 @@ import Testing
 /// The shared tier on a Remote Execution API server (BuildGrid), through incrcc-storage-reapi: what one
 /// machine compiles, another gets as hits; large entries travel through ByteStream; a server that is down
 /// or that returns bytes other than their digest costs a warning, never a wrong object.
-@Suite(.enabled(if: Tools.hasIncrcc && Tools.hasGCC && Tools.hasMake && SharedTools.hasBuildGrid),
+@Suite(.enabled(if: Tools.required(Tools.hasIncrcc && Tools.hasGCC && Tools.hasMake && SharedTools.hasBuildGrid)),
        .timeLimit(Tools.suiteTimeLimit))
 struct SharedReapiTests {
     let project = SharedCacheEndToEndTests()
 
     /// grpcs:// with the server's certificate named by `ca-file`: shared as over plaintext. Without it the
     /// certificate is not trusted, and the build goes on with one warning.
-    @Test(.enabled(if: SharedTools.openssl != nil))
+    @Test(.enabled(if: Tools.required(SharedTools.openssl != nil)))
     func tlsWithTheServersCertificateAuthority() throws {
         let s = Scratch()
         let made = try run([SharedTools.openssl ?? "openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes",

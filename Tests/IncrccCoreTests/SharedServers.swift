@@ -11,7 +11,12 @@ enum SharedTools {
     static let hasNginx = nginx != nil && openssl != nil
     static let redisHelper = Tools.packageRoot + "/.build/debug/incrcc-storage-redis"
     static let httpHelper = Tools.packageRoot + "/.build/debug/incrcc-storage-http"
-    static let reapiHelper = Tools.packageRoot + "/.build/debug/incrcc-storage-reapi"
+    /// The REAPI helper lives in a package of its own (`Helpers/reapi`): the one `.ci/install` installed,
+    /// or `INCRCC_REAPI_HELPER`.
+    static let reapiHelper: String = {
+        if let explicit = ProcessInfo.processInfo.environment["INCRCC_REAPI_HELPER"], !explicit.isEmpty { return explicit }
+        return Tools.which("incrcc-storage-reapi") ?? Tools.packageRoot + "/.build-reapi/release/incrcc-storage-reapi"
+    }()
     /// BuildGrid's `bgd` (PyPI `buildgrid`, in a virtual environment made by .ci/install).
     static let bgd: String? = FileManager.default.isExecutableFile(atPath: "/opt/incrcc-buildgrid/bin/bgd")
         ? "/opt/incrcc-buildgrid/bin/bgd" : Tools.which("bgd")

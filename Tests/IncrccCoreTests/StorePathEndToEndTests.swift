@@ -4,7 +4,7 @@ import Testing
 /// Store paths that move while their content stays: a store directory of the test's own (`NIX_STORE`), a
 /// dependency whose headers sit under a new hash each time, and a `cc` wrapper that adds
 /// `NIX_CFLAGS_COMPILE` to the real command line the way nixpkgs' cc-wrapper does.
-@Suite(.enabled(if: Tools.hasIncrcc && Tools.hasGCC), .timeLimit(Tools.suiteTimeLimit))
+@Suite(.enabled(if: Tools.required(Tools.hasIncrcc && Tools.hasGCC)), .timeLimit(Tools.suiteTimeLimit))
 struct StorePathEndToEndTests {
     static let hashes = [
         "0123456789abcdfghijklmnpqrsvwxyz", "zyxwvsrqpnmlkjihgfdcba9876543210", "aaaaaaaaaabbbbbbbbbbccccccccccdd",

@@ -77,6 +77,14 @@ enum Tools {
         return nil
     }
 
+    /// Whether this run is CI's (`CI=true`): there every tool a suite needs must be present, so a missing one
+    /// fails its tests instead of skipping them silently.
+    static let runningInCI = ProcessInfo.processInfo.environment["CI"] == "true"
+
+    /// A suite's or test's condition on tools: met where they are present, and always under CI, so that a
+    /// tool `.ci/install` failed to install shows up as failures.
+    static func required(_ present: Bool) -> Bool { present || runningInCI }
+
     static let hasGCC = which("gcc") != nil
     static let hasGXX = which("g++") != nil
     static let hasClang = which("clang") != nil

@@ -4,7 +4,7 @@ import Testing
 
 /// Inputs and outputs that no dependency list names: each case compiles through incrcc after the hidden
 /// input changed and compares the object byte for byte with a plain compile of the same state.
-@Suite(.enabled(if: Tools.hasIncrcc && Tools.hasGCC))
+@Suite(.enabled(if: Tools.required(Tools.hasIncrcc && Tools.hasGCC)))
 struct WrongResultTests {
     /// The object incrcc leaves, and the one gcc writes for the same call.
     func compareWithPlain(_ arguments: [String], object: String, in s: Scratch) throws {

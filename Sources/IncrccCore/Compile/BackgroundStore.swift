@@ -191,12 +191,11 @@ extension CachedCompile {
             return .miss(fresh.status)
         }
         _ = setsid()
+        counters.discard()
         BackgroundStore.detachDescriptors(keeping: [locks.marker, locks.writers])
         writer.announce(marker: locks.marker)
         var pending: PendingUpload?
-        if case .miss(_, let notes) = store(fresh, collected, call, upload: { pending = $0 }), !notes.isEmpty {
-            try? store.stats.update(shard: Int(getpid()) % StatsFiles.shardCount, notes.map { ($0, 1) })
-        }
+        if case .miss(_, let notes) = store(fresh, collected, call, upload: { pending = $0 }) { counters.add(notes) }
         facts.flush()
         // Calls waiting for this key's local entries need not wait for the network too.
         writer.finish(call.directKey, marker: locks.marker, stillWorking: pending != nil)
@@ -205,6 +204,7 @@ extension CachedCompile {
             facts.flush()
             writer.unregister()
         }
+        counters.write(to: store.stats)
         _exit(0)
     }
 }

@@ -13,6 +13,8 @@ public struct CachedCompile {
     public var prefix: [String] = []
     /// Files' facts remembered across calls; written entries are counted when the call ends.
     let facts: FileFactsStore
+    /// The counters of this call besides its outcome, written once when it ends (`IncrccMain`).
+    public let counters: CallCounters
 
     /// What happened, for the caller's stats and exit status. `notes` are counted besides the outcome.
     public enum Outcome: Equatable {
@@ -32,6 +34,7 @@ public struct CachedCompile {
         self.log = log
         self.currentDirectory = currentDirectory
         self.facts = FileFactsStore(store: store, now: Clock.nowNanoseconds())
+        self.counters = CallCounters(enabled: configuration.compatibility.stats)
     }
 
     /// Whether diagnostics are stored coloured whatever the terminal: for gcc and clang without a colour
@@ -213,7 +216,7 @@ public struct CachedCompile {
         }
         guard let data, let stored = try? CachedResult.decode(data) else {
             log.write("result \(resultKey.hex) missing")
-            try? store.stats.update(shard: CacheStore.shard(of: resultKey), [(.missingCacheFile, 1)])
+            counters.add(.missingCacheFile)
             return nil
         }
         let patched = stored.pathsDigest != call.mapping.realPartsDigest

@@ -121,12 +121,12 @@ extension CachedCompile {
         let outcome = Outcome.miss(fresh.status, notes: notes)
         guard let result = outputs else {
             log.write("not stored: an expected output is missing")
-            try? store.stats.update(shard: CacheStore.shard(of: call.directKey), [(.compilerProducedNoOutput, 1)])
+            counters.add(.compilerProducedNoOutput)
             return outcome
         }
         if fresh.sourceChanged {
             log.write("not stored: the source changed while it was compiled")
-            try? store.stats.update(shard: CacheStore.shard(of: call.directKey), [(.tooNewDependency, 1)])
+            counters.add(.tooNewDependency)
             return outcome
         }
         let recorded: DependencyRecorder.Recording
@@ -136,7 +136,7 @@ extension CachedCompile {
         case .success(let value): recorded = value
         case .failure(let reason):
             log.write("not stored: \(reason.key)")
-            try? store.stats.update(shard: CacheStore.shard(of: call.directKey), [(reason, 1)])
+            counters.add(reason)
             return outcome
         }
         var call = call

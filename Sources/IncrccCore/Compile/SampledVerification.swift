@@ -34,11 +34,13 @@ extension CachedCompile {
             return pid > 0
         }
         _ = setsid()
+        counters.discard()
         BackgroundStore.detachDescriptors(keeping: [lock])
         _ = nice(19)
         var parameters = sched_param()
         _ = sched_setscheduler(0, Self.idleScheduler, &parameters)
         compareInBackground(served, call, resultKey: resultKey)
+        counters.write(to: store.stats)
         _exit(0)
     }
 
@@ -74,10 +76,9 @@ extension CachedCompile {
             FileSystem.remove(object)
             FileSystem.remove(dependencies)
         }
-        let shard = Int(getpid()) % StatsFiles.shardCount
         func inconclusive(_ why: String) {
             log.write("background verification inconclusive: \(why)")
-            try? store.stats.update(shard: shard, [(.verifyInconclusive, 1)])
+            counters.add(.verifyInconclusive)
         }
         // The hit was served for the inputs as they were when the call began: a verdict is only worth
         // something on those. An input edited since (configure rewrites `conftest.c` at once) voids it.
@@ -109,7 +110,7 @@ extension CachedCompile {
         log.write("background verification DISAGREED for class \(patchClass.hex): \(what)")
         trust.distrust(patchClass, reason: "\(compilerPath) \(request.arguments.joined(separator: " ")): \(what)")
         store.files.remove(store.path(for: resultKey, kind: .result))
-        try? store.stats.update(shard: shard, [(.verifyMismatch, 1)])
+        counters.add(.verifyMismatch)
         let message = "warning: a cached result for \(request.source) differed from a fresh compile (\(what)); "
             + "it was removed and this class of compile is no longer patched\n"
         if let fd = try? store.files.open(store.directory + Self.mismatchReport, O_WRONLY | O_CREAT | O_APPEND) {

@@ -42,7 +42,7 @@ extension CachedCompile {
                 notes.append((reason, 1))
             }
         }
-        try? store.stats.update(shard: CacheStore.shard(of: call.directKey), notes)
+        for (counter, amount) in notes { counters.add(counter, by: amount) }
         return nil
     }
 

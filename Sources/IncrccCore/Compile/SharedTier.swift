@@ -14,12 +14,9 @@ extension CachedCompile {
     }
 
     func remoteStorage(for call: Call, warns: Bool) -> RemoteStorage {
-        let shard = CacheStore.shard(of: call.directKey)
-        let stats = configuration.compatibility.stats
+        let counters = self.counters
         let storage = RemoteStorage(specs: configuration.remote.storage, lookup: lookup, log: log,
-                                    markerDirectory: store.directory + "/tmp", count: { counter in
-            if stats { try? store.stats.update(shard: shard, [(counter, 1)]) }
-        })
+                                    markerDirectory: store.directory + "/tmp", count: { counters.add($0) })
         storage.warns = warns
         return storage
     }

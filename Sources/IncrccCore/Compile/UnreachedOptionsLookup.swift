@@ -45,7 +45,10 @@ extension CachedCompile {
                 guard case .hit(let status, let notes) = outcome else { return outcome }
                 log.write("served across options no file reads: " + proven.difference.summary)
                 recordDirectEntry(candidate, proven, call)
-                return .hit(status, notes: notes + [.unreachedOptionHit] + (proven.skipped == nil ? [] : [.skippedGroupHit]))
+                // Counted once, under what made the difference harmless: the options, or (same options) an
+                // edit in skipped groups.
+                return .hit(status, notes: notes + [proven.difference.isEmpty && proven.skipped != nil ? .skippedGroupHit
+                                                                                                        : .unreachedOptionHit])
             }
         }
         return nil
