@@ -97,7 +97,13 @@ struct CompileSession {
         let store = CacheStore(directory: configuration.cacheDirectory, compressionLevel: configuration.compressionLevel,
                                uncompressedAbove: configuration.uncompressedAbove)
         let request: CompileRequest
-        switch ArgumentClassifier().classify(arguments) {
+        // Response files expanded (nil: one that cannot be read as the compilers read it).
+        guard let expanded = ResponseFiles.expand(arguments) else {
+            log.write("uncacheable (response file): \(arguments.joined(separator: " "))")
+            count(.responseFile, store: store)
+            return handOver()
+        }
+        switch ArgumentClassifier().classify(expanded) {
         case .uncacheable(let reason):
             log.write("uncacheable (\(reason.key)): \(arguments.joined(separator: " "))")
             count(reason, store: store)

@@ -173,7 +173,9 @@ extension IncrccMain {
             return 2
         }
         var report = Explanation.Report()
-        switch ArgumentClassifier().classify(Array(arguments.dropFirst())) {
+        let classified = ResponseFiles.expand(Array(arguments.dropFirst())).map { ArgumentClassifier().classify($0) }
+            ?? .uncacheable(.responseFile)
+        switch classified {
         case .uncacheable(let reason):
             report.verdict = .uncacheable
             report.lines = ["uncacheable: \(reason.key) (\(reason.label))"]

@@ -1,0 +1,55 @@
+import Foundation
+import Testing
+@testable import IncrccCore
+
+/// `@file` arguments as gcc and clang read them: expanded, keyed by what they hold, and run expanded; what
+/// the two could read otherwise runs uncached with the command line as given.
+@Suite(.enabled(if: Tools.required(Tools.hasIncrcc && Tools.hasGCC)), .timeLimit(Tools.suiteTimeLimit))
+struct ResponseFileTests {
+    static let compilers = ["gcc", "clang"].filter { Tools.required(Tools.which($0) != nil) }
+
+    @Test func tokenizerFollowsTheCompilersQuoting() {
+        func tokens(_ text: String) -> [String]? { ResponseFiles.tokenize(Array(text.utf8)) }
+        #expect(tokens("-c  a.c\n\t-o out.o") == ["-c", "a.c", "-o", "out.o"])
+        #expect(tokens("-DA=\"x y\" 'b c'd e\\ f") == ["-DA=x y", "b cd", "e f"])
+        #expect(tokens("\"\" '' x") == ["", "", "x"])
+        #expect(tokens("\"a\\\"b\" 'c\\'d'") == ["a\"b", "c'd"])
+        #expect(tokens("-DX=\"unterminated") == nil)
+        #expect(tokens("trailing\\") == nil)
+        #expect(tokens("") == [])
+    }
+
+    /// Quoting of every kind, compiled through incrcc and plainly from the same response file: the same
+    /// object (so incrcc read it as the compiler did), then a hit, then an edit of the file is a miss.
+    @Test(arguments: compilers)
+    func expandedArgumentsAreKeyedAndServed(compiler: String) throws {
+        let s = Scratch()
+        s.write("r.c", "#include <string.h>\nint f(void) { return (int)strlen(MSG) + (int)strlen(Q) + V; }\n")
+        s.write("args.rsp", "-O2 \"-DMSG=\\\"hello world\\\"\" '-DQ=\"a b\"'\n-DV=1 -c r.c\n")
+        for round in 0..<2 {
+            try compareWithPlain(compiler, ["@args.rsp", "-o", "r.o"], object: "r.o", in: s)
+            #expect(try stats(s)["direct_cache_hit"] == round)
+        }
+        s.write("args.rsp", "-O2 \"-DMSG=\\\"hello world\\\"\" '-DQ=\"a b\"'\n-DV=2 -c r.c\n")
+        try compareWithPlain(compiler, ["@args.rsp", "-o", "r.o"], object: "r.o", in: s)
+        let values = try stats(s)
+        #expect(values["direct_cache_hit"] == 1 && values["cache_miss"] == 2, "\(values)")
+    }
+
+    /// A response file that is missing, nested or unterminated: the compiler runs as called and says what
+    /// it says; nothing is cached.
+    @Test func unreadableOrNestedResponseFilesRunUncached() throws {
+        let s = Scratch()
+        s.write("r.c", "int f(void) { return 1; }\n")
+        s.write("outer.rsp", "-c @inner.rsp\n")
+        s.write("inner.rsp", "r.c\n")
+        s.write("open.rsp", "-c \"r.c\n")
+        for file in ["outer.rsp", "open.rsp", "missing.rsp"] {
+            let cached = try incrcc(["gcc", "@" + file, "-o", "r.o"], in: s)
+            let plain = try run(["gcc", "@" + file, "-o", "r.o"], in: s)
+            #expect(cached.status == plain.status && cached.stderr == plain.stderr, "\(file)")
+        }
+        let values = try stats(s)
+        #expect(values["response_file"] == 3 && (values["cache_miss"] ?? 0) == 0, "\(values)")
+    }
+}
