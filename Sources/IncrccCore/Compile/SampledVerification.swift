@@ -10,10 +10,12 @@ import Glibc
 /// is counted, and is reported on the stderr of the next call that uses the cache (`verify-mismatch`).
 extension CachedCompile {
     /// Whether the served outputs can be reproduced elsewhere: the object's own path must not reach it
-    /// (split DWARF, coverage), it must be written at all, and the process must outlive the call (not in a
-    /// Nix builder). Other sampled hits are verified before returning, as before.
+    /// (split DWARF, coverage), nor find its inputs (gcc looks for `-fprofile-use` data by the object's
+    /// name, so a compile to a temporary object would read none and differ), it must be written at all, and
+    /// the process must outlive the call (not in a Nix builder). Other sampled hits are verified before
+    /// returning, as before.
     var verifiesAfterReturning: Bool {
-        !request.outputDependsOnOutputPath && !request.discardsObject && storesInBackground
+        !request.outputDependsOnOutputPath && request.profileUse == nil && !request.discardsObject && storesInBackground
     }
 
     static let verifierLock = "/tmp/verify.lock"
