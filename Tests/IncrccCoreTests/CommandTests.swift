@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import IncrccCore
 
 @Suite(.enabled(if: Tools.required(Tools.hasIncrcc && Tools.hasGCC)), .timeLimit(Tools.suiteTimeLimit))
 struct CommandTests {
@@ -65,6 +66,24 @@ struct CommandTests {
         try incrcc(["gcc", "-c", "f59.c"], in: s)
         #expect(try stats(s)["direct_cache_hit"] == 1)
         #expect(try incrcc(["-M", "lots"], in: s).status != 0)
+    }
+
+    /// ccache's `-k`/`-o`: a setting read and written by its `incrcc.conf` name; a bad key or value is
+    /// refused with a message and exit 1, and the file keeps its other lines.
+    @Test func getAndSetConfigLikeCcache() throws {
+        let s = Scratch()
+        try FileManager.default.createDirectory(atPath: s.file("cache"), withIntermediateDirectories: true)
+        s.write("cache/incrcc.conf", "# team settings\n\ncompression_level = 5\n")
+        #expect(try incrcc(["-k", "compression_level"], in: s).stdout == "5\n")
+        #expect(try incrcc(["-o", "compression_level=3"], in: s).status == 0)
+        #expect(try incrcc(["--get-config=compression_level"], in: s).stdout == "3\n")
+        #expect(try incrcc(["--set-config", "verify_rate=0.5"], in: s).status == 0)
+        #expect(s.text("cache/incrcc.conf") == "# team settings\n\ncompression_level = 3\nverify_rate = 0.5\n")
+        for bad in [["-o", "compression_level=99"], ["-o", "nosuch=1"], ["-o", "novalue"], ["-k", "nosuch"], ["-k"], ["-o"]] {
+            let refused = try incrcc(bad, in: s)
+            #expect(refused.status == 1 && refused.stderr.hasPrefix("incrcc: "), "\(bad): \(refused.stderr)")
+        }
+        #expect(try incrcc(["--print-version"], in: s).stdout == Commands.version + "\n")
     }
 
     @Test func showConfigNamesOrigins() throws {

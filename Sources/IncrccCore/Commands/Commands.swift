@@ -24,6 +24,10 @@ public struct Commands {
         if ["-s", "--show-stats", "--print-stats", "-z", "--zero-stats", "-C", "--clear", "-c", "--cleanup"].contains(first) {
             BackgroundStore(store: store).waitForAllWriters()
         }
+        if ["-M", "--max-size", "-k", "--get-config", "-o", "--set-config"].contains(first), arguments.count < 2 {
+            Console.error("option '\(first)' needs a value (see incrcc --help)")
+            return 1
+        }
         switch first {
         case "-s", "--show-stats":
             print(report().table(), terminator: "")
@@ -72,10 +76,18 @@ public struct Commands {
             }
         case "--version", "-V":
             print("incrcc version \(Self.version)")
+        case "--print-version":
+            print(Self.version)
+        case "-k", "--get-config":
+            return getConfig(arguments[1])
+        case "-o", "--set-config":
+            return setConfig(arguments[1])
         case "-h", "--help":
             print(Self.usage, terminator: "")
         default:
             if first.hasPrefix("--max-size=") { return setMaxSize(String(first.dropFirst("--max-size=".count))) }
+            if first.hasPrefix("--get-config=") { return getConfig(String(first.dropFirst("--get-config=".count))) }
+            if first.hasPrefix("--set-config=") { return setConfig(String(first.dropFirst("--set-config=".count))) }
             Console.error("unknown option '\(first)'")
             Console.write(Array(Self.usage.utf8), to: 2)
             return 1
@@ -91,27 +103,69 @@ public struct Commands {
         return StatsReport(values: values, maxSize: configuration.maxSize, cacheDirectory: configuration.cacheDirectory)
     }
 
+    /// `-k KEY`: a setting's effective value, as ccache prints it (the key as in `incrcc.conf`).
+    func getConfig(_ name: String) -> Int32 {
+        guard Configuration.settings.contains(where: { $0.name == name }) else {
+            Console.error("unknown configuration option '\(name)'")
+            return 1
+        }
+        print(configuration.value(of: name))
+        return 0
+    }
+
+    /// `-o KEY=VALUE`: checked as a setting, then written to the cache directory's `incrcc.conf`.
+    func setConfig(_ assignment: String) -> Int32 {
+        guard let equals = assignment.firstIndex(of: "=") else {
+            Console.error("missing equal sign in '\(assignment)' (KEY=VALUE)")
+            return 1
+        }
+        let name = String(assignment[..<equals]).trimmingSpaces()
+        let value = String(assignment[assignment.index(after: equals)...]).trimmingSpaces()
+        guard Configuration.settings.contains(where: { $0.name == name }) else {
+            Console.error("unknown configuration option '\(name)'")
+            return 1
+        }
+        var checked = configuration
+        do {
+            try checked.set(name, value, origin: .file(configuration.configurationFilePath))
+        } catch {
+            Console.error(error.message)
+            return 1
+        }
+        if name == "max_size" { return setMaxSize(value) }
+        return writeSetting(name, value) ? 0 : 1
+    }
+
+    /// Replaces `name`'s line in the cache directory's configuration file (adds one where there is none),
+    /// keeping every other line as it was, blank lines and comments included.
+    func writeSetting(_ name: String, _ value: String) -> Bool {
+        let path = configuration.configurationFilePath
+        let existing = (try? FileSystem.readFileIfExists(path)) ?? nil
+        var lines = existing.map { String(decoding: $0, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false)
+            .map(String.init) } ?? []
+        if lines.last == "" { lines.removeLast() }
+        lines.removeAll { line in
+            let trimmed = line.trimmingSpaces()
+            return trimmed.hasPrefix(name) && trimmed.dropFirst(name.count).trimmingSpaces().hasPrefix("=")
+        }
+        lines.append("\(name) = \(value)")
+        do {
+            try FileSystem.makeDirectories(configuration.cacheDirectory)
+            try FileSystem.writeAtomically(path, Array((lines.joined(separator: "\n") + "\n").utf8))
+        } catch {
+            Console.error("cannot write \(path): \(error)")
+            return false
+        }
+        return true
+    }
+
     /// Rewrites `max_size` in the cache directory's configuration file, keeping its other lines.
     func setMaxSize(_ text: String) -> Int32 {
         guard let size = SizeText.parse(text) else {
             Console.error("'\(text)' is not a size (examples: 500M, 5G, 2GiB, 0 for no limit)")
             return 1
         }
-        let path = configuration.configurationFilePath
-        let existing = (try? FileSystem.readFileIfExists(path)) ?? nil
-        var lines = existing.map { String(decoding: $0, as: UTF8.self).split(separator: "\n").map(String.init) } ?? []
-        lines.removeAll { line in
-            let trimmed = line.trimmingSpaces()
-            return trimmed.hasPrefix("max_size") && trimmed.dropFirst(8).trimmingSpaces().hasPrefix("=")
-        }
-        lines.append("max_size = \(text)")
-        do {
-            try FileSystem.makeDirectories(configuration.cacheDirectory)
-            try FileSystem.writeAtomically(path, Array((lines.joined(separator: "\n") + "\n").utf8))
-        } catch {
-            Console.error("cannot write \(path): \(error)")
-            return 1
-        }
+        guard writeSetting("max_size", text) else { return 1 }
         if size > 0 {
             Cleanup(store: store, maxSize: size).cleanAll(limit: size, now: Clock.nowNanoseconds())
             print("Set cache size limit to \(SizeText.format(size))")
@@ -135,6 +189,9 @@ public struct Commands {
             -c, --cleanup            shrink the cache to its size limit
             -M, --max-size SIZE      set the size limit in the cache's incrcc.conf (0: no limit)
             -p, --show-config        show the effective configuration and where each value came from
+            -k, --get-config KEY     print the effective value of one setting
+            -o, --set-config KEY=VAL set a setting in the cache's incrcc.conf
+                --print-version      print the version number alone
                 explain COMPILER ARGS  whether the call would hit, and what differs when not
             -V, --version            print the version
             -h, --help               print this help
