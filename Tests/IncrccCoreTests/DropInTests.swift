@@ -6,6 +6,15 @@ import Testing
 /// coloured and plain diagnostics, ccache's settings under its names, and counters under its keys.
 @Suite(.enabled(if: Tools.required(Tools.hasIncrcc && Tools.hasGCC)))
 struct DropInTests {
+    /// `-include /dev/null` (build systems' empty forced include) is cached like any compile.
+    @Test func forcedIncludeOfDevNullIsCached() throws {
+        let s = Scratch()
+        s.write("n.c", "int n(void) { return 1; }\n")
+        for _ in 0..<2 { try compareWithPlain("gcc", ["-include", "/dev/null", "-c", "n.c", "-o", "n.o"], object: "n.o", in: s) }
+        let values = try stats(s)
+        #expect(values["direct_cache_hit"] == 1 && values["internal_error"] == 0, "\(values)")
+    }
+
     @Test(arguments: ["gcc", "clang"]) func kbuildDependencyFilesAreCached(compiler: String) throws {
         guard Tools.required(Tools.which(compiler) != nil) else { return }
         let s = Scratch()

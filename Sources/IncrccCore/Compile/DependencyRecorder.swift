@@ -83,7 +83,9 @@ struct DependencyRecorder {
         var read: [String: FileFacts] = [request.source: sourceFacts]
         var directives: [(path: String, directives: [IncludeDirective])] = [(request.source, sourceFacts.references.includes)]
         let now = Clock.nowNanoseconds()
-        for path in DependencyFile.prerequisites(dependencyText) where seen.insert(path).inserted {
+        // `/dev/null` (`-include /dev/null`, a CMake probe's source) reads empty whatever happens: nothing
+        // to record.
+        for path in DependencyFile.prerequisites(dependencyText) where path != "/dev/null" && seen.insert(path).inserted {
             guard let (fileFacts, status) = facts.facts(of: path) else { return .failure(.internalError) }
             // Changed while the compiler ran: what it read may not be what was hashed.
             if !compatibility.acceptsNewDependency(status, compileStart: compileStart) {
