@@ -86,11 +86,10 @@ public struct CachedCompile {
     /// A hit for one of the call's keys, through the manifest and then the include scan.
     func lookUp(_ calls: [Call]) -> Outcome? {
         if configuration.directMode {
-            // The call keyed by its real paths last: where a unit that reads its moving path is stored once a
-            // patched result of it differed from a fresh compile.
-            for candidate in calls + (calls.first?.realPaths.map { [$0] } ?? []) {
-                if let outcome = lookupAndServe(candidate) { return outcome }
-            }
+            for candidate in calls { if let outcome = lookupAndServe(candidate) { return outcome } }
+            // The call keyed by its real paths last (its key hashed only here): where a unit that reads its
+            // moving path is stored once a patched result of it differed from a fresh compile.
+            if let raw = calls.first?.realPaths, let outcome = lookupAndServe(raw) { return outcome }
             if let call = calls.first, let outcome = unreachedOptionsLookup(call) { return outcome }
             if let call = calls.first, let outcome = skippedGroupsLookup(call) { return outcome }
         }
