@@ -48,7 +48,7 @@ extension CachedCompile {
               status.succeeded, let text = try? FileSystem.readFile(preprocessed) else {
             return PathDependence(.unit, "the preprocessor could not be run again to check what the unit reads")
         }
-        if let reason = PathDependence.searchPreprocessed(text, mapping) {
+        if let reason = PathDependence.searchPreprocessed(text, mapping, recording: PathDependence.recordingOption(request) != nil) {
             return PathDependence(.unit, reason)
         }
         return found

@@ -14,20 +14,21 @@ import Glibc
 /// - any text that spells the path: a header's `#define DATADIR "/nix/store/…"`, a `-D` value, a forced
 ///   include, a name formed by `#` or `##`: after preprocessing it stands in the text as the compiler sees it,
 ///   whichever macro carried it there;
-/// - the compiler's own records of where it compiled: debug information and split DWARF, coverage notes and
-///   profile data paths, sanitizer metadata, recorded switches, LTO bytecode, unique internal-linkage
-///   names, offloading, assembler options (`-Wa,`): each turned on by an option (gcc "Options for Debugging
-///   Your Program", "Program Instrumentation Options"; clang's command-line reference);
-///   — and these records can hold only paths the compiler knows: the working directory, the source, the
-///   output, the files it read and the options (gcc's switch record leaves out search directories and
-///   macros); when none holds a moving part, neither do the records;
+/// - the compiler's own records of where it compiled and of the files its lines came from: debug
+///   information and split DWARF, coverage notes and profile data paths, sanitizer metadata, OpenMP source
+///   locations, recorded switches, LTO bytecode, unique internal-linkage names, offloading, assembler
+///   options (`-Wa,`), each turned on by an option (gcc "Options for Debugging Your Program", "Program
+///   Instrumentation Options"; clang's command-line reference). These records can hold only paths the
+///   compiler knows: the working directory, the source, the output, the files it read, the file names of
+///   line markers (`#line`) and the options (gcc's record of its switches leaves out search directories
+///   and macros); when none of them holds a moving part, neither do the records;
 /// - the source's base name in the symbol table (`STT_FILE`) and in constructor names
 ///   (`_GLOBAL__sub_I_<name>`).
-/// So the preprocessed text, searched for the moving parts and the builtins' names (line markers left
-/// out), the recording options with the paths they can record, and the source's name decide it. A path that reaches the object through any of them
-/// may arrive there in any form — one character, a length, a hash, a wide or UTF-16 string — so such a
-/// compile is moved only where a fresh compile in a new place agreed with the patched result, or it is keyed
-/// by its real paths.
+/// So the preprocessed text searched for the moving parts and the builtins' names (line markers too where
+/// the compiler keeps records), the recording options with the paths they can record, and the source's
+/// name decide it. A path that reaches the object through any of them may arrive there in any form — one
+/// character, a length, a hash, a wide or UTF-16 string — so such a compile is moved only where a fresh
+/// compile in a new place agreed with the patched result, or it is keyed by its real paths.
 public struct PathDependence: Equatable, Sendable {
     public enum Kind: UInt8, Sendable, Comparable {
         /// Nothing the compile reads names a moving path: its outputs hold none, and serve anywhere.
@@ -61,7 +62,7 @@ public struct PathDependence: Equatable, Sendable {
     /// generation, which the classifier already reports). Checked against gcc 12's and clang's manuals.
     static let recordingPrefixes = [
         "-fsanitize=", "-fsanitize-coverage", "-frecord-gcc-switches", "-frecord-command-line", "-flto", "-ffat-lto-objects",
-        "-funique-internal-linkage-names", "-fopenmp-targets", "-foffload", "--offload", "-fgpu-rdc", "-fcuda",
+        "-funique-internal-linkage-names", "-fopenmp", "-foffload", "--offload", "-fgpu-rdc", "-fcuda",
         "-Wa,", "-Xassembler", "-fcoverage", "-fprofile-arcs", "-fprofile-generate", "-fprofile-instr-generate",
         "-fprofile-update", "-fprofile-abs-path", "-ftest-coverage", "--coverage", "-fxray-instrument", "-fpatchable-function-entry",
     ]
@@ -158,8 +159,10 @@ public struct PathDependence: Equatable, Sendable {
     }
 
     /// Searches preprocessed text for a moving part or a path builtin outside line markers; the first one
-    /// found, as `file:line: what`, with the file and line the markers give.
-    static func searchPreprocessed(_ text: [UInt8], _ mapping: PathMapping) -> String? {
+    /// found, as `file:line: what`, with the file and line the markers give. `recording`: the compiler keeps
+    /// records of the files lines came from (debug information, coverage), so a marker's file name that
+    /// holds a moving part (a `#line` of generated code) counts too.
+    static func searchPreprocessed(_ text: [UInt8], _ mapping: PathMapping, recording: Bool = false) -> String? {
         var file = "<input>"
         var line = 1
         var start = 0
@@ -167,6 +170,9 @@ public struct PathDependence: Equatable, Sendable {
             let end = text[start...].firstIndex(of: UInt8(ascii: "\n")) ?? text.count
             let content = Array(text[start..<end])
             if let marker = lineMarker(content) {
+                if recording, holdsMovingPart(Array(marker.file.utf8), mapping) {
+                    return "\(file):\(line): the compiler records the file name \(marker.file) of a line marker"
+                }
                 file = marker.file
                 line = marker.line
             } else {
