@@ -68,9 +68,13 @@ struct Explanation {
                 let label = prefix + "entry \(index + 1) of \(manifest.entries.count) (result \(entry.result.hex))"
                 if let difference = matcher.firstDifference(entry) {
                     switch compile.acrossSkippedGroups(entry, matcher, candidate) {
-                    case .success where store.holds(entry.result, kind: .result):
-                        report.lines.append("\(label): \(difference), but only in conditional groups the preprocessor "
-                                            + "skips: the call would hit")
+                    case .success(let proof) where proof.commentsOnly && !compile.printedNothing(entry.result):
+                        report.lines.append("\(label): \(difference), only in comments, but its result printed "
+                                            + "diagnostics, which quote the edited lines")
+                    case .success(let proof) where store.holds(entry.result, kind: .result):
+                        let rule = proof.commentsOnly ? "in comments and trailing blanks"
+                            : "in conditional groups the preprocessor skips"
+                        report.lines.append("\(label): \(difference), but only \(rule): the call would hit")
                         report.verdict = .hit
                         return report
                     case .failure(let refusal):

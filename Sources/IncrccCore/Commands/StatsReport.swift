@@ -38,6 +38,7 @@ public struct StatsReport {
             ("    Patched paths", String(values[.patchedHit])),
             ("    Across unread options", String(values[.unreachedOptionHit])),
             ("    Across skipped groups", String(values[.skippedGroupHit])),
+            ("    Across comment edits", String(values[.commentEditHit])),
             ("  Misses", String(values[.miss]) + percent(values[.miss], of: cacheable)),
         ]
         let uncacheable = Counter.uncacheableReasons.filter { values[$0] > 0 }

@@ -17,6 +17,10 @@ extension CachedCompile {
         let matcher = ManifestMatcher(mapping: call.mapping, variable: lookup)
         for entry in manifest.entries.prefix(Self.skippedGroupsEntries) {
             guard case .success(let proof) = acrossSkippedGroups(entry, matcher, call) else { continue }
+            if proof.commentsOnly, !printedNothing(entry.result) {
+                log.write("its result printed diagnostics, which quote the edited lines: not served across comments")
+                continue
+            }
             guard let outcome = serve(entry.result, call, via: .manifest) else { continue }
             guard case .hit(let hitStatus, let notes) = outcome else { return outcome }
             do {
@@ -25,9 +29,15 @@ extension CachedCompile {
             } catch {
                 log.write("cannot record the entry under the new header: \(error)")
             }
-            return .hit(hitStatus, notes: notes + [.skippedGroupHit])
+            return .hit(hitStatus, notes: notes + [proof.commentsOnly ? .commentEditHit : .skippedGroupHit])
         }
         return nil
+    }
+
+    /// Whether a stored result wrote nothing to stdout or stderr.
+    func printedNothing(_ result: Digest) -> Bool {
+        guard let data = store.read(result, kind: .result), let stored = try? CachedResult.decode(data) else { return false }
+        return stored.stdout.isEmpty && stored.stderr.isEmpty
     }
 
     /// Why an entry's difference is not one of skipped groups: nil when the entry differs otherwise than
@@ -42,6 +52,9 @@ extension CachedCompile {
         var entry: ManifestEntry
         var changed: Int
         var skeleton: ConditionalSkeleton
+        /// The header changed only in comments and trailing blanks (not in skipped groups): its result may
+        /// be served only where it printed nothing, since a diagnostic quotes the source line.
+        var commentsOnly = false
     }
 
     /// The proof for `entry`, when its one changed header changed only in groups the preprocessor skips
@@ -53,21 +66,23 @@ extension CachedCompile {
         }
         let path = call.mapping.restore(entry.files[index].path)
         let skeleton: ConditionalSkeleton
+        let commentsOnly: Bool
         switch skippedOnly(entry, index, bytes, call) {
-        case .success(let value): skeleton = value
+        case .success(let value): (skeleton, commentsOnly) = value
         case .failure(let refusal):
             let reason = "\(path) changed: \(refusal.reason ?? "")"
             log.write(reason)
             return .failure(NotSkippedOnly(reason: reason))
         }
-        log.write("\(path) changed only in groups the preprocessor skips")
+        log.write(commentsOnly ? "\(path) changed only in comments and trailing blanks"
+                               : "\(path) changed only in groups the preprocessor skips")
         var updated = entry
         updated.files[index].digest = Digest.of(bytes)
         updated.files[index].status = status
         // The stat stands for these bytes only if it is the same after they were read.
         let unchanged = (try? FileSystem.status(path))?.sameContentAs(status) == true
         updated.files[index].statTrusted = unchanged && StatTrust.isSettled(status, now: Clock.nowNanoseconds())
-        return .success(SkippedGroupsProof(entry: updated, changed: index, skeleton: skeleton))
+        return .success(SkippedGroupsProof(entry: updated, changed: index, skeleton: skeleton, commentsOnly: commentsOnly))
     }
 
     /// Keeps the changed header's skeleton of a served entry, for its next edit.
@@ -91,6 +106,22 @@ extension CachedCompile {
         }
     }
 
+    /// Whether an edit of comments alone compiles alike for this call: beyond `skeletonsApply`, no option
+    /// that reads comments or trailing blanks (clang's `-Wdocumentation`, in `-Weverything` too; gcc's
+    /// `-Wimplicit-fallthrough=1`, which takes any comment for a fall-through statement; warnings on
+    /// white space), and not C90, where `//` opens no comment.
+    func commentEditsApply(_ call: Call) -> Bool {
+        if request.language == .c || request.language == .objc {
+            let c90 = ["-ansi", "-std=c89", "-std=c90", "-std=iso9899:1990", "-std=iso9899:199409"]
+            if request.keyedArguments.contains(where: c90.contains) { return false }
+        }
+        return !request.keyedArguments.contains { argument in
+            argument.hasPrefix("-Wdocumentation") || argument == "-Weverything" || argument.hasPrefix("-Wimplicit-fallthrough=1")
+                || argument.hasPrefix("-Wtrailing-whitespace") || argument.hasPrefix("-Wleading-whitespace")
+                || argument.hasPrefix("-fparse-all-comments") || argument.hasPrefix("-fcomment-block-commands")
+        }
+    }
+
     /// The one file of `entry` whose bytes changed, when all else holds: its index, bytes and stat.
     func singleDifference(_ entry: ManifestEntry, _ matcher: ManifestMatcher)
         -> (index: Int, bytes: [UInt8], status: FileStatus)? {
@@ -111,8 +142,8 @@ extension CachedCompile {
     /// The skeleton of `bytes` when the header at `index` of `entry`, now `bytes`, compiles as the version
     /// the entry read; otherwise why not.
     func skippedOnly(_ entry: ManifestEntry, _ index: Int, _ bytes: [UInt8], _ call: Call)
-        -> Result<ConditionalSkeleton, NotSkippedOnly> {
-        func refused(_ reason: String) -> Result<ConditionalSkeleton, NotSkippedOnly> {
+        -> Result<(ConditionalSkeleton, commentsOnly: Bool), NotSkippedOnly> {
+        func refused(_ reason: String) -> Result<(ConditionalSkeleton, commentsOnly: Bool), NotSkippedOnly> {
             .failure(NotSkippedOnly(reason: reason))
         }
         let changed = entry.files[index]
@@ -120,7 +151,8 @@ extension CachedCompile {
         guard let stored = store.read(ConditionalSkeleton.key(of: changed.digest), kind: .fileFacts),
               let old = try? ConditionalSkeleton.decode(stored) else { return refused("no skeleton of its earlier text") }
         guard let new = ConditionalSkeleton(parsing: bytes) else { return refused("its conditionals are not followed") }
-        guard new.frame == old.frame else { return refused("outside its conditional groups") }
+        let commentsOnly = commentEditsApply(call) && new.differsOnlyInComments(from: old)
+        guard commentsOnly || new.frame == old.frame else { return refused("outside its conditional groups and comments") }
         // gcc's `#pragma once` takes a file with the same size, time and bytes as one already read for that
         // file: an edit can end such a likeness, so no other file may have either version's size.
         let sizes: Set<Int64> = [Int64(changed.status.size), Int64(bytes.count)]
@@ -130,6 +162,7 @@ extension CachedCompile {
                 return refused("a precompiled header holds macros of its own")
             }
         }
+        if commentsOnly { return .success((new, commentsOnly: true)) }
         // What could define a name, gathered once a group's decision needs it (`#if 0` needs none): the
         // compiler's predefined macros, every other file the compile read as it reads them now (the same
         // bytes as the entry's), the options and the variables keyed with them (`CCC_OVERRIDE_OPTIONS`
@@ -157,7 +190,7 @@ extension CachedCompile {
             guard let known = definers ?? nil else { return false }
             return !known.predefined.contains(name) && !known.written.contains(name)
         }
-        return alike ? .success(new) : refused("inside groups that may be compiled")
+        return alike ? .success((new, commentsOnly: false)) : refused("inside groups that may be compiled")
     }
 
     /// Keeps the skeleton of each header a stored entry read (outside the compiler's own directories, which
@@ -171,7 +204,8 @@ extension CachedCompile {
             let key = ConditionalSkeleton.key(of: file.digest)
             if store.files.status(store.path(for: key, kind: .fileFacts)) != nil { continue }
             guard let bytes = try? FileSystem.readFile(path), Digest.of(bytes) == file.digest,
-                  let skeleton = ConditionalSkeleton(parsing: bytes), !skeleton.groups.isEmpty else { continue }
+                  let skeleton = ConditionalSkeleton(parsing: bytes),
+                  !skeleton.groups.isEmpty || skeleton.commentFree != nil else { continue }
             do {
                 try store.write(key, kind: .fileFacts, payload: skeleton.encode())
             } catch {

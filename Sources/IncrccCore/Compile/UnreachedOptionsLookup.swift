@@ -47,7 +47,8 @@ extension CachedCompile {
                 recordDirectEntry(candidate, proven, call)
                 // Counted once, under what made the difference harmless: the options, or (same options) an
                 // edit in skipped groups.
-                return .hit(status, notes: notes + [proven.difference.isEmpty && proven.skipped != nil ? .skippedGroupHit
+                let edit: Counter = proven.skipped?.commentsOnly == true ? .commentEditHit : .skippedGroupHit
+                return .hit(status, notes: notes + [proven.difference.isEmpty && proven.skipped != nil ? edit
                                                                                                         : .unreachedOptionHit])
             }
         }
@@ -121,7 +122,12 @@ extension CachedCompile {
             // A header edited only where the preprocessor skips: as good as unchanged (the macros that
             // differ are checked against its new text below, and skipped text reads none of them).
             switch acrossSkippedGroups(entry, matcher, call) {
-            case .success(let proof): skipped = proof
+            case .success(let proof):
+                if proof.commentsOnly, !printedNothing(entry.result) {
+                    return .failure(.init(option: difference.summary,
+                                          reason: "a header's comments changed and the result printed diagnostics"))
+                }
+                skipped = proof
             case .failure(let refusal):
                 return .failure(.init(option: difference.summary,
                                       reason: refusal.reason ?? matcher.firstDifference(entry) ?? "a header changed"))

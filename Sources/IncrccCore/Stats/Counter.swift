@@ -59,6 +59,7 @@ public enum Counter: Int, CaseIterable, Sendable, Error {
     case skippedGroupHit
     case movedPathDependent
     case verifyInconclusive
+    case commentEditHit
 
     /// The key printed by `--print-stats`.
     public var key: String {
@@ -121,6 +122,7 @@ public enum Counter: Int, CaseIterable, Sendable, Error {
         case .skippedGroupHit: return "direct_cache_hit_skipped_groups"
         case .movedPathDependent: return "miss_moved_path_dependent"
         case .verifyInconclusive: return "verify_inconclusive"
+        case .commentEditHit: return "direct_cache_hit_comment_edits"
         }
     }
 
@@ -185,6 +187,7 @@ public enum Counter: Int, CaseIterable, Sendable, Error {
         case .skippedGroupHit: return "hits across edits in skipped groups"
         case .movedPathDependent: return "misses: reads a path that moved"
         case .verifyInconclusive: return "samples voided: input changed after the hit"
+        case .commentEditHit: return "hits across edits of comments"
         }
     }
 

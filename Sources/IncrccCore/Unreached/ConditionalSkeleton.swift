@@ -31,6 +31,9 @@ public struct ConditionalSkeleton: Equatable {
     public var frame: Digest
     /// In the order their opening lines come.
     public var groups: [Group]
+    /// The digest of the file's comment-free text (`CommentFreeText`); nil where that cannot be relied on.
+    /// Two versions with the same one differ only in comments and trailing blanks.
+    public var commentFree: Digest?
     /// Known from the text only (not stored): what each group's opening line tests (nil for `#else`) and
     /// where its chain starts.
     var tests: [ConditionalLines.Test?] = []
@@ -39,7 +42,8 @@ public struct ConditionalSkeleton: Equatable {
     /// Label of the store key under which a header's skeleton is kept, by the digest a manifest has of it.
     static func key(of digest: Digest) -> Digest {
         var hasher = StreamingHasher()
-        hasher.update("conditional skeleton 1\u{0}")
+        // 2: with the comment-free digest.
+        hasher.update("conditional skeleton 2\u{0}")
         hasher.update(digest)
         return hasher.finalize()
     }
@@ -139,11 +143,19 @@ public struct ConditionalSkeleton: Equatable {
         self.groups = groups
         self.tests = tests
         self.chainStarts = chainStarts
+        self.commentFree = CommentFreeText.digest(bytes)
     }
 
-    init(frame: Digest, groups: [Group]) {
+    init(frame: Digest, groups: [Group], commentFree: Digest? = nil) {
         self.frame = frame
         self.groups = groups
+        self.commentFree = commentFree
+    }
+
+    /// Whether this text differs from the one `old` was taken of only in comments and trailing blanks.
+    public func differsOnlyInComments(from old: ConditionalSkeleton) -> Bool {
+        guard let mine = commentFree, let theirs = old.commentFree else { return false }
+        return mine == theirs
     }
 
     /// Whether a file whose skeleton was `old` compiles as this one does, `isUndefined` telling which names
@@ -200,6 +212,8 @@ public struct ConditionalSkeleton: Equatable {
             writer.write((group.quiet ? 1 : 0) | (group.nameFree ? 2 : 0) as UInt8)
             writer.write(UInt32(group.descendants))
         }
+        writer.write(UInt8(commentFree == nil ? 0 : 1))
+        if let commentFree { writer.write(commentFree) }
         return writer.bytes
     }
 
@@ -223,7 +237,13 @@ public struct ConditionalSkeleton: Equatable {
             groups.append(Group(content: content, frame: groupFrame, quiet: flags & 1 != 0, nameFree: flags & 2 != 0,
                                 descendants: descendants))
         }
+        let commentFree: Digest?
+        switch try reader.readUInt8() {
+        case 0: commentFree = nil
+        case 1: commentFree = try reader.readDigest()
+        default: throw MalformedEntry("skeleton comment-free flag")
+        }
         guard reader.isAtEnd else { throw MalformedEntry("trailing bytes") }
-        return ConditionalSkeleton(frame: frame, groups: groups)
+        return ConditionalSkeleton(frame: frame, groups: groups, commentFree: commentFree)
     }
 }
