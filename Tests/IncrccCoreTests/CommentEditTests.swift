@@ -32,6 +32,7 @@ struct CommentEditTests {
         #expect(text("int a; /* caf\u{e9} */\n") == nil)
         #expect(text("char c = 'x;\n") == nil)
         #expect(text("/* open\n") == nil)
+        #expect(text("#define A 1 \\  \n + 2\n") == nil, "a backslash with blanks before its newline")
     }
 
     @Test(arguments: compilers, [false, true])

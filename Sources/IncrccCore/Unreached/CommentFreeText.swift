@@ -25,6 +25,15 @@ enum CommentFreeText {
     enum State { case code, lineComment, blockComment }
 
     static func blanked(_ bytes: [UInt8]) -> [UInt8]? {
+        // A backslash with blanks before its newline still joins the lines, with a warning: dropping the
+        // blanks would drop the warning.
+        var position = 0
+        while let found = ByteSearch.find([UInt8(ascii: "\\")], in: bytes, from: position) {
+            var after = found + 1
+            while after < bytes.count, bytes[after] == 0x20 || bytes[after] == 0x09 { after += 1 }
+            if after > found + 1, after < bytes.count, bytes[after] == 0x0a || bytes[after] == 0x0d { return nil }
+            position = found + 1
+        }
         var out = bytes
         var state = State.code
         var commentText: [UInt8] = []
