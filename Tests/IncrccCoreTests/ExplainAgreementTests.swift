@@ -1,0 +1,72 @@
+import Foundation
+import Testing
+
+/// `incrcc explain` says what the next call does: for each way a call is served or compiled, explain runs
+/// first and the call right after, and the verdict must match the call's outcome.
+@Suite(.enabled(if: Tools.required(Tools.hasIncrcc && Tools.hasGCC)), .timeLimit(Tools.suiteTimeLimit))
+struct ExplainAgreementTests {
+    /// explain's verdict, then whether the call hit.
+    func explainThenCall(_ arguments: [String], in s: Scratch, cwd: String? = nil,
+                         env: [String: String] = [:]) throws -> (verdict: String, hit: Bool) {
+        let explained = try incrcc(["explain", "--format", "json"] + arguments, in: s, cwd: cwd, env: env)
+        #expect(explained.status == 0, "\(explained.stderr)")
+        let verdict = explained.stdout.contains("\"verdict\": \"hit\"") ? "hit"
+            : explained.stdout.contains("\"verdict\": \"uncacheable\"") ? "uncacheable" : "compile"
+        let before = try stats(s, env: env)["direct_cache_hit"] ?? 0
+        let called = try incrcc(arguments, in: s, cwd: cwd, env: env)
+        #expect(called.status == 0, "\(called.stderr)")
+        return (verdict, (try stats(s, env: env)["direct_cache_hit"] ?? 0) > before)
+    }
+
+    @Test func verdictsMatchTheCalls() throws {
+        let s = Scratch()
+        s.write("u.c", "#include \"h.h\"\nint u(void) { return H + level(); }\n")
+        let header = { (doc: String, skipped: String, value: String) in
+            "#pragma once\n/* \(doc) */\n#ifdef NEVER_DEFINED\nint skipped_\(skipped);\n#endif\n#define H \(value)\nstatic inline int level(void) { return 1; }\n"
+        }
+        let args = ["gcc", "-O2", "-c", "u.c", "-o", "u.o"]
+        let steps: [(String, header: String, args: [String], expected: String)] = [
+            ("first compile", header("doc", "a", "1"), args, "compile"),
+            ("the same call", header("doc", "a", "1"), args, "hit"),
+            ("an edit in a skipped group", header("doc", "b", "1"), args, "hit"),
+            ("an edit of a comment", header("words", "b", "1"), args, "hit"),
+            ("an edit of code", header("words", "b", "2"), args, "compile"),
+            ("a macro no file reads", header("words", "b", "2"), ["gcc", "-DUNREAD=1", "-O2", "-c", "u.c", "-o", "u.o"], "hit"),
+            ("an option that decides the object", header("words", "b", "2"), ["gcc", "-O1", "-c", "u.c", "-o", "u.o"], "compile"),
+            ("a response file", header("words", "b", "2"), ["gcc", "@missing.rsp", "-c", "u.c"], "uncacheable"),
+        ]
+        for step in steps {
+            s.write("h.h", step.header)
+            if step.expected == "uncacheable" {
+                let explained = try incrcc(["explain", "--format", "json"] + step.args, in: s)
+                #expect(explained.stdout.contains("\"verdict\": \"uncacheable\""), "\(step.0)")
+                continue
+            }
+            let (verdict, hit) = try explainThenCall(step.args, in: s)
+            #expect(verdict == step.expected, "\(step.0): explain said \(verdict)")
+            #expect(hit == (step.expected == "hit"), "\(step.0): the call \(hit ? "hit" : "compiled")")
+        }
+    }
+
+    /// Moves between throw-away directories: a unit that reads its path compiles once to agree (explain
+    /// says so), then hits; one whose patched result differed compiles in every new directory.
+    @Test func verdictsMatchAcrossMoves() throws {
+        let s = Scratch()
+        let env = ["INCRCC_TEMP_DIRS": s.file("t/tmpXXXXXXXX")]
+        let names = ["tmpa1b2c3d4", "tmpe5f6g7h8", "tmpi9j0k1l2"]
+        for (unit, text, expected) in [
+            ("n", "const char *n(void) { return __FILE__; }\n", ["compile", "compile", "hit"]),
+            ("w", "#include <wchar.h>\nconst wchar_t *w = L\"\" __FILE__;\n", ["compile", "compile", "compile"]),
+            ("p", "int p(int x) { return x + 1; }\n", ["compile", "hit", "hit"]),
+        ] {
+            for (index, name) in names.enumerated() {
+                let dir = s.file("t/" + name)
+                s.write("t/\(name)/\(unit).c", text)
+                let (verdict, hit) = try explainThenCall(["gcc", "-O2", "-c", dir + "/\(unit).c", "-o", s.file(unit + ".o")],
+                                                         in: s, cwd: dir, env: env)
+                #expect(verdict == expected[index], "\(unit) in \(name): explain said \(verdict)")
+                #expect(hit == (expected[index] == "hit"), "\(unit) in \(name)")
+            }
+        }
+    }
+}
