@@ -117,6 +117,10 @@ struct CompileSession {
         }
         do {
             try FileSystem.makeDirectories(configuration.cacheDirectory)
+            // A regular file (or anything else) at the cache's name is no cache: said, not used silently.
+            guard (try FileSystem.status(configuration.cacheDirectory)).isDirectory else {
+                throw SystemError("stat", configuration.cacheDirectory, code: ENOTDIR)
+            }
             guard access(configuration.cacheDirectory, W_OK) == 0 else {
                 throw SystemError("access", configuration.cacheDirectory)
             }

@@ -86,6 +86,24 @@ struct CommandTests {
         #expect(try incrcc(["--print-version"], in: s).stdout == Commands.version + "\n")
     }
 
+    /// A regular file where the cache should be: a compile says so once and runs uncached with the right
+    /// object; the commands that change the cache refuse instead of reporting success.
+    @Test func cacheDirectoryThatIsAFileIsSaidNotUsed() throws {
+        let s = Scratch()
+        s.write("cache", "not a directory\n")
+        s.write("a.c", "int a(void) { return 1; }\n")
+        let compiled = try incrcc(["gcc", "-c", "a.c", "-o", "a.o"], in: s)
+        #expect(compiled.status == 0 && compiled.stderr.contains("Not a directory"), "\(compiled.stderr)")
+        let object = s.read("a.o")
+        #expect(try run(["gcc", "-c", "a.c", "-o", "a.o"], in: s).status == 0)
+        #expect(object != nil && object == s.read("a.o"))
+        for command in ["-C", "-c", "-z"] {
+            let refused = try incrcc([command], in: s)
+            #expect(refused.status == 1 && refused.stderr.contains("not a directory"), "\(command)")
+        }
+        #expect(s.text("cache") == "not a directory\n")
+    }
+
     @Test func showConfigNamesOrigins() throws {
         let s = Scratch()
         let r = try incrcc(["-p"], in: s, env: ["INCRCC_COMPRESSLEVEL": "7"])

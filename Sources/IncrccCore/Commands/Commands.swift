@@ -20,6 +20,12 @@ public struct Commands {
             Console.write(Array(Self.usage.utf8), to: 2)
             return 1
         }
+        // Commands that change the cache say so when its directory cannot be one, instead of reporting success.
+        if ["-C", "--clear", "-c", "--cleanup", "-z", "--zero-stats"].contains(first),
+           let status = try? FileSystem.statusIfExists(configuration.cacheDirectory), !status.isDirectory {
+            Console.error("\(configuration.cacheDirectory) is not a directory: no cache to change")
+            return 1
+        }
         // Counts and entries of misses still being written after their calls returned are waited for.
         if ["-s", "--show-stats", "--print-stats", "-z", "--zero-stats", "-C", "--clear", "-c", "--cleanup"].contains(first) {
             BackgroundStore(store: store).waitForAllWriters()
