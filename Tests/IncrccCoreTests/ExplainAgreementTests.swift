@@ -9,9 +9,10 @@ struct ExplainAgreementTests {
     func explainThenCall(_ arguments: [String], in s: Scratch, cwd: String? = nil,
                          env: [String: String] = [:]) throws -> (verdict: String, hit: Bool) {
         let explained = try incrcc(["explain", "--format", "json"] + arguments, in: s, cwd: cwd, env: env)
-        #expect(explained.status == 0, "\(explained.stderr)")
         let verdict = explained.stdout.contains("\"verdict\": \"hit\"") ? "hit"
             : explained.stdout.contains("\"verdict\": \"uncacheable\"") ? "uncacheable" : "compile"
+        // 0 when it would hit, 1 otherwise, as grep and diff answer.
+        #expect(explained.status == (verdict == "hit" ? 0 : 1), "\(explained.stderr)")
         let before = try stats(s, env: env)["direct_cache_hit"] ?? 0
         let called = try incrcc(arguments, in: s, cwd: cwd, env: env)
         #expect(called.status == 0, "\(called.stderr)")
@@ -50,6 +51,20 @@ struct ExplainAgreementTests {
 
     /// Moves between throw-away directories: a unit that reads its path compiles once to agree (explain
     /// says so), then hits; one whose patched result differed compiles in every new directory.
+    /// Usage errors exit 2 with one line; a pasted `incrcc gcc …` line is explained as `gcc …`.
+    @Test func usageErrorsAndPastedLines() throws {
+        let s = Scratch()
+        s.write("a.c", "int a(void) { return 1; }\n")
+        for bad in [["explain"], ["explain", "--format"], ["explain", "--format", "xml", "gcc"], ["explain", "no-such-cc", "-c", "a.c"]] {
+            let result = try incrcc(bad, in: s)
+            #expect(result.status == 2 && result.stderr.split(separator: "\n").count == 1, "\(bad): \(result.stderr)")
+        }
+        try incrcc(["gcc", "-c", "a.c"], in: s)
+        _ = try stats(s)
+        let pasted = try incrcc(["explain", Tools.incrcc, "gcc", "-c", "a.c"], in: s)
+        #expect(pasted.status == 0 && pasted.stdout.contains("would hit"), "\(pasted.stdout)\(pasted.stderr)")
+    }
+
     @Test func verdictsMatchAcrossMoves() throws {
         let s = Scratch()
         let env = ["INCRCC_TEMP_DIRS": s.file("t/tmpXXXXXXXX")]

@@ -165,15 +165,23 @@ extension IncrccMain {
         if let first = arguments.first, first == "--format" || first.hasPrefix("--format=") {
             let value = first == "--format" ? (arguments.count > 1 ? arguments[1] : "") : String(first.dropFirst(9))
             guard value == "json" || value == "text" else {
-                Console.error("incrcc explain: --format takes json or text, not '\(value)'")
+                Console.error(value.isEmpty ? "incrcc explain: --format needs json or text"
+                                            : "incrcc explain: --format takes json or text, not '\(value)'")
                 return 2
             }
             json = value == "json"
             arguments.removeFirst(first == "--format" ? min(2, arguments.count) : 1)
         }
-        guard let name = arguments.first, let compilerPath = locator.locate(name) else {
-            Console.error("usage: incrcc explain [--format json] COMPILER [COMPILER OPTIONS]; "
-                          + "no compiler '\(arguments.first ?? "")' in PATH")
+        // A command line pasted whole: `incrcc gcc -c a.c` explains `gcc -c a.c`.
+        while let first = arguments.first, Path.baseName(first) == "incrcc" || Path.baseName(first) == "incrcc++" {
+            arguments.removeFirst()
+        }
+        guard let name = arguments.first else {
+            Console.error("usage: incrcc explain [--format json|text] COMPILER [COMPILER OPTIONS]")
+            return 2
+        }
+        guard let compilerPath = locator.locate(name) else {
+            Console.error("incrcc explain: no compiler '\(name)' in PATH")
             return 2
         }
         var report = Explanation.Report()
@@ -198,6 +206,7 @@ extension IncrccMain {
             if let key = report.directKey { print("direct key \(key)") }
             for line in report.lines { print(line) }
         }
-        return 0
+        // As grep and diff do: 0 when the call would hit, 1 when it would compile or run uncached.
+        return report.verdict == .hit ? 0 : 1
     }
 }

@@ -47,7 +47,8 @@ public enum Invocation: Equatable, Sendable {
     ]
 
     static func isCommand(_ rest: [String]) -> Bool {
-        if rest.first == "explain" { return rest.count >= 2 }
+        // `explain` names no compiler: alone it is a usage error of incrcc's, not a compiler to run.
+        if rest.first == "explain" { return true }
         if rest.count == 1 {
             // The options that take a value, given none, are incrcc's to refuse, not the compiler's.
             return singleCommands.contains(rest[0])
