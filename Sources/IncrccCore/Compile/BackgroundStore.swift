@@ -197,14 +197,16 @@ extension CachedCompile {
         var pending: PendingUpload?
         if case .miss(_, let notes) = store(fresh, collected, call, upload: { pending = $0 }) { counters.add(notes) }
         facts.flush()
+        // Counted before anyone waiting on this writer goes on: the statistics commands wait for it.
+        counters.write(to: store.stats)
         // Calls waiting for this key's local entries need not wait for the network too.
         writer.finish(call.directKey, marker: locks.marker, stillWorking: pending != nil)
         if let pending {
             upload(pending, warns: false)
             facts.flush()
+            counters.write(to: store.stats)
             writer.unregister()
         }
-        counters.write(to: store.stats)
         _exit(0)
     }
 }
