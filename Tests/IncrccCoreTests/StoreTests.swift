@@ -239,6 +239,8 @@ import Testing
         #expect(SizeText.parse("2GiB") == 2 * 1024 * 1024 * 1024)
         #expect(SizeText.parse("1.5") == 1_500_000_000)
         #expect(SizeText.parse("0") == 0)
+        #expect(SizeText.parse("1b") == 1 && SizeText.parse("500B") == 500)
+        #expect(SizeText.parse("5GB") == 5_000_000_000)
         #expect(SizeText.parse("12X") == nil)
         #expect(SizeText.parse("") == nil)
         #expect(SizeText.format(5_000_000_000) == "5.0 GB")

@@ -10,10 +10,15 @@ public enum SizeText {
         }
         guard let number = Double(digits), number >= 0 else { return nil }
         var suffix = String(rest.trimmingSpaces())
-        if suffix.hasSuffix("B") || suffix.hasSuffix("b") { suffix.removeLast() }
+        var bytesNamed = false
+        if suffix.hasSuffix("B") || suffix.hasSuffix("b") {
+            suffix.removeLast()
+            bytesNamed = true
+        }
         let multiplier: Double
         switch suffix {
-        case "": multiplier = 1e9
+        // A bare number is gigabytes, as with ccache; `B` alone names bytes (`-M 1b` was a gigabyte).
+        case "": multiplier = bytesNamed ? 1 : 1e9
         case "k", "K": multiplier = 1e3
         case "M": multiplier = 1e6
         case "G": multiplier = 1e9
