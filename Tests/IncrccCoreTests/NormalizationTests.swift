@@ -137,8 +137,7 @@ import Testing
         #expect(!trust.unitAgreed(unit))
         trust.recordUnitAgreement(unit)
         #expect(!trust.unitAgreed(unit), "one agreement of two")
-        // Agreements of other units, or of the class, never stand in for the unit's own.
-        trust.recordAgreement(patchClass)
+        // Agreements of other units never stand in for the unit's own.
         trust.recordUnitAgreement(Digest(high: 3, low: 4))
         #expect(!trust.unitAgreed(unit))
         trust.recordUnitAgreement(unit)
@@ -148,7 +147,6 @@ import Testing
         #expect(trust.unitDisagreed(unit))
         #expect(!trust.isDistrusted(patchClass), "a unit's disagreement is its own")
         trust.distrust(patchClass, reason: "object differs")
-        trust.recordAgreement(patchClass)
         #expect(trust.isDistrusted(patchClass))
         #expect(trust.distrustedCount() == 1)
     }

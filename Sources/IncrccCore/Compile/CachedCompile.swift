@@ -220,23 +220,18 @@ public struct CachedCompile {
         }
         let patched = stored.pathsDigest != call.mapping.realPartsDigest
         var unitTrusted = false
-        // A result whose compile read none of its moving paths serves anywhere: only its text outputs (the
-        // dependency file, diagnostics) name them, and same-length patching of text is exact.
-        if patched && stored.movesOnlyWithProof {
-            guard let patchClass = call.patchClass, !trust.isDistrusted(patchClass) else { return nil }
-            if trust.unitDisagreed(resultKey) {
-                log.write("result \(resultKey.hex) reads a moving path and differed after an earlier move "
-                          + "(\(stored.pathDependence.reason)): compiling")
-                return nil
-            }
-            if trust.unitAgreed(resultKey) {
-                log.write("this unit agreed with fresh compiles after earlier moves")
-                unitTrusted = true
-            } else {
-                guard let served = restore(stored, call) else { return nil }
-                log.write("result \(resultKey.hex) may read a moving path (\(stored.pathDependence.reason)): verifying")
-                return verify(served, call, sampled: false, result: resultKey)
-            }
+        switch moveDecision(stored, resultKey, call) {
+        case .asStored: break
+        case .unitAgreed:
+            log.write("this unit agreed with fresh compiles after earlier moves")
+            unitTrusted = true
+        case .refused(let why):
+            log.write("result \(resultKey.hex) \(why): compiling")
+            return nil
+        case .verify(let why):
+            guard let served = restore(stored, call) else { return nil }
+            log.write("result \(resultKey.hex) \(why): verifying")
+            return verify(served, call, sampled: false, result: resultKey)
         }
         guard let result = restore(stored, call) else { return nil }
         if sampled && !verifiesAfterReturning {
@@ -266,20 +261,40 @@ public struct CachedCompile {
         return .hit(.exited(0), notes: notes)
     }
 
-    /// Why a stored result is not served to this call as it is (for `incrcc explain`); nil when it is.
-    func moveObstacle(_ stored: CachedResult, _ resultKey: Digest, _ call: Call) -> String? {
-        guard stored.pathsDigest != call.mapping.realPartsDigest, stored.movesOnlyWithProof else { return nil }
+    /// What serving a stored result to this call takes, decided once for the lookup and for `explain`.
+    enum MoveDecision {
+        /// Stored at these paths, or its compile read none of its moving paths: only its text outputs (the
+        /// dependency file, diagnostics) name them, and same-length patching of text is exact.
+        case asStored
+        /// It reads a moving path and has agreed with fresh compiles after earlier moves.
+        case unitAgreed
+        /// It may read a moving path and has not yet agreed: compiled and compared first.
+        case verify(String)
+        /// Never served patched: its class is distrusted, or it differed after an earlier move.
+        case refused(String)
+    }
+
+    func moveDecision(_ stored: CachedResult, _ resultKey: Digest, _ call: Call) -> MoveDecision {
+        guard stored.pathsDigest != call.mapping.realPartsDigest, stored.movesOnlyWithProof else { return .asStored }
         let reason = stored.pathDependence.reason
-        if let patchClass = call.patchClass, trust.isDistrusted(patchClass) {
-            return "it was stored at other paths and its class of compile is distrusted for patching (\(reason))"
+        guard let patchClass = call.patchClass, !trust.isDistrusted(patchClass) else {
+            return .refused("was stored at other paths and its class of compile is distrusted for patching (\(reason))")
         }
         if trust.unitDisagreed(resultKey) {
-            return "it was stored at other paths and reads them (\(reason)); after an earlier move it differed from a "
-                + "fresh compile: the call would compile"
+            return .refused("was stored at other paths and reads them (\(reason)); after an earlier move it differed "
+                            + "from a fresh compile")
         }
-        if trust.unitAgreed(resultKey) { return nil }
-        return "it was stored at other paths and may read them (\(reason)): the call would compile to check that the "
-            + "patched result is exact"
+        if trust.unitAgreed(resultKey) { return .unitAgreed }
+        return .verify("was stored at other paths and may read them (\(reason))")
+    }
+
+    /// Why a stored result is not served to this call as it is (for `incrcc explain`); nil when it is.
+    func moveObstacle(_ stored: CachedResult, _ resultKey: Digest, _ call: Call) -> String? {
+        switch moveDecision(stored, resultKey, call) {
+        case .asStored, .unitAgreed: return nil
+        case .refused(let why): return "it " + why + ": the call would compile"
+        case .verify(let why): return "it " + why + ": the call would compile to check that the patched result is exact"
+        }
     }
 
     /// A stored result with this call's paths; nil when it cannot be written exactly for them.

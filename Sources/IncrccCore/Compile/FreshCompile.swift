@@ -225,7 +225,6 @@ extension CachedCompile {
         if agreed {
             log.write("verification agreed for class \(patchClass.hex)")
             if !sampled {
-                trust.recordAgreement(patchClass)
                 // The unit itself has now shown that it patches exactly: later moves serve it.
                 if let result { trust.recordUnitAgreement(result) }
                 notes.append(.patchAgreed)

@@ -14,9 +14,9 @@ import Glibc
 /// language and the options that decide how paths sit in the output — when only the compiler's own
 /// records do (debug information, instrumentation), so its calls are keyed by their real paths for good.
 ///
-/// State lives in `<cache>/trust/`: `<class>.agreed` (a line per agreement, for `incrcc -s`),
-/// `<class>.distrusted`, `<result>.unit` (a line per agreement of that unit) and `<result>.unit-disagreed`:
-/// files of their own, appended or created, so concurrent writers never lose a distrust.
+/// State lives in `<cache>/trust/`: `<class>.distrusted`, `<result>.unit` (a line per agreement of that
+/// unit) and `<result>.unit-disagreed`: files of their own, appended or created, so concurrent writers
+/// never lose a distrust.
 public struct PatchTrust {
     public var directory: String
     public var requiredAgreements: Int
@@ -79,14 +79,6 @@ public struct PatchTrust {
 
     /// One line per agreement: the count is the file's size, so parallel verifiers appending at once (a
     /// single small `O_APPEND` write each) never lose a count, with no lock.
-    func agreementCount(_ classDigest: Digest) -> Int {
-        lineCount(path(classDigest, ".agreed"))
-    }
-
-    public func recordAgreement(_ classDigest: Digest) {
-        appendLine(path(classDigest, ".agreed"))
-    }
-
     func lineCount(_ file: String) -> Int {
         guard let status = files.status(file), status.isRegularFile else { return 0 }
         return Int(status.size) / 2

@@ -13,9 +13,10 @@
 /// (`ConditionalLines`) is not sure to lex as the compilers do is refused too, and so is a character or
 /// string literal left open on its line.
 enum CommentFreeText {
-    /// The digest of the comment-free text; nil where it cannot be relied on.
-    static func digest(_ bytes: [UInt8]) -> Digest? {
-        guard ConditionalLines(bytes) != nil, let text = blanked(bytes) else { return nil }
+    /// The digest of the comment-free text of `bytes`, which `ConditionalLines` has read already (the
+    /// skeleton's parse); nil where it cannot be relied on.
+    static func digest(ofRead bytes: [UInt8]) -> Digest? {
+        guard let text = blanked(bytes) else { return nil }
         var hasher = StreamingHasher()
         hasher.update("comment-free text 1")
         hasher.update(text)

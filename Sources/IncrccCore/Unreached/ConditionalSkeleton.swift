@@ -143,7 +143,7 @@ public struct ConditionalSkeleton: Equatable {
         self.groups = groups
         self.tests = tests
         self.chainStarts = chainStarts
-        self.commentFree = CommentFreeText.digest(bytes)
+        self.commentFree = CommentFreeText.digest(ofRead: bytes)
     }
 
     init(frame: Digest, groups: [Group], commentFree: Digest? = nil) {
