@@ -26,6 +26,9 @@ struct SharedPermissionTests {
         #expect(project.objects(s, "pr/proj") == (try project.plainObjects(s, "pr/proj")))
         // An untrusted change: its results must not reach anyone.
         s.write("pr/proj/include/shape.h", "#pragma once\n#define SCALE 4\nint area(int w, int h);\nint perimeter(int w, int h);\nint scale(int v);\n")
+        // Newer than the objects by more than the file system's timestamp grain, or make may skip the build.
+        try FileManager.default.setAttributes([.modificationDate: Date().addingTimeInterval(2)],
+                                              ofItemAtPath: s.file("pr/proj/include/shape.h"))
         let edited = try project.build(s, "pr/proj", on: untrusted)
         #expect(edited.status == 0)
         return (edited, try untrusted.stats())

@@ -54,106 +54,48 @@ struct Explanation {
         }
         report.directKey = call.directKey.hex
         if !call.mapping.isEmpty { report.lines.append("paths normalized: \(call.mapping.pairs.count) ephemeral part(s)") }
-        let store = compile.store
-        var manifestFound = false
-        let keyed: [(String, CachedCompile.Call)] = [("", call)]
-            + (call.boundToCheckout.map { [("keyed by this checkout: ", $0)] } ?? [])
-            + (call.realPaths.map { [("keyed by these real paths: ", $0)] } ?? [])
-        for (prefix, candidate) in keyed {
-            guard let payload = store.read(candidate.directKey, kind: .manifest), let manifest = try? Manifest.decode(payload)
-            else { continue }
-            manifestFound = true
-            let matcher = ManifestMatcher(mapping: candidate.mapping, variable: compile.lookup)
-            for (index, entry) in manifest.entries.enumerated() {
-                let label = prefix + "entry \(index + 1) of \(manifest.entries.count) (result \(entry.result.hex))"
-                if let difference = matcher.firstDifference(entry) {
-                    switch compile.acrossSkippedGroups(entry, matcher, candidate) {
-                    case .success(let proof) where proof.commentsOnly && !compile.printedNothing(entry.result):
-                        report.lines.append("\(label): \(difference), only in comments, but its result printed "
-                                            + "diagnostics, which quote the edited lines")
-                    case .success(let proof) where store.holds(entry.result, kind: .result):
-                        let rule = proof.commentsOnly ? "in comments and trailing blanks"
-                            : "in conditional groups the preprocessor skips"
-                        report.lines.append("\(label): \(difference), but only \(rule): the call would hit")
-                        report.verdict = .hit
-                        return report
-                    case .failure(let refusal):
-                        report.lines.append("\(label): \(refusal.reason ?? difference)")
-                    case .success:
-                        report.lines.append("\(label): \(difference)")
-                    }
-                } else if let stored = store.read(entry.result, kind: .result).flatMap({ try? CachedResult.decode($0) }) {
-                    if let obstacle = compile.moveObstacle(stored, entry.result, candidate) {
-                        report.lines.append("\(label): matches, but \(obstacle)")
-                        continue
-                    }
-                    report.lines.append("\(label): matches: the call would hit")
-                    report.verdict = .hit
-                    return report
-                } else {
-                    report.lines.append("\(label): matches, but its result is gone (evicted)")
+        let configuration = compile.configuration
+        if configuration.recache {
+            report.lines.append("recache is set: the call would compile and store")
+            return report
+        }
+        let calls = [call] + (call.boundToCheckout.map { [$0] } ?? [])
+        // The strategies a call tries, in its order, each through the same find face the call uses.
+        for strategy in LookupStrategy.order {
+            if strategy != .shared && configuration.remote.remoteOnly {
+                report.lines.append("\(strategy.name): not tried: remote_only is set")
+                continue
+            }
+            if let disabled = strategy.disabledReason(configuration) {
+                report.lines.append("\(strategy.name): not tried: \(disabled)")
+                continue
+            }
+            let notes = LookupNotes()
+            let served = compile.find(strategy, calls, notes: notes) { candidate in
+                if let obstacle = obstacle(candidate) {
+                    notes.add("\(notes.subject): \(obstacle)")
+                    return false
                 }
+                notes.add("\(notes.subject): the call would hit")
+                return true
+            }
+            report.lines += notes.lines.map { "\(strategy.name): " + $0 }
+            if served {
+                report.verdict = .hit
+                return report
             }
         }
-        if !manifestFound {
-            report.lines.append("no manifest under this key: the compiler, options, variables and source content of "
-                                + "this call were not compiled together before (or the entry was evicted)")
-            if store.holds(call.directKey, kind: .scanIndex) { report.lines.append("a scan index exists for this key") }
-        }
-        if otherOptions(call, &report) { return report }
         report.lines.append("the call would compile")
         return report
     }
 
-    /// Compiles of this call under other macros or include directories: what differs, and whether it
-    /// reaches a file. True when one would serve the call.
-    func otherOptions(_ call: CachedCompile.Call, _ report: inout Report) -> Bool {
-        let options = compile.preprocessorOptions(call)
-        guard let payload = compile.store.read(compile.looseKey(call, options), kind: .looseManifest),
-              let loose = try? LooseManifest.decode(payload) else { return false }
-        if let blocker = options.blocker {
-            report.lines.append("compiled before under other macros or include directories, but \(blocker): "
-                                + "they are keyed as written")
-            return false
+    /// Why a found result would not be served as it is; nil when it would.
+    func obstacle(_ candidate: LookupCandidate) -> String? {
+        let payload = candidate.preloaded ?? compile.store.read(candidate.result, kind: .result)
+        guard let payload, let stored = try? CachedResult.decode(payload) else {
+            return "matches, but its result is gone (evicted)"
         }
-        for candidate in loose.entries {
-            switch compile.judge(candidate, options, call) {
-            case .failure(let refusal):
-                report.lines.append("compiled before with other options; differs in \(refusal.option): \(refusal.reason)")
-            case .success(let proven) where compile.store.holds(candidate.entry.result, kind: .result):
-                let what = proven.difference.summary
-                if let stored = compile.store.read(candidate.entry.result, kind: .result).flatMap({ try? CachedResult.decode($0) }),
-                   let obstacle = compile.moveObstacle(stored, candidate.entry.result, call) {
-                    report.lines.append("compiled before with options no file reads, but \(obstacle)")
-                    continue
-                }
-                report.lines.append("compiled before with other options; differs only in \(what), which no file reads: "
-                                    + "the call would hit")
-                report.verdict = .hit
-                return true
-            case .success:
-                report.lines.append("compiled before with options no file reads, but its result is gone (evicted)")
-            }
-        }
-        return false
-    }
-}
-
-extension ManifestMatcher {
-    /// What no longer holds for an entry, first found; nil when it matches.
-    func firstDifference(_ entry: ManifestEntry) -> String? {
-        for path in entry.absentPaths {
-            let real = mapping.restore(path)
-            if !isAbsent(real) { return "\(real) exists now and would be included instead" }
-        }
-        for file in entry.files {
-            let single = ManifestEntry(files: [file], absentPaths: [], result: entry.result)
-            guard !matches(single) else { continue }
-            if file.path.utf8.first == 0 { return "variable \(file.path.dropFirst()) changed" }
-            let real = mapping.restore(file.path)
-            return FileSystem.exists(real) ? "\(real) changed" : "\(real) is gone"
-        }
-        return nil
+        return compile.moveObstacle(stored, candidate.result, candidate.call).map { "matches, but " + $0 }
     }
 }
 

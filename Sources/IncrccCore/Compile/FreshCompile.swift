@@ -168,37 +168,41 @@ extension CachedCompile {
             return store(fresh, outputs, raw, notes: notes + [.movedPathDependent], upload: upload)
         }
         let payload = normalized.encode()
-        if configuration.remote.isEnabled {
-            let pending = PendingUpload(call: call, files: files, absentPaths: absentPaths, payload: payload)
-            if let upload { upload(pending) } else { self.upload(pending, warns: true) }
-        }
-        if configuration.remote.remoteOnly { return outcome }
-        // A later shared hit proves the same candidates absent: remembered, it stats a directory instead of
-        // each name (a small C unit's shared hit does 140 stats less).
-        if configuration.remote.isEnabled { facts.rememberAbsent(proof.paths) }
-        do {
-            try store.write(resultKey, kind: .result, payload: payload)
-            if configuration.directMode {
-                var manifest = store.read(call.directKey, kind: .manifest).flatMap { try? Manifest.decode($0) } ?? Manifest()
-                let entry = ManifestEntry(
-                    files: files, absentPaths: absentPaths, result: resultKey,
-                    absentDirectories: proof.directories.map { RecordedDirectory(path: mapping.normalize($0.path), status: $0.status) },
-                    uncoveredAbsentPaths: proof.uncovered)
-                manifest.add(entry)
-                try store.write(call.directKey, kind: .manifest, payload: manifest.encode())
-                recordLooseEntry(call, recorded, entry: entry)
-                recordSkeletons(recorded)
+        let entry = ManifestEntry(
+            files: files, absentPaths: absentPaths, result: resultKey,
+            absentDirectories: proof.directories.map { RecordedDirectory(path: mapping.normalize($0.path), status: $0.status) },
+            uncoveredAbsentPaths: proof.uncovered)
+        var stored = notes
+        // A local store that cannot be written stops the local strategies, never the shared tier's copy.
+        var localFailure: SystemError?
+        if !configuration.remote.remoteOnly {
+            // A later shared hit proves the same candidates absent: remembered, it stats a directory instead
+            // of each name.
+            if configuration.remote.isEnabled { facts.rememberAbsent(proof.paths) }
+            do {
+                try store.write(resultKey, kind: .result, payload: payload)
+                log.write("stored result \(resultKey.hex) with \(files.count) files, \(absentPaths.count) absent paths")
+            } catch {
+                localFailure = error
             }
-        } catch {
-            log.write("cannot store: \(error)")
+        }
+        let miss = StoredMiss(call: call, recorded: recorded, entry: entry, payload: payload, upload: upload)
+        for strategy in LookupStrategy.order where localFailure == nil || strategy == .shared {
+            do throws(SystemError) {
+                stored += try record(strategy, miss)
+            } catch {
+                localFailure = error
+            }
+        }
+        if let localFailure {
+            log.write("cannot store: \(localFailure)")
             return outcome
         }
-        log.write("stored result \(resultKey.hex) with \(files.count) files, \(absentPaths.count) absent paths")
-        let scanNotes = indexForScan(call, recording: recorded, result: resultKey)
+        if configuration.remote.remoteOnly { return .miss(fresh.status, notes: stored) }
         let cleanup = Cleanup(store: store, maxSize: configuration.maxSize)
         cleanup.cleanIfNeeded(shard: CacheStore.shard(of: resultKey), now: Clock.nowNanoseconds())
         cleanup.cleanIfNeeded(shard: CacheStore.shard(of: call.directKey), now: Clock.nowNanoseconds())
-        return .miss(fresh.status, notes: notes + scanNotes)
+        return .miss(fresh.status, notes: stored)
     }
 
     /// Compiles although a result would be served, and compares byte for byte: what the cache would have

@@ -179,3 +179,21 @@ public struct ManifestMatcher {
         }
     }
 }
+
+extension ManifestMatcher {
+    /// What no longer holds for an entry, first found; nil when it matches.
+    func firstDifference(_ entry: ManifestEntry) -> String? {
+        for path in entry.absentPaths {
+            let real = mapping.restore(path)
+            if !isAbsent(real) { return "\(real) exists now and would be included instead" }
+        }
+        for file in entry.files {
+            let single = ManifestEntry(files: [file], absentPaths: [], result: entry.result)
+            guard !matches(single) else { continue }
+            if file.path.utf8.first == 0 { return "variable \(file.path.dropFirst()) changed" }
+            let real = mapping.restore(file.path)
+            return FileSystem.exists(real) ? "\(real) changed" : "\(real) is gone"
+        }
+        return nil
+    }
+}

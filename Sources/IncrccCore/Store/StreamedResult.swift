@@ -158,26 +158,3 @@ struct EntryStream {
         return try read(Int(count))
     }
 }
-
-extension CachedCompile {
-    /// A large hit served from its uncompressed entry without reading it whole. Opened for streaming only
-    /// where nothing is patched (the call has no ephemeral paths) and the hit is not sampled for
-    /// verification; nil: the ordinary way serves it.
-    func serveStreamed(_ streamed: StreamedResult, _ resultKey: Digest, _ call: Call, via route: HitRoute) -> Outcome? {
-        defer { streamed.close() }
-        guard streamed.result.pathsDigest == call.mapping.realPartsDigest, let inline = restore(streamed.result, call)
-        else { return nil }
-        do {
-            let writer = ResultWriter(request: request,
-                                      plainDiagnostics: storesColoredDiagnostics(call.compiler) && !colorDiagnostics,
-                                      family: call.compiler.family)
-            try UserMask.asCaller { () throws(SystemError) in try writer.write(inline, streamed: streamed) }
-        } catch {
-            log.write("cannot write outputs: \(error)")
-            return .uncached(.internalError)
-        }
-        store.markUsed(resultKey, kind: .result)
-        log.write((route == .scan ? "scan hit " : "direct hit ") + resultKey.hex + " (streamed)")
-        return .hit(.exited(0), notes: route == .scan ? [.scanHit] : [])
-    }
-}

@@ -11,27 +11,38 @@ extension CachedCompile {
     /// Entries of a manifest looked at, newest first: the newest are the likeliest neighbours.
     static let skippedGroupsEntries = 8
 
-    func skippedGroupsLookup(_ call: Call) -> Outcome? {
-        guard skeletonsApply(call), let payload = store.read(call.directKey, kind: .manifest),
-              let manifest = try? Manifest.decode(payload) else { return nil }
+    /// The find face: entries of the manifest whose one changed header changed only where the
+    /// preprocessor skips (or in comments, where the result printed nothing).
+    func findAcrossSkippedGroups(_ call: Call, notes: LookupNotes?, consider: (LookupCandidate) -> Bool) -> Bool {
+        guard skeletonsApply(call) else {
+            notes?.add("not tried: an option of this call reads or records more than the preprocessor makes of a header")
+            return false
+        }
+        guard let payload = store.read(call.directKey, kind: .manifest),
+              let manifest = try? Manifest.decode(payload) else { return false }
         let matcher = ManifestMatcher(mapping: call.mapping, variable: lookup)
-        for entry in manifest.entries.prefix(Self.skippedGroupsEntries) {
-            guard case .success(let proof) = acrossSkippedGroups(entry, matcher, call) else { continue }
-            if proof.commentsOnly, !printedNothing(entry.result) {
-                log.write("its result printed diagnostics, which quote the edited lines: not served across comments")
+        for (index, entry) in manifest.entries.prefix(Self.skippedGroupsEntries).enumerated() {
+            let label = "entry \(index + 1) of \(manifest.entries.count)"
+            let proof: SkippedGroupsProof
+            switch acrossSkippedGroups(entry, matcher, call) {
+            case .success(let value): proof = value
+            case .failure(let refusal):
+                notes?.add("\(label): " + (refusal.reason ?? "not a single header's edit"))
                 continue
             }
-            guard let outcome = serve(entry.result, call, via: .manifest) else { continue }
-            guard case .hit(let hitStatus, let notes) = outcome else { return outcome }
-            do {
-                try addManifestEntry(call, files: proof.entry.files, absentPaths: entry.absentPaths, result: entry.result)
-                keepSkeleton(proof)
-            } catch {
-                log.write("cannot record the entry under the new header: \(error)")
+            if proof.commentsOnly, !printedNothing(entry.result) {
+                log.write("its result printed diagnostics, which quote the edited lines: not served across comments")
+                notes?.add("\(label): only comments changed, but its result printed diagnostics, which quote the edited lines")
+                continue
             }
-            return .hit(hitStatus, notes: notes + [proof.commentsOnly ? .commentEditHit : .skippedGroupHit])
+            notes?.subject = "\(label): " + proof.summary(call.mapping)
+            let candidate = LookupCandidate(
+                strategy: .skippedGroups, call: call, result: entry.result,
+                counter: proof.commentsOnly ? .commentEditHit : .skippedGroupHit,
+                settlement: .directEntry(files: proof.entry.files, absentPaths: entry.absentPaths, skeleton: proof))
+            if consider(candidate) { return true }
         }
-        return nil
+        return false
     }
 
     /// Whether a stored result wrote nothing to stdout or stderr.
@@ -55,6 +66,12 @@ extension CachedCompile {
         /// The header changed only in comments and trailing blanks (not in skipped groups): its result may
         /// be served only where it printed nothing, since a diagnostic quotes the source line.
         var commentsOnly = false
+
+        /// What changed and why it does not matter, for `incrcc explain`.
+        func summary(_ mapping: PathMapping) -> String {
+            mapping.restore(entry.files[changed].path) + " changed, but only "
+                + (commentsOnly ? "in comments and trailing blanks" : "in conditional groups the preprocessor skips")
+        }
     }
 
     /// The proof for `entry`, when its one changed header changed only in groups the preprocessor skips

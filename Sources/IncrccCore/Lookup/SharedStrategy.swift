@@ -45,66 +45,100 @@ extension CachedCompile {
         value.map { StrongDigest.of(Array(("=" + $0).utf8)) } ?? StrongDigest(unchecked: [UInt8](repeating: 0, count: 32))
     }
 
-    /// A hit from the shared tier: the first stored way of compiling this call that matches the files here
-    /// (each compared by SHA-256), its result checked against its key and decoded, then written to the local
-    /// store (unless `remote_only`) and served like a local hit.
-    func remoteLookUp(_ calls: [Call]) -> Outcome? {
-        guard configuration.remote.isEnabled, configuration.directMode, let first = calls.first else { return nil }
+    /// What the shared tier's find face found: enough to copy the entry into the local store once served.
+    struct SharedFind {
+        var remote: RemoteStorage
+        var manifestKey: StrongDigest
+        var entry: RemoteManifest.Entry
+        /// The local files for the entry, as the local manifest records them.
+        var files: [RecordedFile]
+        /// The result's payload, and the framed entry it came in (copied as it is).
+        var payload: [UInt8]
+        var frame: [UInt8]
+        var stored: CachedResult
+    }
+
+    /// The find face: the stored ways of compiling this call that match the files here (each compared by
+    /// SHA-256), each result checked against its key and decoded before it is offered.
+    func findShared(_ calls: [Call], notes: LookupNotes?, consider: (LookupCandidate) -> Bool) -> Bool {
+        guard let first = calls.first else { return false }
         let remote = remoteStorage(for: first, warns: true)
         for call in calls {
-            guard let manifestKey = strongManifestKey(call), let data = remote.get(manifestKey) else { continue }
+            guard let manifestKey = strongManifestKey(call) else { continue }
+            guard let data = remote.get(manifestKey) else {
+                notes?.add("no shared manifest under this key (or the shared tier did not answer)")
+                continue
+            }
             guard let payload = try? EntryCodec.decode(data, kind: .manifest, key: manifestKey.checksumKey),
                   let manifest = try? RemoteManifest.decode(payload) else {
                 log.write("shared manifest \(manifestKey.hex) is damaged: not used")
+                notes?.add("the shared manifest is damaged")
                 remote.noteDamaged(manifestKey, what: "manifest")
                 continue
             }
-            for entry in manifest.entries {
-                guard let files = matchShared(entry, call) else { continue }
-                guard let resultData = manifest.inlinedBlob(for: entry.result) ?? remote.get(entry.result) else { break }
+            for (index, entry) in manifest.entries.enumerated() {
+                let label = "shared entry \(index + 1) of \(manifest.entries.count)"
+                guard let files = matchShared(entry, call) else {
+                    notes?.add("\(label): a file it read differs here, or a candidate header exists here")
+                    continue
+                }
+                guard let resultData = manifest.inlinedBlob(for: entry.result) ?? remote.get(entry.result) else {
+                    notes?.add("\(label): matches, but its result is not in the shared tier")
+                    break
+                }
                 guard let result = try? EntryCodec.decode(resultData, kind: .result, key: entry.result.checksumKey),
                       let stored = try? CachedResult.decode(result) else {
                     log.write("shared result \(entry.result.hex) is damaged: not used")
+                    notes?.add("\(label): matches, but its result is damaged")
                     remote.noteDamaged(entry.result, what: "result")
                     break
                 }
                 let localKey = ResultKey.digest(directKey: call.directKey, dependencies: files.map { ($0.path, $0.digest) })
-                // A patched binary another machine has seen agree with a fresh compile is served like one
-                // that agreed here.
-                if stored.movesOnlyWithProof, stored.pathsDigest != call.mapping.realPartsDigest, let patchClass = call.patchClass,
-                   !trust.isDistrusted(patchClass), !trust.unitAgreed(localKey),
-                   sharedAgreement(remote, manifestKey: manifestKey, result: localKey, shared: entry.result) {
-                    log.write("the shared tier holds an agreement for \(entry.result.hex)")
-                    trust.recordUnitAgreement(localKey)
+                let found = SharedFind(remote: remote, manifestKey: manifestKey, entry: entry, files: files,
+                                       payload: result, frame: resultData, stored: stored)
+                notes?.subject = "\(label) (result \(entry.result.hex))"
+                if consider(LookupCandidate(strategy: .shared, call: call, result: localKey, preloaded: result,
+                                            counter: .remoteStorageReadHit, settlement: .shared(found))) {
+                    return true
                 }
-                log.write("shared hit \(entry.result.hex)")
-                guard let outcome = serve(localKey, call, via: .manifest, preloaded: result) else {
-                    // Found, but not to be served here (a distrusted class, a layout that cannot be restored).
-                    remote.count(.remoteStorageReadMiss)
-                    return nil
-                }
-                let agreed: Bool
-                if case .miss(_, let notes) = outcome { agreed = notes.contains(.patchAgreed) } else { agreed = false }
-                // Copied after returning: creating the entries' files cost 4 ms of a 7 ms shared hit here.
-                if !configuration.remote.remoteOnly || agreed {
-                    afterReturning {
-                        if !configuration.remote.remoteOnly {
-                            copyToLocalStore(call, files: files, absentPaths: entry.absentPaths, resultKey: localKey,
-                                             payload: result, frame: resultData)
-                            facts.rememberAbsent(entry.absentPaths.map(call.mapping.restore))
-                        }
-                        if agreed {
-                            putAgreement(remoteStorage(for: call, warns: false), manifestKey: manifestKey,
-                                         result: localKey, shared: entry.result)
-                        }
-                    }
-                }
-                if case .hit(let status, let notes) = outcome { return .hit(status, notes: notes + [.remoteStorageReadHit]) }
-                return outcome
             }
         }
         remote.count(.remoteStorageReadMiss)
-        return nil
+        return false
+    }
+
+    /// Before a shared result is served: a patched binary another machine has seen agree with a fresh
+    /// compile is served like one that agreed here.
+    func adoptSharedAgreement(_ found: SharedFind, _ call: Call) {
+        let localKey = ResultKey.digest(directKey: call.directKey, dependencies: found.files.map { ($0.path, $0.digest) })
+        guard found.stored.movesOnlyWithProof, found.stored.pathsDigest != call.mapping.realPartsDigest,
+              let patchClass = call.patchClass, !trust.isDistrusted(patchClass), !trust.unitAgreed(localKey),
+              sharedAgreement(found.remote, manifestKey: found.manifestKey, result: localKey, shared: found.entry.result)
+        else { return }
+        log.write("the shared tier holds an agreement for \(found.entry.result.hex)")
+        trust.recordUnitAgreement(localKey)
+    }
+
+    /// After a shared result was served: copied into the local store (unless `remote_only`) and, when a
+    /// patched one agreed with a fresh compile, the agreement shared. Both after returning: creating the
+    /// entries' files cost 4 ms of a 7 ms shared hit here.
+    func keepShared(_ found: SharedFind, _ call: Call, _ outcome: Outcome) {
+        log.write("shared hit \(found.entry.result.hex)")
+        let agreed: Bool
+        if case .miss(_, let notes) = outcome { agreed = notes.contains(.patchAgreed) } else { agreed = false }
+        guard !configuration.remote.remoteOnly || agreed else { return }
+        let localKey = ResultKey.digest(directKey: call.directKey, dependencies: found.files.map { ($0.path, $0.digest) })
+        afterReturning {
+            if !configuration.remote.remoteOnly {
+                copyToLocalStore(call, files: found.files, absentPaths: found.entry.absentPaths, resultKey: localKey,
+                                 payload: found.payload, frame: found.frame)
+                facts.rememberAbsent(found.entry.absentPaths.map(call.mapping.restore))
+            }
+            if agreed {
+                putAgreement(remoteStorage(for: call, warns: false), manifestKey: found.manifestKey,
+                             result: localKey, shared: found.entry.result)
+            }
+        }
     }
 
     /// The local files for `entry` when every one has the content it records and every absent path is still

@@ -28,31 +28,45 @@ extension CachedCompile {
         return key.digest(label: "incrcc loose key 1")
     }
 
-    /// Serves a result compiled under other preprocessor options, when the difference reaches no file.
-    func unreachedOptionsLookup(_ call: Call) -> Outcome? {
+    /// The find face: results compiled under other preprocessor options, where the difference reaches no file.
+    func findAcrossUnreadOptions(_ call: Call, notes: LookupNotes?, consider: (LookupCandidate) -> Bool) -> Bool {
         let options = preprocessorOptions(call)
-        guard options.blocker == nil else { return nil }
-        let key = looseKey(call, options)
-        guard let payload = store.read(key, kind: .looseManifest), let loose = try? LooseManifest.decode(payload) else {
-            return nil
+        if let blocker = options.blocker {
+            notes?.add("not tried: \(blocker), so macros and include directories are keyed as written")
+            return false
+        }
+        guard let payload = store.read(looseKey(call, options), kind: .looseManifest),
+              let loose = try? LooseManifest.decode(payload) else {
+            notes?.add("no compile of this call under other macros or include directories")
+            return false
         }
         for candidate in loose.entries {
             switch judge(candidate, options, call) {
             case .failure(let refusal):
                 log.write("options differ from a stored compile's: \(refusal.option): \(refusal.reason)")
+                notes?.add("compiled before with other options; differs in \(refusal.option): \(refusal.reason)")
             case .success(let proven):
-                guard let outcome = serve(candidate.entry.result, call, via: .manifest) else { continue }
-                guard case .hit(let status, let notes) = outcome else { return outcome }
-                log.write("served across options no file reads: " + proven.difference.summary)
-                recordDirectEntry(candidate, proven, call)
                 // Counted once, under what made the difference harmless: the options, or (same options) an
-                // edit in skipped groups.
+                // edit in skipped groups or comments.
                 let edit: Counter = proven.skipped?.commentsOnly == true ? .commentEditHit : .skippedGroupHit
-                return .hit(status, notes: notes + [proven.difference.isEmpty && proven.skipped != nil ? edit
-                                                                                                        : .unreachedOptionHit])
+                let counter = proven.difference.isEmpty && proven.skipped != nil ? edit : .unreachedOptionHit
+                if let skipped = proven.skipped, proven.difference.isEmpty {
+                    notes?.subject = "compiled before with these options; " + skipped.summary(call.mapping)
+                } else {
+                    notes?.subject = "compiled before with other options; differs only in \(proven.difference.summary), "
+                        + "which no file reads" + (proven.skipped.map { "; " + $0.summary(call.mapping) } ?? "")
+                }
+                let found = LookupCandidate(
+                    strategy: .unreadOptions, call: call, result: candidate.entry.result, counter: counter,
+                    settlement: .directEntry(files: proven.skipped?.entry.files ?? candidate.entry.files,
+                                             absentPaths: proven.absentPaths, skeleton: proven.skipped))
+                if consider(found) {
+                    log.write("served across options no file reads: " + proven.difference.summary)
+                    return true
+                }
             }
         }
-        return nil
+        return false
     }
 
     /// What a harmless difference leaves for the call's own manifest entry: the absent paths of the
@@ -255,17 +269,6 @@ extension CachedCompile {
         guard let status = try? ChildProcess.run(compilerPath, arguments + ["-E", "-o", output], stdoutPath: sink,
                                                  stderrPath: sink), status.succeeded else { return nil }
         return try? FileSystem.readFile(output)
-    }
-
-    /// Puts the served result under the call's own key, so the next identical call is a plain direct hit.
-    func recordDirectEntry(_ candidate: LooseManifest.Entry, _ proven: ProvenDifference, _ call: Call) {
-        do {
-            try addManifestEntry(call, files: proven.skipped?.entry.files ?? candidate.entry.files,
-                                 absentPaths: proven.absentPaths, result: candidate.entry.result)
-            if let skipped = proven.skipped { keepSkeleton(skipped) }
-        } catch {
-            log.write("cannot record the entry under this call's key: \(error)")
-        }
     }
 
     /// Records a fresh compile under the key without its preprocessor options (a miss, after its manifest).

@@ -11,16 +11,35 @@ extension CachedCompile {
                             implicitIncludes: request.includeSearch.noStandardIncludes ? [] : ["stdc-predef.h"])
     }
 
-    /// Scans and serves what the scan index holds for this graph; nil when the scan cannot hit or did not.
-    func scanAndServe(_ call: Call) -> Outcome? {
-        guard request.language.isPreprocessed, let payload = store.read(call.directKey, kind: .scanIndex),
-              let index = try? ScanIndex.decode(payload) else { return nil }
+    /// The find face: scans the include graph now and offers what the scan index holds for it.
+    func findByScan(_ call: Call, notes: LookupNotes?, consider: (LookupCandidate) -> Bool) -> Bool {
+        guard request.language.isPreprocessed else {
+            notes?.add("not tried: the source is preprocessed already")
+            return false
+        }
+        guard let payload = store.read(call.directKey, kind: .scanIndex), let index = try? ScanIndex.decode(payload) else {
+            notes?.add("no scan index under this key")
+            return false
+        }
         // With a manifest at hand its miss is almost always the scan's miss too (a changed header): `auto`
         // leaves the scan to calls without one.
         if configuration.scan == .auto && configuration.directMode && store.holds(call.directKey, kind: .manifest) {
-            return nil
+            notes?.add("not tried: a manifest answers this key, and scan = auto leaves the scan to calls without one")
+            return false
         }
-        var notes: [(Counter, Int64)] = [(.scanMiss, 1)]
+        var counted: [(Counter, Int64)] = [(.scanMiss, 1)]
+        func offer(_ graph: IncludeGraph, _ engine: ScanEngine) -> Bool {
+            let key = ScanKey.digest(directKey: call.directKey, graph: graph, engine: engine, normalize: call.mapping.normalize,
+                                     content: { recorder(call).keyedDigest(of: $0, raw: $1) ?? $1 })
+            guard let result = index.result(for: key) else {
+                log.write("\(engine) scan of \(graph.files.count) files found no result")
+                notes?.add("the \(engine) scan of \(graph.files.count) files found no result for the graph as it is now")
+                return false
+            }
+            notes?.subject = "the \(engine) scan of \(graph.files.count) files found result \(result.hex)"
+            return consider(LookupCandidate(strategy: .scan, call: call, result: result, counter: .scanHit,
+                                            settlement: .scanned(graph)))
+        }
         if index.holds(.directives) {
             let sourceFacts = FileFacts(digest: call.key.sourceDigest, references: FileReferences.read(call.source))
             let scanned = graphScanner(call).scan(
@@ -28,38 +47,24 @@ extension CachedCompile {
                 exists: FileSystem.exists)
             switch scanned {
             case .success(let graph):
-                if let outcome = serveScanned(graph, engine: .directives, call, index) { return outcome }
+                if offer(graph, .directives) { return true }
             case .failure(let failure):
                 log.write("scan falls back to direct mode: \(failure.reason.counter.key) in \(failure.path)")
-                notes = [(failure.reason.counter, 1)]
+                notes?.add("the scan stopped at \(failure.path): \(failure.reason.counter.label)")
+                counted = [(failure.reason.counter, 1)]
             }
         }
         if configuration.scan == .always, index.holds(.libclang) {
             switch libclangGraph(call) {
             case .success(let graph):
-                if let outcome = serveScanned(graph, engine: .libclang, call, index) { return outcome }
+                if offer(graph, .libclang) { return true }
             case .failure(let reason):
-                notes.append((reason, 1))
+                notes?.add("libclang's scan failed: \(reason.label)")
+                counted.append((reason, 1))
             }
         }
-        for (counter, amount) in notes { counters.add(counter, by: amount) }
-        return nil
-    }
-
-    /// Serves the result indexed for `graph`, recording the graph in the manifest after a hit.
-    func serveScanned(_ graph: IncludeGraph, engine: ScanEngine, _ call: Call, _ index: ScanIndex) -> Outcome? {
-        let key = ScanKey.digest(directKey: call.directKey, graph: graph, engine: engine, normalize: call.mapping.normalize,
-                                 content: { recorder(call).keyedDigest(of: $0, raw: $1) ?? $1 })
-        guard let result = index.result(for: key) else {
-            log.write("\(engine) scan of \(graph.files.count) files found no result")
-            return nil
-        }
-        let outcome = serve(result, call, via: .scan)
-        if case .hit? = outcome {
-            store.markUsed(call.directKey, kind: .scanIndex)
-            recordInManifest(graph, result: result, call)
-        }
-        return outcome
+        for (counter, amount) in counted { counters.add(counter, by: amount) }
+        return false
     }
 
     /// After a scan hit in direct mode: the scanned files and the candidates searched before them become a
