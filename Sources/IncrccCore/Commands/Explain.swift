@@ -71,7 +71,7 @@ struct Explanation {
                 continue
             }
             let notes = LookupNotes()
-            let served = compile.find(strategy, calls, notes: notes) { candidate in
+            let served = compile.find(strategy, calls, notes: notes) { _, candidate in
                 if let obstacle = obstacle(candidate) {
                     notes.add("\(notes.subject): \(obstacle)")
                     return false

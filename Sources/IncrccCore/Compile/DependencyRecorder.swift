@@ -38,10 +38,6 @@ struct DependencyRecorder {
         return normalized == bytes ? raw : Digest.of(normalized)
     }
 
-    /// The manifest's stand-in for `SOURCE_DATE_EPOCH`, recorded only for results that read it, so a
-    /// release's new epoch misses only the units that use a time macro.
-    static let epochDependency = "\u{0}SOURCE_DATE_EPOCH"
-
     /// What a manifest records of a variable's value (absent and empty differ).
     static func variableDigest(_ value: String?) -> Digest {
         value.map { Digest.of(Array(("=" + $0).utf8)) } ?? Digest(high: 0, low: 0)
@@ -144,9 +140,9 @@ struct DependencyRecorder {
         }
         readsEpoch = readsEpoch && epoch != nil
         if readsEpoch {
-            files.append(RecordedFile(path: Self.epochDependency, digest: Self.variableDigest(epoch),
-                                      status: FileStatus(device: 0, inode: 0, size: 0, modifiedNanoseconds: 0,
-                                                         changedNanoseconds: 0, mode: 0), statTrusted: true))
+            // Recorded only for results that read it, so a release's new epoch misses only the units that
+            // use a time macro.
+            files.append(.variable("SOURCE_DATE_EPOCH", digest: Self.variableDigest(epoch)))
         }
         return .success(Recording(files: files, absentPaths: absent, read: read, builtin: builtin,
                                   readsEpoch: readsEpoch))

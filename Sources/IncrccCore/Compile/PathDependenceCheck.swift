@@ -9,7 +9,7 @@ extension CachedCompile {
         let mapping = call.mapping
         guard !mapping.isEmpty else { return .independent }
         var found = PathDependence.independent
-        let filesRead = recorded.files.map(\.path).filter { !$0.hasPrefix("\u{0}") }
+        let filesRead = recorded.files.filter { !$0.isVariable }.map(\.path)
         if let reason = PathDependence.recordsReason(request, currentDirectory: currentDirectory, filesRead: filesRead,
                                                      mapping: mapping)
             ?? PathDependence.sourceNameReason(request, mapping: mapping) {

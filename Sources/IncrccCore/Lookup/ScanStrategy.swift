@@ -12,7 +12,7 @@ extension CachedCompile {
     }
 
     /// The find face: scans the include graph now and offers what the scan index holds for it.
-    func findByScan(_ call: Call, notes: LookupNotes?, consider: (LookupCandidate) -> Bool) -> Bool {
+    func findByScan(_ call: Call, notes: LookupNotes?, consider: Consider) -> Bool {
         guard request.language.isPreprocessed else {
             notes?.add("not tried: the source is preprocessed already")
             return false
@@ -37,7 +37,7 @@ extension CachedCompile {
                 return false
             }
             notes?.subject = "the \(engine) scan of \(graph.files.count) files found result \(result.hex)"
-            return consider(LookupCandidate(strategy: .scan, call: call, result: result, counter: .scanHit,
+            return consider(self, LookupCandidate(strategy: .scan, call: call, result: result, counter: .scanHit,
                                             settlement: .scanned(graph)))
         }
         if index.holds(.directives) {

@@ -60,7 +60,7 @@ extension CachedCompile {
 
     /// The find face: the stored ways of compiling this call that match the files here (each compared by
     /// SHA-256), each result checked against its key and decoded before it is offered.
-    func findShared(_ calls: [Call], notes: LookupNotes?, consider: (LookupCandidate) -> Bool) -> Bool {
+    func findShared(_ calls: [Call], notes: LookupNotes?, consider: Consider) -> Bool {
         guard let first = calls.first else { return false }
         let remote = remoteStorage(for: first, warns: true)
         for call in calls {
@@ -97,7 +97,7 @@ extension CachedCompile {
                 let found = SharedFind(remote: remote, manifestKey: manifestKey, entry: entry, files: files,
                                        payload: result, frame: resultData, stored: stored)
                 notes?.subject = "\(label) (result \(entry.result.hex))"
-                if consider(LookupCandidate(strategy: .shared, call: call, result: localKey, preloaded: result,
+                if consider(self, LookupCandidate(strategy: .shared, call: call, result: localKey, preloaded: result,
                                             counter: .remoteStorageReadHit, settlement: .shared(found))) {
                     return true
                 }
@@ -159,9 +159,7 @@ extension CachedCompile {
             if file.path.utf8.first == 0 {
                 let value = lookup(String(file.path.dropFirst()))
                 guard Self.strongVariableDigest(value) == file.digest else { return nil }
-                files.append(RecordedFile(path: file.path, digest: DependencyRecorder.variableDigest(value),
-                                          status: FileStatus(device: 0, inode: 0, size: 0, modifiedNanoseconds: 0,
-                                                             changedNanoseconds: 0, mode: 0), statTrusted: true))
+                files.append(.variable(String(file.path.dropFirst()), digest: DependencyRecorder.variableDigest(value)))
                 continue
             }
             let path = call.mapping.restore(file.path)
@@ -248,8 +246,8 @@ extension CachedCompile {
         let contents = call.mapping.withoutCheckout
         var strongFiles: [(path: String, digest: StrongDigest)] = []
         for file in files {
-            if file.path.utf8.first == 0 {
-                strongFiles.append((file.path, Self.strongVariableDigest(lookup(String(file.path.dropFirst())))))
+            if case .variable(let name) = file.input {
+                strongFiles.append((file.path, Self.strongVariableDigest(lookup(name))))
                 continue
             }
             let path = call.mapping.restore(file.path)

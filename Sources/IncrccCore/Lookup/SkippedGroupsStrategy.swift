@@ -13,7 +13,7 @@ extension CachedCompile {
 
     /// The find face: entries of the manifest whose one changed header changed only where the
     /// preprocessor skips (or in comments, where the result printed nothing).
-    func findAcrossSkippedGroups(_ call: Call, notes: LookupNotes?, consider: (LookupCandidate) -> Bool) -> Bool {
+    func findAcrossSkippedGroups(_ call: Call, notes: LookupNotes?, consider: Consider) -> Bool {
         guard skeletonsApply(call) else {
             notes?.add("not tried: an option of this call reads or records more than the preprocessor makes of a header")
             return false
@@ -40,7 +40,7 @@ extension CachedCompile {
                 strategy: .skippedGroups, call: call, result: entry.result,
                 counter: proof.commentsOnly ? .commentEditHit : .skippedGroupHit,
                 settlement: .directEntry(files: proof.entry.files, absentPaths: entry.absentPaths, skeleton: proof))
-            if consider(candidate) { return true }
+            if consider(self, candidate) { return true }
         }
         return false
     }
@@ -173,7 +173,7 @@ extension CachedCompile {
         // gcc's `#pragma once` takes a file with the same size, time and bytes as one already read for that
         // file: an edit can end such a likeness, so no other file may have either version's size.
         let sizes: Set<Int64> = [Int64(changed.status.size), Int64(bytes.count)]
-        for (other, file) in entry.files.enumerated() where other != index && file.path.utf8.first != 0 {
+        for (other, file) in entry.files.enumerated() where other != index && !file.isVariable {
             if sizes.contains(Int64(file.status.size)) { return refused("another file read has the same size") }
             if file.path.hasSuffix(".gch") || file.path.hasSuffix(".pch") {
                 return refused("a precompiled header holds macros of its own")
@@ -192,7 +192,7 @@ extension CachedCompile {
                                                         flags: flags, cacheDirectory: store.directory) else { return nil }
             var written = MentionedIdentifiers()
             written.add(call.source, origin: request.source)
-            for (other, file) in entry.files.enumerated() where other != index && file.path.utf8.first != 0 {
+            for (other, file) in entry.files.enumerated() where other != index && !file.isVariable {
                 let path = call.mapping.restore(file.path)
                 guard let text = try? FileSystem.readFile(path) else { return nil }
                 written.add(text, origin: path)
@@ -213,7 +213,7 @@ extension CachedCompile {
     /// Keeps the skeleton of each header a stored entry read (outside the compiler's own directories, which
     /// change with the compiler), under the digest the manifest has of it, for `skippedGroupsLookup`.
     func recordSkeletons(_ recorded: DependencyRecorder.Recording) {
-        for file in recorded.files where file.path.utf8.first != 0 {
+        for file in recorded.files where !file.isVariable {
             let path = file.path
             guard !path.hasSuffix(".gch"), !path.hasSuffix(".pch"),
                   !recorded.builtin.contains(where: { path.hasPrefix($0.hasSuffix("/") ? $0 : $0 + "/") }),

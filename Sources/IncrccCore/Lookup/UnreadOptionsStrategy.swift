@@ -29,7 +29,7 @@ extension CachedCompile {
     }
 
     /// The find face: results compiled under other preprocessor options, where the difference reaches no file.
-    func findAcrossUnreadOptions(_ call: Call, notes: LookupNotes?, consider: (LookupCandidate) -> Bool) -> Bool {
+    func findAcrossUnreadOptions(_ call: Call, notes: LookupNotes?, consider: Consider) -> Bool {
         let options = preprocessorOptions(call)
         if let blocker = options.blocker {
             notes?.add("not tried: \(blocker), so macros and include directories are keyed as written")
@@ -60,7 +60,7 @@ extension CachedCompile {
                     strategy: .unreadOptions, call: call, result: candidate.entry.result, counter: counter,
                     settlement: .directEntry(files: proven.skipped?.entry.files ?? candidate.entry.files,
                                              absentPaths: proven.absentPaths, skeleton: proven.skipped))
-                if consider(found) {
+                if consider(self, found) {
                     log.write("served across options no file reads: " + proven.difference.summary)
                     return true
                 }
@@ -199,7 +199,7 @@ extension CachedCompile {
         }
         var mentioned = MentionedIdentifiers()
         var texts: [(String, [UInt8])] = [(request.source, call.source)]
-        for file in candidate.entry.files where file.path.utf8.first != 0 {
+        for file in candidate.entry.files where !file.isVariable {
             let path = call.mapping.restore(file.path)
             if path.hasSuffix(".gch") || path.hasSuffix(".pch") {
                 return .init(option: described, reason: "a precompiled header holds macros of its own")

@@ -1,10 +1,35 @@
 /// A header the compiler read, with its digest and the stat that was seen when it was hashed.
 public struct RecordedFile: Equatable, Sendable {
+    /// The file's path (normalized), or for a variable its `storedName`: the stored form of `input`.
     public var path: String
     public var digest: Digest
     public var status: FileStatus
     /// The stat was old enough to stand for the content; otherwise a lookup hashes the file.
     public var statTrusted: Bool
+
+    /// What a result read: a file, or an environment variable (`SOURCE_DATE_EPOCH` for a time macro).
+    public enum Input: Equatable, Sendable {
+        case file(String)
+        case variable(String)
+    }
+
+    public var input: Input {
+        isVariable ? .variable(String(path.dropFirst())) : .file(path)
+    }
+
+    /// Whether this records a variable, not a file. A variable is stored under its name after a NUL, a byte
+    /// no path holds, so manifests keep one list in the order the result read them.
+    public var isVariable: Bool { path.utf8.first == 0 }
+
+    /// The name a variable is stored under.
+    static func storedName(ofVariable name: String) -> String { "\u{0}" + name }
+
+    /// A variable the result read, with the digest of its value.
+    static func variable(_ name: String, digest: Digest) -> RecordedFile {
+        RecordedFile(path: storedName(ofVariable: name), digest: digest,
+                     status: FileStatus(device: 0, inode: 0, size: 0, modifiedNanoseconds: 0, changedNanoseconds: 0, mode: 0),
+                     statTrusted: true)
+    }
 }
 
 /// One way a compile under this direct key went: the files it read, the paths that did not exist and

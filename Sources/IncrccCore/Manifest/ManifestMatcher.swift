@@ -66,10 +66,8 @@ public struct ManifestMatcher {
 
     /// A file whose size changed is not read unless `readingChanged` (it cannot match).
     func check(_ file: RecordedFile, readingChanged: Bool = false) -> FileCheck {
-        if file.path.utf8.first == 0 {
-            // A variable the result read (`SOURCE_DATE_EPOCH` for a time macro), not a file.
-            return DependencyRecorder.variableDigest(variable(String(file.path.dropFirst()))) == file.digest
-                ? .same : .unknown
+        if case .variable(let name) = file.input {
+            return DependencyRecorder.variableDigest(variable(name)) == file.digest ? .same : .unknown
         }
         let path = mapping.restore(file.path)
         // A path that cannot be stat'ed for another reason (permissions) counts as changed.
@@ -190,7 +188,7 @@ extension ManifestMatcher {
         for file in entry.files {
             let single = ManifestEntry(files: [file], absentPaths: [], result: entry.result)
             guard !matches(single) else { continue }
-            if file.path.utf8.first == 0 { return "variable \(file.path.dropFirst()) changed" }
+            if case .variable(let name) = file.input { return "variable \(name) changed" }
             let real = mapping.restore(file.path)
             return FileSystem.exists(real) ? "\(real) changed" : "\(real) is gone"
         }
