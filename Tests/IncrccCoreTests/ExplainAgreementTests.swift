@@ -13,10 +13,14 @@ struct ExplainAgreementTests {
             : explained.stdout.contains("\"verdict\": \"uncacheable\"") ? "uncacheable" : "compile"
         // 0 when it would hit, 1 otherwise, as grep and diff answer.
         #expect(explained.status == (verdict == "hit" ? 0 : 1), "\(explained.stderr)")
-        let before = try stats(s, env: env)["direct_cache_hit"] ?? 0
+        func hits() throws -> Int {
+            let counted = try stats(s, env: env)
+            return (counted["direct_cache_hit"] ?? 0) + (counted["preprocessed_cache_hit"] ?? 0)
+        }
+        let before = try hits()
         let called = try incrcc(arguments, in: s, cwd: cwd, env: env)
         #expect(called.status == 0, "\(called.stderr)")
-        return (verdict, (try stats(s, env: env)["direct_cache_hit"] ?? 0) > before)
+        return (verdict, try hits() > before)
     }
 
     @Test func verdictsMatchTheCalls() throws {
@@ -83,5 +87,50 @@ struct ExplainAgreementTests {
                 #expect(hit == (expected[index] == "hit"), "\(unit) in \(name)")
             }
         }
+    }
+
+    /// The strategies past the manifest, each named in explain's lines as it serves: the include scan
+    /// (direct mode off), the key bound to a checkout under `base_dir`, and the shared tier for a second
+    /// machine.
+    @Test func verdictsMatchForTheScanAndTheCheckoutKey() throws {
+        let s = Scratch()
+        s.write("v.c", "#include \"h.h\"\nint v(void) { return H; }\n")
+        s.write("h.h", "#define H 1\n")
+        let scan = ["INCRCC_NODIRECT": "1"]
+        let args = ["gcc", "-O2", "-c", "v.c", "-o", "v.o"]
+        #expect(try explainThenCall(args, in: s, env: scan) == ("compile", false))
+        #expect(try explainThenCall(args, in: s, env: scan) == ("hit", true))
+        let lines = try incrcc(["explain"] + args, in: s, env: scan).stdout
+        #expect(lines.contains("include scan: the directives scan of") && lines.contains("manifest: not tried: direct mode is off"),
+                "\(lines)")
+        s.write("h.h", "#define H 2\n")
+        #expect(try explainThenCall(args, in: s, env: scan) == ("compile", false))
+
+        // A unit naming its checkout in its object (`-g`): kept under the checkout's own key, found there.
+        s.write("co/src/g.c", "int g(void) { return 7; }\n")
+        let base = ["INCRCC_BASEDIR": s.file("co")]
+        let debug = ["gcc", "-g", "-O0", "-c", s.file("co/src/g.c"), "-o", s.file("co/g.o")]
+        #expect(try explainThenCall(debug, in: s, cwd: s.file("co"), env: base) == ("compile", false))
+        let bound = try incrcc(["explain"] + debug, in: s, cwd: s.file("co"), env: base).stdout
+        #expect(bound.contains("manifest: keyed by this checkout: entry 1 of 1") && bound.contains("would hit"), "\(bound)")
+        #expect(try explainThenCall(debug, in: s, cwd: s.file("co"), env: base) == ("hit", true))
+    }
+
+    @Test(.enabled(if: Tools.required(SharedTools.hasRedis && SharedTools.hasHelpers)))
+    func verdictsMatchForTheSharedTier() throws {
+        let s = Scratch()
+        let server = try RedisServer.start(s, name: "redis")
+        defer { server.stop() }
+        let remote = "redis://127.0.0.1:\(server.port)"
+        let first = Machine("first", s, remote: remote)
+        let second = Machine("second", s, remote: remote)
+        defer { first.stopHelpers(); second.stopHelpers() }
+        s.write("w.c", "int w(void) { return 3; }\n")
+        let args = ["gcc", "-O2", "-c", "w.c", "-o", "w.o"]
+        #expect(try explainThenCall(args, in: s, env: first.settings) == ("compile", false))
+        _ = try stats(s, env: first.settings)
+        let lines = try incrcc(["explain"] + args, in: s, env: second.settings).stdout
+        #expect(lines.contains("shared tier: shared entry 1 of 1") && lines.contains("would hit"), "\(lines)")
+        #expect(try explainThenCall(args, in: s, env: second.settings) == ("hit", true))
     }
 }

@@ -53,7 +53,8 @@ struct Explanation {
             return report
         }
         report.directKey = call.directKey.hex
-        if !call.mapping.isEmpty { report.lines.append("paths normalized: \(call.mapping.pairs.count) ephemeral part(s)") }
+        if !call.mapping.pairs.isEmpty { report.lines.append("paths normalized: \(call.mapping.pairs.count) ephemeral part(s)") }
+        if call.mapping.checkout != nil { report.lines.append("paths normalized: the checkout root under base_dir") }
         let configuration = compile.configuration
         if configuration.recache {
             report.lines.append("recache is set: the call would compile and store")

@@ -3,10 +3,9 @@ import Glibc
 /// A miss's entries written after the call has returned. The compiler's outputs are in place and its console
 /// output replayed before the store begins, and everything the store needs (object, dependency list, console
 /// text) is read into memory first, so the build may delete or rewrite the outputs at once. A detached child
-/// then records the headers, compresses and writes the entries. On a small C miss (a new `conftest.c` with
-/// stdio, stdlib, string per call, 150 alternating rounds) incrcc's wall time over plain gcc went from
-/// 4.6 ms to 3.1 ms, for 0.2 ms more CPU in all (the fork and its copy-on-write faults): a gain where a
-/// core is idle, as in a configure script's serial tests, and nearly nothing lost where none is.
+/// then records the headers, compresses and writes the entries: a gain in wall time where a core is idle,
+/// as in a configure script's serial tests, for a little more CPU (the fork and its copy-on-write faults;
+/// the small C miss rows of bench/RESULTS.md).
 ///
 /// Two locks keep it invisible to anyone who asks. The writer holds `<key>.P` beside the manifest until its
 /// entries exist, so a call with the same key waits for them instead of compiling again; and every writer

@@ -2,9 +2,8 @@ import CXXHash
 import Glibc
 
 /// Names known to be missing from settled directories, remembered across calls: a shared hit must prove
-/// every absent include candidate of the entry it found (a small C unit has about 180), and a stat
-/// each was a fifth of its cost here (perf: 0.41 of 2.3 ms). With the names remembered it stats each
-/// directory once.
+/// every absent include candidate of the entry it found (a small C unit has about 180), and a stat each
+/// was a fifth of its cost. With the names remembered it stats each directory once.
 ///
 /// The proof is `AbsentDirectories`' rule: a name missing from a directory stays missing while the
 /// directory keeps its device, inode, size, mtime and ctime, since creating or renaming an entry moves
