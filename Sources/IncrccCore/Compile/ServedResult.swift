@@ -61,7 +61,7 @@ extension CachedCompile {
             return .uncached(.internalError)
         }
         store.markUsed(resultKey, kind: .result)
-        log.write((patched ? "patched " : "") + "hit " + resultKey.hex)
+        log.write((patched ? "patched " : "") + (route.first == .scanHit ? "scan hit " : "direct hit ") + resultKey.hex)
         var notes = route
         if patched { notes.append(.patchedHit) }
         if unitTrusted { notes.append(.patchUnitTrustedHit) }
@@ -133,7 +133,7 @@ extension CachedCompile {
             return .uncached(.internalError)
         }
         store.markUsed(resultKey, kind: .result)
-        log.write("hit " + resultKey.hex + " (streamed)")
+        log.write((route.first == .scanHit ? "scan hit " : "direct hit ") + resultKey.hex + " (streamed)")
         return .hit(.exited(0), notes: route)
     }
 }

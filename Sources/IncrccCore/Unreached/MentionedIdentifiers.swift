@@ -13,8 +13,23 @@ public struct MentionedIdentifiers {
     /// Set when a text holds something this reading does not follow (a universal character name, which can
     /// spell an identifier's letters, or a trigraph line join): then every name counts as mentioned.
     public private(set) var unreadable: String?
+    /// With `separatesDefinitions`: the runs of each `#define`'s body (by the macro's name), and how many
+    /// `#define`/`#undef` lines name each macro. The defined name itself is then no mention.
+    private(set) var bodies: [UInt64: Set<UInt64>] = [:]
+    private(set) var definitionLines: [UInt64: Int] = [:]
+    let separatesDefinitions: Bool
 
-    public init() {}
+    public init() { separatesDefinitions = false }
+
+    /// A set that keeps `#define` bodies apart, for `live` and `mentionedOutsideDefinitions`.
+    init(separatingDefinitions: Bool) { separatesDefinitions = separatingDefinitions }
+
+    /// Where a run stands in its logical line, for `separatesDefinitions`.
+    enum LinePlace: Equatable {
+        case start, code, afterHash
+        case definedName(undefines: Bool)
+        case body(UInt64)
+    }
 
     public var count: Int { hashes.count }
 
@@ -48,10 +63,31 @@ public struct MentionedIdentifiers {
             var hash = Self.offset
             var inRun = false
             var region = Region.code
+            var place = LinePlace.start
+            let define = Self.hash("define".utf8), undef = Self.hash("undef".utf8)
             func endRun() {
-                if inRun { hashes.insert(hash) }
-                hash = Self.offset
-                inRun = false
+                defer {
+                    hash = Self.offset
+                    inRun = false
+                }
+                guard inRun else { return }
+                guard separatesDefinitions else {
+                    hashes.insert(hash)
+                    return
+                }
+                switch place {
+                case .afterHash:
+                    place = hash == define ? .definedName(undefines: false) : hash == undef ? .definedName(undefines: true) : .code
+                    hashes.insert(hash)
+                case .definedName(let undefines):
+                    definitionLines[hash, default: 0] += 1
+                    place = undefines ? .code : .body(hash)
+                case .body(let name):
+                    bodies[name, default: []].insert(hash)
+                case .start, .code:
+                    place = .code
+                    hashes.insert(hash)
+                }
             }
             while i < n {
                 let byte = base[i]
@@ -83,13 +119,17 @@ public struct MentionedIdentifiers {
                     }
                     continue
                 case .lineComment:
-                    if byte == 0x0a { region = .code }
+                    if byte == 0x0a {
+                        region = .code
+                        place = .start
+                    }
                     i += 1
                     continue
                 case .string, .character:
                     if byte == 0x0a || byte == (region == .string ? UInt8(ascii: "\"") : UInt8(ascii: "'")) {
                         endRun()
                         region = .code
+                        if byte == 0x0a { place = .start }
                         i += 1
                         continue
                     }
@@ -106,6 +146,24 @@ public struct MentionedIdentifiers {
                         region = base[i + 1] == UInt8(ascii: "*") ? .blockComment : .lineComment
                         i += 2
                         continue
+                    }
+                    if separatesDefinitions {
+                        if byte == 0x0a {
+                            endRun()
+                            place = .start
+                            i += 1
+                            continue
+                        }
+                        let opensDirective = byte == UInt8(ascii: "#")
+                            || byte == UInt8(ascii: "%") && i + 1 < n && base[i + 1] == UInt8(ascii: ":")
+                        if place == .start, opensDirective {
+                            place = .afterHash
+                            i += byte == UInt8(ascii: "#") ? 1 : 2
+                            continue
+                        }
+                        if place == .start, byte != 0x20, byte != 0x09, byte != 0x0c, byte != 0x0b, byte != 0x0d {
+                            place = .code
+                        }
                     }
                     if byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "'") {
                         // After a name that is no literal prefix, `'` is a digit separator (`1'000`).
@@ -143,6 +201,35 @@ public struct MentionedIdentifiers {
         }
         return false
     }
+
+    /// The runs a compile can reach: every run outside `#define` bodies, and the bodies of the macros
+    /// among them, until none is added. A name written only in the body of a macro nothing names is never
+    /// expanded.
+    func live() -> MentionedIdentifiers {
+        var reached = MentionedIdentifiers()
+        reached.unreadable = unreadable
+        reached.hashes = hashes
+        var pending = Array(hashes)
+        while let next = pending.popLast() {
+            guard let body = bodies[next] else { continue }
+            for run in body where reached.hashes.insert(run).inserted { pending.append(run) }
+        }
+        return reached
+    }
+
+    /// Whether `name` is written anywhere but as the name of its own `#define`/`#undef` lines, or could be
+    /// pasted together from runs that are.
+    func mentionedOutsideDefinitions(_ name: String) -> Bool {
+        var all = MentionedIdentifiers()
+        all.unreadable = unreadable
+        all.hashes = hashes
+        for body in bodies.values { all.hashes.formUnion(body) }
+        for (defined, _) in definitionLines where defined != Self.hash(name.utf8) { all.hashes.insert(defined) }
+        return all.mentions(name)
+    }
+
+    /// How many `#define`/`#undef` lines name `name`.
+    func definitionCount(_ name: String) -> Int { definitionLines[Self.hash(name.utf8)] ?? 0 }
 
     /// Whether `name` is written out somewhere.
     public func contains(_ name: String) -> Bool { hashes.contains(Self.hash(name.utf8)) }
