@@ -39,6 +39,7 @@ public struct StatsReport {
             ("    Across unread options", String(values[.unreachedOptionHit])),
             ("    Across skipped groups", String(values[.skippedGroupHit])),
             ("    Across comment edits", String(values[.commentEditHit])),
+            ("    Across token-equal edits", String(values[.tokenEditHit])),
             ("  Misses", String(values[.miss]) + percent(values[.miss], of: cacheable)),
         ]
         let uncacheable = Counter.uncacheableReasons.filter { values[$0] > 0 }

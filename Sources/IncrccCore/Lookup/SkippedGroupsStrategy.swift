@@ -30,7 +30,7 @@ extension CachedCompile {
                 notes?.add("\(label): " + (refusal.reason ?? "not a single header's edit"))
                 continue
             }
-            if proof.commentsOnly, !printedNothing(entry.result) {
+            if proof.kind != .skippedGroups, !printedNothing(entry.result) {
                 log.write("its result printed diagnostics, which quote the edited lines: not served across comments")
                 notes?.add("\(label): only comments changed, but its result printed diagnostics, which quote the edited lines")
                 continue
@@ -38,11 +38,37 @@ extension CachedCompile {
             notes?.subject = "\(label): " + proof.summary(call.mapping)
             let candidate = LookupCandidate(
                 strategy: .skippedGroups, call: call, result: entry.result,
-                counter: proof.commentsOnly ? .commentEditHit : .skippedGroupHit,
+                counter: proof.kind.counter,
                 settlement: .directEntry(files: proof.entry.files, absentPaths: entry.absentPaths, skeleton: proof))
             if consider(self, candidate) { return true }
         }
         return false
+    }
+
+    /// What an edit a header's result is served across changed.
+    enum EditKind {
+        /// Text inside conditional groups the preprocessor skips.
+        case skippedGroups
+        /// Comments and trailing blanks: every token keeps its line and column.
+        case comments
+        /// No token (`TokenText`): lines and columns moved, or a definition of a macro nothing names.
+        case tokens
+
+        var counter: Counter {
+            switch self {
+            case .skippedGroups: return .skippedGroupHit
+            case .comments: return .commentEditHit
+            case .tokens: return .tokenEditHit
+            }
+        }
+
+        var description: String {
+            switch self {
+            case .skippedGroups: return "in conditional groups the preprocessor skips"
+            case .comments: return "in comments and trailing blanks"
+            case .tokens: return "where no token changes (lines, white space, macros nothing names)"
+            }
+        }
     }
 
     /// Whether a stored result wrote nothing to stdout or stderr.
@@ -65,12 +91,12 @@ extension CachedCompile {
         var skeleton: ConditionalSkeleton
         /// The header changed only in comments and trailing blanks (not in skipped groups): its result may
         /// be served only where it printed nothing, since a diagnostic quotes the source line.
-        var commentsOnly = false
+        var kind: EditKind = .skippedGroups
 
         /// What changed and why it does not matter, for `incrcc explain`.
         func summary(_ mapping: PathMapping) -> String {
             mapping.restore(entry.files[changed].path) + " changed, but only "
-                + (commentsOnly ? "in comments and trailing blanks" : "in conditional groups the preprocessor skips")
+                + kind.description
         }
     }
 
@@ -83,23 +109,22 @@ extension CachedCompile {
         }
         let path = call.mapping.restore(entry.files[index].path)
         let skeleton: ConditionalSkeleton
-        let commentsOnly: Bool
+        let kind: EditKind
         switch skippedOnly(entry, index, bytes, call) {
-        case .success(let value): (skeleton, commentsOnly) = value
+        case .success(let value): (skeleton, kind) = value
         case .failure(let refusal):
             let reason = "\(path) changed: \(refusal.reason ?? "")"
             log.write(reason)
             return .failure(NotSkippedOnly(reason: reason))
         }
-        log.write(commentsOnly ? "\(path) changed only in comments and trailing blanks"
-                               : "\(path) changed only in groups the preprocessor skips")
+        log.write("\(path) changed, but only " + kind.description)
         var updated = entry
         updated.files[index].digest = Digest.of(bytes)
         updated.files[index].status = status
         // The stat stands for these bytes only if it is the same after they were read.
         let unchanged = (try? FileSystem.status(path))?.sameContentAs(status) == true
         updated.files[index].statTrusted = unchanged && StatTrust.isSettled(status, now: Clock.nowNanoseconds())
-        return .success(SkippedGroupsProof(entry: updated, changed: index, skeleton: skeleton, commentsOnly: commentsOnly))
+        return .success(SkippedGroupsProof(entry: updated, changed: index, skeleton: skeleton, kind: kind))
     }
 
     /// Keeps the changed header's skeleton of a served entry, for its next edit.
@@ -159,8 +184,8 @@ extension CachedCompile {
     /// The skeleton of `bytes` when the header at `index` of `entry`, now `bytes`, compiles as the version
     /// the entry read; otherwise why not.
     func skippedOnly(_ entry: ManifestEntry, _ index: Int, _ bytes: [UInt8], _ call: Call)
-        -> Result<(ConditionalSkeleton, commentsOnly: Bool), NotSkippedOnly> {
-        func refused(_ reason: String) -> Result<(ConditionalSkeleton, commentsOnly: Bool), NotSkippedOnly> {
+        -> Result<(ConditionalSkeleton, kind: EditKind), NotSkippedOnly> {
+        func refused(_ reason: String) -> Result<(ConditionalSkeleton, kind: EditKind), NotSkippedOnly> {
             .failure(NotSkippedOnly(reason: reason))
         }
         let changed = entry.files[index]
@@ -168,8 +193,16 @@ extension CachedCompile {
         guard let stored = store.read(ConditionalSkeleton.key(of: changed.digest), kind: .fileFacts),
               let old = try? ConditionalSkeleton.decode(stored) else { return refused("no skeleton of its earlier text") }
         guard let new = ConditionalSkeleton(parsing: bytes) else { return refused("its conditionals are not followed") }
-        let commentsOnly = commentEditsApply(call) && new.differsOnlyInComments(from: old)
-        guard commentsOnly || new.frame == old.frame else { return refused("outside its conditional groups and comments") }
+        var kind: EditKind = commentEditsApply(call) && new.differsOnlyInComments(from: old) ? .comments : .skippedGroups
+        var tokenRefusal: String?
+        if kind == .skippedGroups, commentEditsApply(call), let mine = new.tokens, let theirs = old.tokens,
+           let changedNames = mine.changedDefinitions(from: theirs) {
+            tokenRefusal = tokenEditRefusal(entry, index, bytes, changed: changedNames, call)
+            if tokenRefusal == nil { kind = .tokens }
+        }
+        guard kind != .skippedGroups || new.frame == old.frame else {
+            return refused(tokenRefusal.map { "no token changed, but " + $0 } ?? "outside its conditional groups and comments")
+        }
         // gcc's `#pragma once` takes a file with the same size, time and bytes as one already read for that
         // file: an edit can end such a likeness, so no other file may have either version's size.
         let sizes: Set<Int64> = [Int64(changed.status.size), Int64(bytes.count)]
@@ -179,7 +212,7 @@ extension CachedCompile {
                 return refused("a precompiled header holds macros of its own")
             }
         }
-        if commentsOnly { return .success((new, commentsOnly: true)) }
+        if kind != .skippedGroups { return .success((new, kind: kind)) }
         // What could define a name, gathered once a group's decision needs it (`#if 0` needs none): the
         // compiler's predefined macros, every other file the compile read as it reads them now (the same
         // bytes as the entry's), the options and the variables keyed with them (`CCC_OVERRIDE_OPTIONS`
@@ -207,7 +240,7 @@ extension CachedCompile {
             guard let known = definers ?? nil else { return false }
             return !known.predefined.contains(name) && !known.written.contains(name)
         }
-        return alike ? .success((new, commentsOnly: false)) : refused("inside groups that may be compiled")
+        return alike ? .success((new, kind: .skippedGroups)) : refused("inside groups that may be compiled")
     }
 
     /// Keeps the skeleton of each header a stored entry read (outside the compiler's own directories, which

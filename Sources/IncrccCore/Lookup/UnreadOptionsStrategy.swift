@@ -48,8 +48,7 @@ extension CachedCompile {
             case .success(let proven):
                 // Counted once, under what made the difference harmless: the options, or (same options) an
                 // edit in skipped groups or comments.
-                let edit: Counter = proven.skipped?.commentsOnly == true ? .commentEditHit : .skippedGroupHit
-                let counter = proven.difference.isEmpty && proven.skipped != nil ? edit : .unreachedOptionHit
+                let counter = proven.difference.isEmpty ? proven.skipped?.kind.counter ?? .unreachedOptionHit : .unreachedOptionHit
                 if let skipped = proven.skipped, proven.difference.isEmpty {
                     notes?.subject = "compiled before with these options; " + skipped.summary(call.mapping)
                 } else {
@@ -137,7 +136,7 @@ extension CachedCompile {
             // differ are checked against its new text below, and skipped text reads none of them).
             switch acrossSkippedGroups(entry, matcher, call) {
             case .success(let proof):
-                if proof.commentsOnly, !printedNothing(entry.result) {
+                if proof.kind != .skippedGroups, !printedNothing(entry.result) {
                     return .failure(.init(option: difference.summary,
                                           reason: "a header's comments changed and the result printed diagnostics"))
                 }

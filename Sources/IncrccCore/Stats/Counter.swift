@@ -60,6 +60,7 @@ public enum Counter: Int, CaseIterable, Sendable, Error {
     case movedPathDependent
     case verifyInconclusive
     case commentEditHit
+    case tokenEditHit
 
     /// The key printed by `--print-stats`.
     public var key: String {
@@ -123,6 +124,7 @@ public enum Counter: Int, CaseIterable, Sendable, Error {
         case .movedPathDependent: return "miss_moved_path_dependent"
         case .verifyInconclusive: return "verify_inconclusive"
         case .commentEditHit: return "direct_cache_hit_comment_edits"
+        case .tokenEditHit: return "direct_cache_hit_token_edits"
         }
     }
 
@@ -188,6 +190,7 @@ public enum Counter: Int, CaseIterable, Sendable, Error {
         case .movedPathDependent: return "misses: reads a path that moved"
         case .verifyInconclusive: return "samples voided: input changed after the hit"
         case .commentEditHit: return "hits across edits of comments"
+        case .tokenEditHit: return "hits across edits that change no token (lines moved, white space, unused macros)"
         }
     }
 

@@ -16,10 +16,17 @@ enum CommentFreeText {
     /// The digest of the comment-free text of `bytes`, which `ConditionalLines` has read already (the
     /// skeleton's parse); nil where it cannot be relied on.
     static func digest(ofRead bytes: [UInt8]) -> Digest? {
-        guard let text = blanked(bytes) else { return nil }
+        blanked(bytes).map(digest(ofBlanked:))
+    }
+
+    /// The digest of a blanked text, without the empty lines that end it: lines after the last token
+    /// move no token.
+    static func digest(ofBlanked text: [UInt8]) -> Digest {
         var hasher = StreamingHasher()
-        hasher.update("comment-free text 1")
-        hasher.update(text)
+        hasher.update("comment-free text 2")
+        var end = text.count
+        while end > 0, text[end - 1] == 0x0a { end -= 1 }
+        hasher.update(Array(text[..<end]))
         return hasher.finalize()
     }
 

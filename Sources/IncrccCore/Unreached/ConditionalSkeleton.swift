@@ -34,6 +34,8 @@ public struct ConditionalSkeleton: Equatable {
     /// The digest of the file's comment-free text (`CommentFreeText`); nil where that cannot be relied on.
     /// Two versions with the same one differ only in comments and trailing blanks.
     public var commentFree: Digest?
+    /// The file's tokens without their places (`TokenText`); nil where that cannot be relied on.
+    var tokens: TokenText?
     /// Known from the text only (not stored): what each group's opening line tests (nil for `#else`) and
     /// where its chain starts.
     var tests: [ConditionalLines.Test?] = []
@@ -42,8 +44,8 @@ public struct ConditionalSkeleton: Equatable {
     /// Label of the store key under which a header's skeleton is kept, by the digest a manifest has of it.
     static func key(of digest: Digest) -> Digest {
         var hasher = StreamingHasher()
-        // 2: with the comment-free digest.
-        hasher.update("conditional skeleton 2\u{0}")
+        // 3: with the token text.
+        hasher.update("conditional skeleton 3\u{0}")
         hasher.update(digest)
         return hasher.finalize()
     }
@@ -143,13 +145,16 @@ public struct ConditionalSkeleton: Equatable {
         self.groups = groups
         self.tests = tests
         self.chainStarts = chainStarts
-        self.commentFree = CommentFreeText.digest(ofRead: bytes)
+        let blanked = CommentFreeText.blanked(bytes)
+        self.commentFree = blanked.map(CommentFreeText.digest(ofBlanked:))
+        self.tokens = blanked.flatMap { TokenText(blanked: $0) }
     }
 
-    init(frame: Digest, groups: [Group], commentFree: Digest? = nil) {
+    init(frame: Digest, groups: [Group], commentFree: Digest? = nil, tokens: TokenText? = nil) {
         self.frame = frame
         self.groups = groups
         self.commentFree = commentFree
+        self.tokens = tokens
     }
 
     /// Whether this text differs from the one `old` was taken of only in comments and trailing blanks.
@@ -214,6 +219,15 @@ public struct ConditionalSkeleton: Equatable {
         }
         writer.write(UInt8(commentFree == nil ? 0 : 1))
         if let commentFree { writer.write(commentFree) }
+        writer.write(UInt8(tokens == nil ? 0 : 1))
+        if let tokens {
+            writer.write(tokens.digest)
+            writer.write(UInt64(tokens.definitions.count))
+            for definition in tokens.definitions {
+                writer.write(definition.name)
+                writer.write(definition.line)
+            }
+        }
         return writer.bytes
     }
 
@@ -243,7 +257,22 @@ public struct ConditionalSkeleton: Equatable {
         case 1: commentFree = try reader.readDigest()
         default: throw MalformedEntry("skeleton comment-free flag")
         }
+        var tokens: TokenText?
+        switch try reader.readUInt8() {
+        case 0: break
+        case 1:
+            let digest = try reader.readDigest()
+            let count = try reader.readCount(minimumItemSize: 8 + 16)
+            var definitions: [TokenText.Definition] = []
+            definitions.reserveCapacity(count)
+            for _ in 0..<count {
+                let name = try reader.readString()
+                definitions.append(TokenText.Definition(name: name, line: try reader.readDigest()))
+            }
+            tokens = TokenText(digest: digest, definitions: definitions)
+        default: throw MalformedEntry("skeleton token-text flag")
+        }
         guard reader.isAtEnd else { throw MalformedEntry("trailing bytes") }
-        return ConditionalSkeleton(frame: frame, groups: groups, commentFree: commentFree)
+        return ConditionalSkeleton(frame: frame, groups: groups, commentFree: commentFree, tokens: tokens)
     }
 }

@@ -205,11 +205,15 @@ public struct MentionedIdentifiers {
     /// The runs a compile can reach: every run outside `#define` bodies, and the bodies of the macros
     /// among them, until none is added. A name written only in the body of a macro nothing names is never
     /// expanded.
-    func live() -> MentionedIdentifiers {
+    func live() -> MentionedIdentifiers { live(from: self) }
+
+    /// The runs reached from the runs `roots` holds outside its `#define` bodies, through the bodies kept
+    /// here: what the code of one text can expand.
+    func live(from roots: MentionedIdentifiers) -> MentionedIdentifiers {
         var reached = MentionedIdentifiers()
-        reached.unreadable = unreadable
-        reached.hashes = hashes
-        var pending = Array(hashes)
+        reached.unreadable = unreadable ?? roots.unreadable
+        reached.hashes = roots.hashes
+        var pending = Array(roots.hashes)
         while let next = pending.popLast() {
             guard let body = bodies[next] else { continue }
             for run in body where reached.hashes.insert(run).inserted { pending.append(run) }
