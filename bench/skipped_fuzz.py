@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Random headers with nested conditionals, comments, literals and defines, each compiled by incrcc, then
-edited at a random line (or in its comments only) and compiled again by incrcc and plainly: the second
+edited at a random line (or in its comments only, or where no token changes) and compiled again by incrcc and plainly: the second
 call's object, stderr and exit status must equal the plain compile's. Counts the calls served across
 skipped groups or comment edits, and the wrong ones.
 
@@ -100,6 +100,38 @@ def comment_edit(rng, lines):
     return lines
 
 
+def token_edit(rng, lines):
+    """No token changed, or barely: lines moved by a doc comment or blank lines, a blank doubled, a code line
+    split after `;` or `{`, a definition's value changed, or `__LINE__` used below a moved line."""
+    lines = list(lines)
+    kind = rng.randrange(5)
+    at = rng.randrange(len(lines) + 1)
+    if kind == 0:
+        lines[at:at] = rng.choice([[""], ["", ""], ["/**", " * A doc comment.", " */"], ["// one", "// two"]])
+    elif kind == 1:
+        spaced = [i for i, line in enumerate(lines) if " " in line]
+        if spaced:
+            i = rng.choice(spaced)
+            cut = rng.choice([k for k, c in enumerate(lines[i]) if c == " "])
+            lines[i] = lines[i][:cut] + "  " + lines[i][cut:]
+    elif kind == 2:
+        code = [i for i, line in enumerate(lines) if not line.lstrip().startswith("#") and (";" in line or "{" in line)
+                and not line.rstrip().endswith("\\")]
+        if code:
+            i = rng.choice(code)
+            cut = max(lines[i].find(";"), lines[i].find("{")) + 1
+            lines[i:i + 1] = [lines[i][:cut], lines[i][cut:]]
+    elif kind == 3:
+        defines = [i for i, line in enumerate(lines) if line.startswith("#define ")]
+        if defines:
+            i = rng.choice(defines)
+            lines[i] = lines[i] + " + " + str(rng.randint(1, 9)) if len(lines[i].split()) > 2 else lines[i] + " 7"
+    else:
+        lines[at:at] = ["", "static int line_{0} = __LINE__;".format(rng.randint(0, 999))]
+        lines.insert(0, "")
+    return lines
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seed", type=int, default=1)
@@ -135,7 +167,8 @@ def main():
         write(header)
         subprocess.run([args.incrcc] + command, cwd=project, env=env, capture_output=True)
         subprocess.run([args.incrcc, "--print-stats"], env=env, capture_output=True)
-        write(comment_edit(rng, header) if rng.random() < 0.4 else mutate(rng, header))
+        edit = rng.random()
+        write(comment_edit(rng, header) if edit < 0.3 else token_edit(rng, header) if edit < 0.6 else mutate(rng, header))
         before = stats(args.incrcc, env)
         mine = subprocess.run([args.incrcc] + command, cwd=project, env=env, capture_output=True)
         mine_object = read(os.path.join(project, "s.o"))
@@ -149,7 +182,7 @@ def main():
             print(f"WRONG round {round_} ({'served' if hit else 'compiled'}): {' '.join(command)} in {project}")
         else:
             shutil.rmtree(project, ignore_errors=True)
-    print(f"seed {args.seed}: {args.rounds} edits, served across skipped groups or comment edits {served}, wrong {wrong}")
+    print(f"seed {args.seed}: {args.rounds} edits, served across skipped groups, comment or token-equal edits {served}, wrong {wrong}")
     if wrong == 0:
         shutil.rmtree(work, ignore_errors=True)
     if args.check and wrong:
@@ -161,7 +194,7 @@ def stats(incrcc, env):
     total = 0
     for line in out.splitlines():
         name, _, value = line.partition("\t")
-        if name in ("direct_cache_hit_skipped_groups", "direct_cache_hit_comment_edits"):
+        if name in ("direct_cache_hit_skipped_groups", "direct_cache_hit_comment_edits", "direct_cache_hit_token_edits"):
             total += int(value)
     return total
 
