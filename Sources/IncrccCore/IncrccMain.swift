@@ -150,8 +150,19 @@ struct CompileSession {
             let scanned = notes.contains(.scanHit)
             let lookups: [Counter] = scanned ? (configuration.directMode ? [.directCacheMiss] : []) : [.directHit]
             // A hit from the shared tier missed the local store first, as ccache counts it.
-            let local: Counter = notes.contains(.remoteStorageReadHit) ? .localStorageMiss : .localStorageHit
+            let shared = notes.contains(.remoteStorageReadHit)
+            let local: Counter = shared ? .localStorageMiss : .localStorageHit
             counters.add(lookups + [local] + notes)
+            // ccache's reads of the local store: a manifest and a result in direct mode, the result alone
+            // otherwise; a scan hit in direct mode missed the manifest first.
+            if shared {
+                counters.add(.localStorageReadMiss, by: 2)
+                counters.add(.remoteStorageHit)
+            } else if scanned && configuration.directMode {
+                counters.add([.localStorageReadMiss, .localStorageReadHit])
+            } else {
+                counters.add(.localStorageReadHit, by: configuration.directMode && !scanned ? 2 : 1)
+            }
             return status.shellStatus
         case .miss(let status, let notes):
             var lookups: [Counter] = configuration.recache ? [.recache, .miss] : [.miss, .localStorageMiss]
@@ -162,6 +173,7 @@ struct CompileSession {
                 if scans && request.language.isPreprocessed { lookups.append(.preprocessedCacheMiss) }
             }
             counters.add(lookups + notes)
+            if !configuration.recache { counters.add(.localStorageReadMiss, by: configuration.directMode ? 2 : 1) }
             return status.shellStatus
         case .failed(let status):
             counters.add(.compileFailed)

@@ -106,7 +106,11 @@ public struct Commands {
         store.stats.printDamageReport()
         let trust = PatchTrust(cacheDirectory: configuration.cacheDirectory, requiredAgreements: configuration.trustAfter)
         values[.distrustedClasses] = UInt64(trust.distrustedCount())
-        return StatsReport(values: values, maxSize: configuration.maxSize, cacheDirectory: configuration.cacheDirectory)
+        var report = StatsReport(values: values, maxSize: configuration.maxSize, cacheDirectory: configuration.cacheDirectory)
+        report.updatedTimestamp = (0..<StatsFiles.shardCount).compactMap { shard in
+            store.files.status(store.stats.path(shard: shard)).map { UInt64(max($0.modifiedNanoseconds, 0) / 1_000_000_000) }
+        }.max() ?? 0
+        return report
     }
 
     /// `-k KEY`: a setting's effective value, as ccache prints it (the key as in `incrcc.conf`).

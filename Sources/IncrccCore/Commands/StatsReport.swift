@@ -4,6 +4,8 @@ public struct StatsReport {
     public var values: CounterValues
     public var maxSize: UInt64
     public var cacheDirectory: String
+    /// When a statistics file was last written (seconds since the epoch; 0: never).
+    public var updatedTimestamp: UInt64 = 0
 
     public init(values: CounterValues, maxSize: UInt64, cacheDirectory: String) {
         self.values = values
@@ -11,11 +13,12 @@ public struct StatsReport {
         self.cacheDirectory = cacheDirectory
     }
 
-    /// Pairs in print order; the size is reported in KiB like ccache's `cache_size_kibibyte`.
+    /// Pairs in print order; the size is reported in KiB like ccache's `cache_size_kibibyte`, and ccache's
+    /// `max_cache_size_kibibyte` and `stats_updated_timestamp` follow the counters.
     public var pairs: [(String, UInt64)] {
         Counter.allCases.map { counter in
             counter == .cacheSizeBytes ? (counter.key, values[counter] / 1024) : (counter.key, values[counter])
-        }
+        } + [("max_cache_size_kibibyte", maxSize / 1024), ("stats_updated_timestamp", updatedTimestamp)]
     }
 
     public func tabSeparated() -> String {

@@ -181,6 +181,7 @@ extension CachedCompile {
             if configuration.remote.isEnabled { facts.rememberAbsent(proof.paths) }
             do {
                 try store.write(resultKey, kind: .result, payload: payload)
+                stored.append(.localStorageWrite)
                 log.write("stored result \(resultKey.hex) with \(files.count) files, \(absentPaths.count) absent paths")
             } catch {
                 localFailure = error

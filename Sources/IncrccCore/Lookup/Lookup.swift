@@ -161,7 +161,7 @@ extension CachedCompile {
             var manifest = store.read(miss.call.directKey, kind: .manifest).flatMap { try? Manifest.decode($0) } ?? Manifest()
             manifest.add(miss.entry)
             try store.write(miss.call.directKey, kind: .manifest, payload: manifest.encode())
-            return []
+            return [.localStorageWrite]
         case .realPaths:
             // Nothing of its own: `store` keys a unit that disagreed after a move by its real paths, and the
             // manifest strategy records it there.

@@ -82,7 +82,9 @@ extension CachedCompile {
         }
         var manifest = store.read(call.directKey, kind: .manifest).flatMap { try? Manifest.decode($0) } ?? Manifest()
         manifest.add(ManifestEntry(files: files, absentPaths: graph.absentPaths.map(call.mapping.normalize), result: result))
-        try? store.write(call.directKey, kind: .manifest, payload: manifest.encode())
+        if (try? store.write(call.directKey, kind: .manifest, payload: manifest.encode())) != nil {
+            counters.add(.localStorageWrite)
+        }
     }
 
     /// Indexes a stored result under the graph a scan finds now, if the compiler's files are all in it.

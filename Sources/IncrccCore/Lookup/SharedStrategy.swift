@@ -104,6 +104,7 @@ extension CachedCompile {
             }
         }
         remote.count(.remoteStorageReadMiss)
+        counters.add(.remoteStorageMiss)
         return false
     }
 
@@ -185,7 +186,9 @@ extension CachedCompile {
                           frame: [UInt8]? = nil) {
         do {
             try store.write(resultKey, kind: .result, payload: payload, frame: frame)
+            counters.add(.localStorageWrite)
             try addManifestEntry(call, files: files, absentPaths: absentPaths, result: resultKey)
+            counters.add(.localStorageWrite)
         } catch {
             log.write("cannot copy a shared hit into the local store: \(error)")
         }

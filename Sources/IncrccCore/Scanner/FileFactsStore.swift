@@ -140,7 +140,7 @@ public final class FileFactsStore {
         if strongDigests { flushStrongRecords() }
         flushAbsence()
         for (shard, change) in written {
-            try? store.stats.update(shard: shard, [(.filesInCache, change.files), (.cacheSizeBytes, change.bytes)])
+            try? store.stats.update(shard: shard, [(.cacheSizeBytes, change.bytes)])
         }
         written = [:]
     }

@@ -61,6 +61,13 @@ public enum Counter: Int, CaseIterable, Sendable, Error {
     case verifyInconclusive
     case commentEditHit
     case tokenEditHit
+    /// ccache's reads and writes of the local store: a direct-mode lookup reads a manifest and a result.
+    case localStorageReadHit
+    case localStorageReadMiss
+    case localStorageWrite
+    /// Results served from, or missed in, the shared tier (ccache's `remote_storage_hit`/`_miss`).
+    case remoteStorageHit
+    case remoteStorageMiss
 
     /// The key printed by `--print-stats`.
     public var key: String {
@@ -125,6 +132,11 @@ public enum Counter: Int, CaseIterable, Sendable, Error {
         case .verifyInconclusive: return "verify_inconclusive"
         case .commentEditHit: return "direct_cache_hit_comment_edits"
         case .tokenEditHit: return "direct_cache_hit_token_edits"
+        case .localStorageReadHit: return "local_storage_read_hit"
+        case .localStorageReadMiss: return "local_storage_read_miss"
+        case .localStorageWrite: return "local_storage_write"
+        case .remoteStorageHit: return "remote_storage_hit"
+        case .remoteStorageMiss: return "remote_storage_miss"
         }
     }
 
@@ -191,6 +203,11 @@ public enum Counter: Int, CaseIterable, Sendable, Error {
         case .verifyInconclusive: return "samples voided: input changed after the hit"
         case .commentEditHit: return "hits across edits of comments"
         case .tokenEditHit: return "hits across edits that change no token (lines moved, white space, unused macros)"
+        case .localStorageReadHit: return "local storage reads that found an entry"
+        case .localStorageReadMiss: return "local storage reads that found none"
+        case .localStorageWrite: return "local storage writes"
+        case .remoteStorageHit: return "results from remote storage"
+        case .remoteStorageMiss: return "results not in remote storage"
         }
     }
 

@@ -78,7 +78,8 @@ public struct CacheStore: Sendable {
         } catch {
             files.remove(file)
             try? stats.update(shard: Self.shard(of: key), [
-                (.corruptEntryRemoved, 1), (.filesInCache, -1), (.cacheSizeBytes, -Int64(header.count + body.count)),
+                (.corruptEntryRemoved, 1), (.filesInCache, kind.countsAsFile ? -1 : 0),
+                (.cacheSizeBytes, -Int64(header.count + body.count)),
             ])
             return nil
         }
@@ -101,7 +102,7 @@ public struct CacheStore: Sendable {
                                      uncompressedAbove: uncompressedAbove, reusing: frame)
         let previous = files.status(file)
         try files.writeAtomically(file, data)
-        return (previous == nil ? 1 : 0, Int64(data.count) - (previous?.size ?? 0))
+        return (previous == nil && kind.countsAsFile ? 1 : 0, Int64(data.count) - (previous?.size ?? 0))
     }
 
     /// Whether an entry exists, without reading it.

@@ -13,6 +13,8 @@ public struct Cleanup {
     }
 
     static let entrySuffixes = EntryCodec.Kind.allCases.map(CacheStore.suffix)
+    /// The suffixes of the entries `files_in_cache` counts (`EntryCodec.Kind.countsAsFile`).
+    static let countedSuffixes = EntryCodec.Kind.allCases.filter(\.countsAsFile).map(CacheStore.suffix)
 
     /// Temporary files older than this were left by a killed process.
     static let staleTemporaryNanoseconds: Int64 = 3600 * 1_000_000_000
@@ -53,12 +55,12 @@ public struct Cleanup {
         }
         entries.sort { $0.used < $1.used }
         var total = entries.reduce(Int64(0)) { $0 + $1.size }
-        var count = entries.count
+        var count = entries.filter { entry in Self.countedSuffixes.contains(where: entry.path.hasSuffix) }.count
         var removed = false
         for entry in entries where total > Int64(target) {
             files.remove(entry.path)
             total -= entry.size
-            count -= 1
+            if Self.countedSuffixes.contains(where: entry.path.hasSuffix) { count -= 1 }
             removed = true
         }
         try? store.stats.overwrite(shard: shard) { values in

@@ -32,6 +32,11 @@ public enum EntryCodec {
         /// File facts are a few hundred bytes, read by the dozen on every miss: setting up a zstd context
         /// cost more than the read.
         var isCompressed: Bool { self != .fileFacts }
+
+        /// Whether `files_in_cache` counts it: results and manifests, the cache entries ccache counts; what
+        /// incrcc keeps beside them (scan indexes, file facts, skeletons, entries without options) counts
+        /// towards the size only.
+        var countsAsFile: Bool { self == .result || self == .manifest }
     }
 
     enum Format: UInt8 {
