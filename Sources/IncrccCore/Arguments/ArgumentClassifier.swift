@@ -80,6 +80,8 @@ public struct ArgumentClassifier {
         var mdKind: Bool?  // true: -MMD, false: -MD
         var depFile: String?
         var explicitTarget = false
+        var colorChoice: CompileRequest.ColorChoice?
+        var colorKeyed = false
         var keyed: [String] = []
         var search = IncludeSearchOptions()
         var debugInfo = false
@@ -217,6 +219,13 @@ public struct ArgumentClassifier {
                 || arg == "-fcolor-diagnostics" || arg == "-fno-color-diagnostics" {
                 explicitColor = true
             }
+            switch arg {
+            case "-fdiagnostics-color", "-fdiagnostics-color=always": colorChoice = .always
+            case "-fno-diagnostics-color", "-fdiagnostics-color=never": colorChoice = .never
+            case "-fdiagnostics-color=auto": colorChoice = .auto
+            case "-fcolor-diagnostics", "-fno-color-diagnostics": colorKeyed = true
+            default: if arg.hasPrefix("-fdiagnostics-color=") { colorKeyed = true }
+            }
             keyed.append(arg)
             index += 1
         }
@@ -245,7 +254,8 @@ public struct ArgumentClassifier {
             outputDependsOnDirectory: debugInfo || coverageNotes || profileArcs,
             directoryIsOnlyInDebugInfo: debugInfo && !coverageNotes && !profileArcs, prefixMaps: prefixMaps,
             outputDependsOnOutputPath: splitDwarf || coverageNotes || profileArcs || preprocessorDependencyFile,
-            hasExplicitColorOption: explicitColor, dependsOnHostCPU: hostCPU)
+            hasExplicitColorOption: explicitColor && (colorKeyed || colorChoice == nil), dependsOnHostCPU: hostCPU)
+        request.colorChoice = colorKeyed ? nil : colorChoice
         if let omits = mdKind {
             let path = depFile ?? Path.replacingExtension(output ?? Path.baseName(source), with: "d")
             request.dependencyFile = DependencyFileRequest(omitsSystemHeaders: omits, path: path,

@@ -117,6 +117,16 @@ public struct CompileRequest: Sendable {
     public var outputDependsOnOutputPath: Bool
     /// Diagnostics colors were chosen on the command line; otherwise incrcc decides from its stderr.
     public var hasExplicitColorOption: Bool
+    /// What gcc's spelling of the colour options (which clang takes too) last asked for: for gcc and clang it
+    /// is left out of the key, the result stored coloured and shown as asked, as ccache does. nil: none.
+    public var colorChoice: ColorChoice? = nil
+
+    public enum ColorChoice: Sendable { case always, never, auto }
+
+    /// Whether `argument` is gcc's spelling of a colour option.
+    static func isGCCColorOption(_ argument: String) -> Bool {
+        argument.hasPrefix("-fdiagnostics-color") || argument == "-fno-diagnostics-color"
+    }
     /// `-march=native` and the like: the host CPU decides the output.
     public var dependsOnHostCPU: Bool
 }

@@ -47,7 +47,13 @@ public struct CachedCompile {
 
     /// Whether the caller's stderr shows colours.
     var colorDiagnostics: Bool {
-        guard !request.hasExplicitColorOption, isatty(2) == 1 else { return false }
+        guard !request.hasExplicitColorOption else { return false }
+        switch request.colorChoice {
+        case .always?: return true
+        case .never?: return false
+        case .auto?, nil: break
+        }
+        guard isatty(2) == 1 else { return false }
         return lookup("TERM").map { $0 != "dumb" } ?? false
     }
 
