@@ -168,9 +168,9 @@ struct CompileSession {
             var lookups: [Counter] = configuration.recache ? [.recache, .miss] : [.miss, .localStorageMiss]
             if !configuration.recache {
                 if configuration.directMode { lookups.append(.directCacheMiss) }
-                // The scan looks where a manifest cannot answer: always with direct mode off or `scan = always`.
-                let scans = configuration.scan == .always || configuration.scan != .never && !configuration.directMode
-                if scans && request.language.isPreprocessed { lookups.append(.preprocessedCacheMiss) }
+                // As ccache counts a miss: its direct lookup and then its preprocessed one missed (incrcc's
+                // scan stands for the second, whether or not it looked).
+                if request.language.isPreprocessed { lookups.append(.preprocessedCacheMiss) }
             }
             counters.add(lookups + notes)
             if !configuration.recache { counters.add(.localStorageReadMiss, by: configuration.directMode ? 2 : 1) }

@@ -168,4 +168,33 @@ struct CommandTests {
         #expect(log.contains("stored result"))
         #expect(log.contains("direct hit"))
     }
+
+    /// ccache's eviction, file limit, `-d`, `--config-path` and `--checksum-file`.
+    @Test func evictionFileLimitAndOtherCaches() throws {
+        let s = Scratch()
+        try compileTwice(s)
+        s.write("b.c", "int b(void) { return 2; }\n")
+        try incrcc(["gcc", "-c", "b.c"], in: s)
+        #expect(try stats(s)["files_in_cache"] == 4)
+        let dry = try incrcc(["--evict-older-than", "1d", "--dry-run"], in: s)
+        #expect(dry.status == 0 && dry.stdout.hasPrefix("Would evict 0 entries"), "\(dry.stdout)")
+        let all = try incrcc(["--evict-older-than=0s", "--dry-run"], in: s)
+        #expect(all.stdout.hasPrefix("Would evict") && !all.stdout.hasPrefix("Would evict 0 "), "\(all.stdout)")
+        #expect(try stats(s)["files_in_cache"] == 4, "a dry run removes nothing")
+        #expect(try incrcc(["--evict-older-than", "soon"], in: s).status == 1)
+        // Two results and two manifests; a limit of one per shard keeps at most one of each shard's pair.
+        let limited = try incrcc(["-F", "16"], in: s)
+        #expect(limited.status == 0 && limited.stdout.contains("16"))
+        #expect(try incrcc(["-k", "max_files"], in: s).stdout == "16\n")
+        #expect((try stats(s)["files_in_cache"] ?? 99) <= 4)
+        #expect(try incrcc(["--evict-older-than", "0s"], in: s).stdout.hasPrefix("Evicted"))
+        #expect(try stats(s)["files_in_cache"] == 0)
+        try incrcc(["gcc", "-c", "a.c"], in: s)
+        #expect(try stats(s)["direct_cache_hit"] == 1, "evicted entries miss")
+        let other = s.file("other-cache")
+        #expect(try incrcc(["-d", other, "--config-path"], in: s).stdout == other + "/incrcc.conf\n")
+        #expect(try incrcc(["--dir=" + other, "-s"], in: s).stdout.contains(other))
+        s.write("empty", "")
+        #expect(try incrcc(["--checksum-file", s.file("empty")], in: s).stdout == "99aa06d3014798d86001c324468d497f\n")
+    }
 }

@@ -16,6 +16,17 @@ public struct Commands {
     public static let version = "0.1.0"
 
     public func run(_ arguments: [String]) -> Int32 {
+        // `-d DIR` / `--dir DIR` before a command: that cache instead of the configured one, as ccache's.
+        if let first = arguments.first, first == "-d" || first == "--dir" || first.hasPrefix("--dir=") {
+            let inline = first.hasPrefix("--dir=")
+            guard inline || arguments.count > 1 else {
+                Console.error("option '\(first)' needs a directory")
+                return 1
+            }
+            var other = self
+            other.configuration.cacheDirectory = inline ? String(first.dropFirst(6)) : arguments[1]
+            return other.run(Array(arguments.dropFirst(inline ? 1 : 2)))
+        }
         guard let first = arguments.first else {
             Console.write(Array(Self.usage.utf8), to: 2)
             return 1
@@ -27,10 +38,12 @@ public struct Commands {
             return 1
         }
         // Counts and entries of misses still being written after their calls returned are waited for.
-        if ["-s", "--show-stats", "--print-stats", "-z", "--zero-stats", "-C", "--clear", "-c", "--cleanup"].contains(first) {
+        if ["-s", "--show-stats", "--print-stats", "-z", "--zero-stats", "-C", "--clear", "-c", "--cleanup", "-M", "--max-size",
+            "-F", "--max-files"].contains(first) {
             BackgroundStore(store: store).waitForAllWriters()
         }
-        if ["-M", "--max-size", "-k", "--get-config", "-o", "--set-config"].contains(first), arguments.count < 2 {
+        if ["-M", "--max-size", "-k", "--get-config", "-o", "--set-config", "-F", "--max-files", "--evict-older-than",
+            "--checksum-file"].contains(first), arguments.count < 2 {
             Console.error("option '\(first)' needs a value (see incrcc --help)")
             return 1
         }
@@ -70,11 +83,20 @@ public struct Commands {
             Cleanup(store: store, maxSize: 0).cleanAll(limit: 0, now: Clock.nowNanoseconds())
             print("Cache cleared")
         case "-c", "--cleanup":
-            Cleanup(store: store, maxSize: configuration.maxSize)
-                .cleanAll(limit: configuration.maxSize == 0 ? UInt64.max : configuration.maxSize, now: Clock.nowNanoseconds())
+            Cleanup(store: store, maxSize: configuration.maxSize, maxFiles: configuration.maxFiles)
+                .cleanAll(limit: configuration.maxSize == 0 ? UInt64.max : configuration.maxSize,
+                          files: configuration.maxFiles == 0 ? UInt64.max : configuration.maxFiles, now: Clock.nowNanoseconds())
             print("Cleaned up cache")
         case "-M", "--max-size":
             return setMaxSize(arguments[1])
+        case "-F", "--max-files":
+            return setMaxFiles(arguments[1])
+        case "--evict-older-than":
+            return evict(olderThan: arguments[1], dryRun: arguments.dropFirst(2).contains("--dry-run"))
+        case "--config-path":
+            print(configuration.configurationFilePath)
+        case "--checksum-file":
+            return checksum(arguments[1])
         case "-p", "--show-config":
             for (name, _) in Configuration.settings {
                 let origin = configuration.origin(of: name)
@@ -92,6 +114,12 @@ public struct Commands {
             print(Self.usage, terminator: "")
         default:
             if first.hasPrefix("--max-size=") { return setMaxSize(String(first.dropFirst("--max-size=".count))) }
+            if first.hasPrefix("--max-files=") { return setMaxFiles(String(first.dropFirst("--max-files=".count))) }
+            if first.hasPrefix("--evict-older-than=") {
+                return evict(olderThan: String(first.dropFirst("--evict-older-than=".count)),
+                             dryRun: arguments.dropFirst().contains("--dry-run"))
+            }
+            if first.hasPrefix("--checksum-file=") { return checksum(String(first.dropFirst("--checksum-file=".count))) }
             if first.hasPrefix("--get-config=") { return getConfig(String(first.dropFirst("--get-config=".count))) }
             if first.hasPrefix("--set-config=") { return setConfig(String(first.dropFirst("--set-config=".count))) }
             Console.error("unknown option '\(first)'")
@@ -185,6 +213,80 @@ public struct Commands {
         return 0
     }
 
+    func setMaxFiles(_ text: String) -> Int32 {
+        guard let count = UInt64(text) else {
+            Console.error("'\(text)' is not a number of files (0 for no limit)")
+            return 1
+        }
+        guard writeSetting("max_files", text) else { return 1 }
+        if count > 0 {
+            Cleanup(store: store, maxSize: configuration.maxSize, maxFiles: count)
+                .cleanAll(limit: configuration.maxSize == 0 ? .max : configuration.maxSize, files: count, now: Clock.nowNanoseconds())
+            print("Set cache file limit to \(count)")
+        } else {
+            print("Set cache file limit to unlimited")
+        }
+        return 0
+    }
+
+    /// `--evict-older-than AGE`: entries not used for AGE (`30d`, `12h`, `90m`, `3600s`, or seconds alone)
+    /// are removed; with `--dry-run` only counted.
+    func evict(olderThan text: String, dryRun: Bool) -> Int32 {
+        guard let seconds = Self.ageSeconds(text) else {
+            Console.error("'\(text)' is not an age (examples: 30d, 12h, 90m, 3600s)")
+            return 1
+        }
+        BackgroundStore(store: store).waitForAllWriters()
+        let now = Clock.nowNanoseconds()
+        let removed = Cleanup(store: store, maxSize: configuration.maxSize)
+            .evict(usedBefore: now - Int64(clamping: seconds) * 1_000_000_000, dryRun: dryRun, now: now)
+        print((dryRun ? "Would evict " : "Evicted ") + "\(removed.entries) entries (\(SizeText.format(UInt64(max(removed.bytes, 0)))))")
+        return 0
+    }
+
+    /// An age as ccache writes it: a number with `d`, `h`, `m` or `s` (seconds when none).
+    static func ageSeconds(_ text: String) -> UInt64? {
+        guard let last = text.last else { return nil }
+        let units: [Character: UInt64] = ["d": 86_400, "h": 3_600, "m": 60, "s": 1]
+        let unit = units[last]
+        guard let number = UInt64(unit == nil ? text : String(text.dropLast())) else { return nil }
+        return number.multipliedReportingOverflow(by: unit ?? 1).overflow ? nil : number * (unit ?? 1)
+    }
+
+    /// `--checksum-file PATH`: the XXH3-128 digest of a file (`-`: standard input) in hexadecimal.
+    func checksum(_ path: String) -> Int32 {
+        let bytes: [UInt8]
+        do {
+            if path == "-" {
+                bytes = try Self.readStream(0, path: "standard input")
+            } else {
+                let fd = try FileSystem.open(path, O_RDONLY)
+                defer { close(fd) }
+                bytes = try Self.readStream(fd, path: path)
+            }
+        } catch {
+            Console.error("cannot read \(path): \(error)")
+            return 1
+        }
+        print(Digest.of(bytes).hex)
+        return 0
+    }
+
+    /// A file to its end, whatever it is (a pipe or a device has no size).
+    static func readStream(_ fd: Int32, path: String) throws(SystemError) -> [UInt8] {
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 65_536)
+        while true {
+            let n = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
+            if n == 0 { return bytes }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw SystemError("read", path)
+            }
+            bytes += chunk[..<n]
+        }
+    }
+
     public static let usage = """
         Usage:
             incrcc COMPILER [COMPILER OPTIONS]   compile through the cache (incrcc gcc -c foo.c)
@@ -198,6 +300,11 @@ public struct Commands {
             -C, --clear              remove every cached entry
             -c, --cleanup            shrink the cache to its size limit
             -M, --max-size SIZE      set the size limit in the cache's incrcc.conf (0: no limit)
+            -F, --max-files N        set the limit of results and manifests (0: no limit)
+                --evict-older-than AGE  remove entries unused for AGE (30d, 12h, 90m, 3600s); --dry-run counts
+            -d, --dir DIR            use the cache in DIR for the command that follows
+                --config-path        print the path of the cache's incrcc.conf
+                --checksum-file PATH print the XXH3-128 digest of PATH (- for standard input)
             -p, --show-config        show the effective configuration and where each value came from
             -k, --get-config KEY     print the effective value of one setting
             -o, --set-config KEY=VAL set a setting in the cache's incrcc.conf
@@ -208,7 +315,8 @@ public struct Commands {
 
         Environment: INCRCC_DIR, INCRCC_CC, INCRCC_CXX, INCRCC_DISABLE, INCRCC_RECACHE, INCRCC_MAXSIZE,
         INCRCC_COMPRESSLEVEL, INCRCC_LOGFILE, INCRCC_NODIRECT, INCRCC_UMASK, INCRCC_NORMALIZE,
-        INCRCC_STORE_DIRS, INCRCC_TEMP_DIRS, INCRCC_BASEDIR, INCRCC_VERIFY_RATE, INCRCC_TRUST_AFTER.
+        INCRCC_STORE_DIRS, INCRCC_TEMP_DIRS, INCRCC_BASEDIR, INCRCC_VERIFY_RATE, INCRCC_TRUST_AFTER, INCRCC_MAXFILES,
+        INCRCC_SCAN, INCRCC_PREFIX, INCRCC_REMOTE_STORAGE.
         See incrcc(1).
 
         """

@@ -200,7 +200,7 @@ extension CachedCompile {
             return outcome
         }
         if configuration.remote.remoteOnly { return .miss(fresh.status, notes: stored) }
-        let cleanup = Cleanup(store: store, maxSize: configuration.maxSize)
+        let cleanup = Cleanup(store: store, maxSize: configuration.maxSize, maxFiles: configuration.maxFiles)
         cleanup.cleanIfNeeded(shard: CacheStore.shard(of: resultKey), now: Clock.nowNanoseconds())
         cleanup.cleanIfNeeded(shard: CacheStore.shard(of: call.directKey), now: Clock.nowNanoseconds())
         return .miss(fresh.status, notes: stored)

@@ -27,6 +27,8 @@ public struct ConfigurationError: Error, Sendable, CustomStringConvertible {
 public struct Configuration: Sendable {
     public var cacheDirectory: String
     public var maxSize: UInt64 = 5_000_000_000
+    /// The most results and manifests the cache keeps (ccache's `max_files`); 0: no limit.
+    public var maxFiles: UInt64 = 0
     /// zstd level 1: the store's write cost stays far below a compile's, and objects still shrink about 3×.
     public var compressionLevel: Int32 = 1
     /// Entries at least this large are stored uncompressed (`CacheStore.uncompressedAbove`); 0: none.
@@ -85,7 +87,7 @@ public struct Configuration: Sendable {
 
     /// Setting names in the order `-p` prints them, with their environment variable.
     public static let settings: [(name: String, variable: String)] = [
-        ("cache_dir", "INCRCC_DIR"), ("max_size", "INCRCC_MAXSIZE"),
+        ("cache_dir", "INCRCC_DIR"), ("max_size", "INCRCC_MAXSIZE"), ("max_files", "INCRCC_MAXFILES"),
         ("compression_level", "INCRCC_COMPRESSLEVEL"), ("uncompressed_above", "INCRCC_UNCOMPRESSED_ABOVE"),
         ("cc", "INCRCC_CC"), ("cxx", "INCRCC_CXX"),
         ("disable", "INCRCC_DISABLE"), ("recache", "INCRCC_RECACHE"), ("log_file", "INCRCC_LOGFILE"),
@@ -182,6 +184,11 @@ public struct Configuration: Sendable {
                 throw ConfigurationError("max_size: '\(value)' is not a size (examples: 500M, 5G, 2GiB, 0 for no limit)")
             }
             maxSize = size
+        case "max_files":
+            guard let count = UInt64(value) else {
+                throw ConfigurationError("max_files: '\(value)' is not a number of files (0 for no limit)")
+            }
+            maxFiles = count
         case "compression_level":
             guard let level = Int32(value), (-5...19).contains(level) else {
                 throw ConfigurationError("compression_level: '\(value)' is not a zstd level from -5 to 19")
@@ -279,6 +286,7 @@ public struct Configuration: Sendable {
         switch name {
         case "cache_dir": return cacheDirectory
         case "max_size": return SizeText.format(maxSize)
+        case "max_files": return String(maxFiles)
         case "compression_level": return String(compressionLevel)
         case "uncompressed_above": return uncompressedAbove == Int.max ? "0" : SizeText.format(UInt64(uncompressedAbove))
         case "cc": return cCompiler

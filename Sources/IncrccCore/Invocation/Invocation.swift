@@ -43,12 +43,21 @@ public enum Invocation: Equatable, Sendable {
 
     static let singleCommands: Set<String> = [
         "-s", "--show-stats", "-z", "--zero-stats", "-C", "--clear", "-c", "--cleanup", "-p", "--show-config",
-        "--version", "-V", "-h", "--help", "--print-stats", "--print-version",
+        "--version", "-V", "-h", "--help", "--print-stats", "--print-version", "--config-path",
     ]
 
     static func isCommand(_ rest: [String]) -> Bool {
         // `explain` names no compiler: alone it is a usage error of incrcc's, not a compiler to run.
         if rest.first == "explain" { return true }
+        // `-d DIR COMMAND`: the command decides.
+        if let first = rest.first, first == "-d" || first == "--dir" { return rest.count > 2 && isCommand(Array(rest.dropFirst(2))) }
+        if let first = rest.first, first.hasPrefix("--dir=") { return rest.count > 1 && isCommand(Array(rest.dropFirst())) }
+        if let first = rest.first, ["--evict-older-than", "-F", "--max-files", "--checksum-file"].contains(first) {
+            return rest.count >= 2 && rest.count <= 3 && (rest.count == 2 || rest[2] == "--dry-run")
+        }
+        if let first = rest.first, ["--evict-older-than=", "--max-files=", "--checksum-file="].contains(where: first.hasPrefix) {
+            return rest.count == 1 || rest.count == 2 && rest[1] == "--dry-run"
+        }
         if rest.count == 1 {
             // The options that take a value, given none, are incrcc's to refuse, not the compiler's.
             return singleCommands.contains(rest[0])
