@@ -111,6 +111,11 @@ struct CompileSession {
         case .cacheable(let value):
             request = value
         }
+        if request.links && !configuration.linkCache {
+            log.write("uncacheable (link_cache = false): \(arguments.joined(separator: " "))")
+            count(.calledForLink, store: store)
+            return handOver()
+        }
         if OutputAffectingEnvironment.uncacheableNames.contains(where: { Environment.value($0) != nil }) {
             count(.unsupportedCompilerOption, store: store)
             return handOver()
@@ -150,6 +155,7 @@ struct CompileSession {
             let scanned = notes.contains(.scanHit)
             let lookups: [Counter] = scanned ? (configuration.directMode ? [.directCacheMiss] : []) : [.directHit]
             // A hit from the shared tier missed the local store first, as ccache counts it.
+            if request.links { counters.add(.linkHit) }
             let shared = notes.contains(.remoteStorageReadHit)
             let local: Counter = shared ? .localStorageMiss : .localStorageHit
             counters.add(lookups + [local] + notes)

@@ -234,7 +234,11 @@ public struct ArgumentClassifier {
         if dependencyOnly && mdKind == nil { return .uncacheable(.calledForPreprocessing) }
         // A header is compiled, never linked: `gcc pch.h` writes `pch.h.gch` as `gcc -c pch.h` does.
         if (syntaxOnly || languages.contains(where: \.isHeader)) && !compileOnly && !assembly { compileOnly = true }
-        if !compileOnly && !assembly {
+        // One source compiled and linked (a configure probe): cached when `LinkOptions` follows every option.
+        let links = !compileOnly && !assembly && sources.count == 1 && otherInputs == 0 && !syntaxOnly
+            && !languages.contains(where: \.isHeader) && mdKind == nil && depFile == nil
+            && LinkOptions.refusal(arguments) == nil
+        if !compileOnly && !assembly && !links {
             return .uncacheable(sources.isEmpty && otherInputs == 0 ? .noInputFile : .calledForLink)
         }
         // Objects, libraries, headers or unknown files handed to a compile.
@@ -245,7 +249,7 @@ public struct ArgumentClassifier {
         if dependencyOnly { return .uncacheable(.calledForPreprocessing) }
 
         if language.isHeader && assembly { return .uncacheable(.unsupportedSourceLanguage) }
-        let objectPath = output ?? (language.isHeader ? source + ".gch"
+        let objectPath = output ?? (links ? "a.out" : language.isHeader ? source + ".gch"
             : Path.replacingExtension(Path.baseName(source), with: assembly ? "s" : "o"))
         var request = CompileRequest(
             arguments: arguments, source: source, language: language, output: objectPath,
@@ -256,6 +260,11 @@ public struct ArgumentClassifier {
             outputDependsOnOutputPath: splitDwarf || coverageNotes || profileArcs || preprocessorDependencyFile,
             hasExplicitColorOption: explicitColor && (colorKeyed || colorChoice == nil), dependsOnHostCPU: hostCPU)
         request.colorChoice = colorKeyed ? nil : colorChoice
+        request.links = links
+        // The link leaves no place for a split or coverage output's derived name: kept simple.
+        if links && (splitDwarf || coverageNotes || profileArcs || stackUsage || profileUse != nil) {
+            return .uncacheable(.calledForLink)
+        }
         if let omits = mdKind {
             let path = depFile ?? Path.replacingExtension(output ?? Path.baseName(source), with: "d")
             request.dependencyFile = DependencyFileRequest(omitsSystemHeaders: omits, path: path,

@@ -120,6 +120,8 @@ public struct CompileRequest: Sendable {
     /// What gcc's spelling of the colour options (which clang takes too) last asked for: for gcc and clang it
     /// is left out of the key, the result stored coloured and shown as asked, as ccache does. nil: none.
     public var colorChoice: ColorChoice? = nil
+    /// One source compiled and linked into the program `output` (`LinkOptions` says which).
+    public var links = false
 
     public enum ColorChoice: Sendable { case always, never, auto }
 

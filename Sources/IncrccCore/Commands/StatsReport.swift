@@ -43,6 +43,7 @@ public struct StatsReport {
             ("    Across skipped groups", String(values[.skippedGroupHit])),
             ("    Across comment edits", String(values[.commentEditHit])),
             ("    Across token-equal edits", String(values[.tokenEditHit])),
+            ("    Compile-and-link calls", String(values[.linkHit])),
             ("  Misses", String(values[.miss]) + percent(values[.miss], of: cacheable)),
         ]
         let uncacheable = Counter.uncacheableReasons.filter { values[$0] > 0 }

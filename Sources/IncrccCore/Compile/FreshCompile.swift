@@ -8,6 +8,8 @@ struct FreshCompile {
     var start: Int64
     /// The compiler's own dependency list (nil for languages without a preprocessor, or when it failed).
     var dependencyText: [UInt8]?
+    /// The linker's list of the files it read (`-Wl,--dependency-file`), for a compile-and-link call.
+    var linkDependencyText: [UInt8]? = nil
     /// The optional `.dwo` as it was before the compile (nil: absent), to tell a new one from a left-over.
     var splitDwarfBefore: FileStatus? = nil
     /// The precompiled-header candidates as the compiler found them; nil when one changed while it ran.
@@ -34,12 +36,17 @@ extension CachedCompile {
         let temporary = store.directory + "/tmp"
         store.files.makeDirectory(temporary)
         let ownDependencyPath = FileSystem.temporaryName(beside: temporary + "/deps") + ".d"
-        defer { FileSystem.remove(ownDependencyPath) }
+        let linkDependencyPath = FileSystem.temporaryName(beside: temporary + "/link") + ".d"
+        defer {
+            FileSystem.remove(ownDependencyPath)
+            FileSystem.remove(linkDependencyPath)
+        }
         var arguments = request.arguments
         let coloured = storesColoredDiagnostics(call.compiler)
         if call.key.colorDiagnostics || coloured { arguments.append("-fdiagnostics-color") }
         let needsOwnDependencies = request.language.isPreprocessed && request.dependencyFile == nil
         if needsOwnDependencies { arguments += ["-MD", "-MF", ownDependencyPath] }
+        if request.links { arguments.append("-Wl,--dependency-file=" + linkDependencyPath) }
 
         let splitDwarfBefore = request.splitDwarfIsCertain ? nil
             : request.splitDwarfOutput.flatMap { (try? FileSystem.statusIfExists($0)) ?? nil }
@@ -61,8 +68,9 @@ extension CachedCompile {
         // A compile that failed over the dependency file incrcc added (the cache's file system full, its
         // `tmp` removed meanwhile): nothing of it is shown, and the compiler runs again as the user called it,
         // so what it says and returns is its own.
-        if !status.succeeded, needsOwnDependencies,
-           ByteSearch.find(Array(ownDependencyPath.utf8), in: stderr) != nil || !FileSystem.exists(temporary) {
+        if !status.succeeded, needsOwnDependencies || request.links,
+           ByteSearch.find(Array(ownDependencyPath.utf8), in: stderr) != nil || !FileSystem.exists(temporary)
+            || request.links && ByteSearch.find(Array("dependency-file".utf8), in: stderr) != nil {
             log.write("the compile failed over incrcc's own dependency file: running it uncached")
             return .ended(.uncached(.internalError))
         }
@@ -83,7 +91,9 @@ extension CachedCompile {
         let precompiledAfter = DependencyRecorder.statuses(of: precompiledCandidates)
         let precompiledHeaders = DependencyRecorder.sameFiles(precompiledBefore, precompiledAfter) ? precompiledAfter : nil
         return .compiled(FreshCompile(status: status, stdout: stdout, stderr: stderr, start: start,
-                                     dependencyText: dependencyText, splitDwarfBefore: splitDwarfBefore,
+                                     dependencyText: dependencyText,
+                                     linkDependencyText: request.links ? try? FileSystem.readFile(linkDependencyPath) : nil,
+                                     splitDwarfBefore: splitDwarfBefore,
                                      precompiledHeaders: precompiledHeaders, builtinDirectories: builtin,
                                      sourceChanged: sourceChanged(call)))
     }
@@ -129,7 +139,7 @@ extension CachedCompile {
             counters.add(.tooNewDependency)
             return outcome
         }
-        let recorded: DependencyRecorder.Recording
+        var recorded: DependencyRecorder.Recording
         switch recorder(call).record(dependencyText: fresh.dependencyText, source: call.source,
                                      compileStart: fresh.start, precompiledHeaders: fresh.precompiledHeaders,
                                      builtin: fresh.builtinDirectories) {
@@ -138,6 +148,27 @@ extension CachedCompile {
             log.write("not stored: \(reason.key)")
             counters.add(reason)
             return outcome
+        }
+        if request.links {
+            switch linkInputs(dependencyText: fresh.linkDependencyText) {
+            case .success(let link):
+                let now = Clock.nowNanoseconds()
+                for path in link.files {
+                    guard let status = try? FileSystem.status(path), let bytes = try? FileSystem.readFile(path),
+                          configuration.compatibility.acceptsNewDependency(status, compileStart: fresh.start) else {
+                        log.write("not stored: \(path), which the link read, changed or cannot be read")
+                        counters.add(.tooNewDependency)
+                        return outcome
+                    }
+                    recorded.files.append(RecordedFile(path: path, digest: Digest.of(bytes), status: status,
+                                                       statTrusted: StatTrust.isSettled(status, now: now)))
+                }
+                recorded.absentPaths += link.absentPaths.filter { !recorded.absentPaths.contains($0) }
+            case .failure(let why):
+                log.write("not stored: \(why)")
+                counters.add(.linkInputsUnknown)
+                return outcome
+            }
         }
         var call = call
         var dependence = pathDependence(call, recorded: recorded)
@@ -264,7 +295,7 @@ extension CachedCompile {
         var files: [OutputFile] = []
         if !request.discardsObject {
             guard let object = try? FileSystem.readFile(request.output) else { return nil }
-            files.append(OutputFile(.object, object))
+            files.append(OutputFile(request.links ? .executable : .object, object))
         }
         if let dependency = request.dependencyFile, !dependency.isDiscarded {
             guard let text = try? FileSystem.readFile(dependency.path) else { return nil }

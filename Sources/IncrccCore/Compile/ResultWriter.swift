@@ -22,7 +22,8 @@ struct ResultWriter {
     /// clang replaces the dependency file.
     static func linksReplaced(_ kind: OutputKind, family: CompilerFamily) -> Bool {
         switch kind {
-        case .object, .splitDwarf: return true
+        // ld removes an ordinary file or link at its output before it writes the program.
+        case .object, .splitDwarf, .executable: return true
         case .dependencyWithoutTarget, .dependencyVerbatim: return family == .clang
         case .stackUsage, .coverageNotes: return false
         }
@@ -34,7 +35,7 @@ struct ResultWriter {
 
     /// `streamed`: files left in an entry (`StreamedResult`), copied from it by the kernel.
     func write(_ result: CachedResult, streamed: StreamedResult? = nil) throws(SystemError) {
-        var planned: [(path: String, bytes: [UInt8])] = []
+        var planned: [(path: String, bytes: [UInt8], executable: Bool)] = []
         var copied: [(path: String, offset: Int, count: Int)] = []
         for file in streamed?.external ?? [] {
             guard let path = path(of: file.kind) else { continue }
@@ -43,12 +44,19 @@ struct ResultWriter {
         for file in result.files {
             guard let path = path(of: file.kind) else { continue }
             let target = file.kind == .dependencyWithoutTarget ? DependencyFile.escapeTarget(request.output) : []
-            planned.append((outputPath(path, file.kind), target + file.bytes))
+            planned.append((outputPath(path, file.kind), target + file.bytes, file.kind == .executable))
         }
         var prepared: [PreparedOutput] = []
         do throws(SystemError) {
-            for (path, bytes) in planned {
-                prepared.append(try PreparedOutput(path: path, bytes: bytes))
+            for (path, bytes, executable) in planned {
+                let output = try PreparedOutput(path: path, bytes: bytes)
+                prepared.append(output)
+                // As the linker creates a program: every permission the caller's mask leaves.
+                if executable {
+                    let mask = umask(0)
+                    umask(mask)
+                    guard fchmod(output.fd, 0o777 & ~mask) == 0 else { throw SystemError("fchmod", path) }
+                }
             }
             if let source = streamed?.fd {
                 for (path, offset, count) in copied {
@@ -94,6 +102,7 @@ extension ResultWriter {
     func path(of kind: OutputKind) -> String? {
         switch kind {
         case .object: return request.discardsObject ? nil : request.output
+        case .executable: return request.links ? request.output : nil
         case .splitDwarf: return request.splitDwarfOutput
         case .coverageNotes: return request.coverageNotesOutput
         case .stackUsage: return request.stackUsageOutput

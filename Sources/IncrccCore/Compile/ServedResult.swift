@@ -9,12 +9,12 @@ extension CachedCompile {
         let route: [Counter] = counter.map { [$0] } ?? []
         // gcc's precompiled headers differ from run to run (byte 61016 of a stdio one, compiled twice), so a
         // comparison would only ever report a false mismatch: they are not sampled.
-        let sampled = configuration.verifyRate > 0 && !request.language.isHeader
+        let sampled = configuration.verifyRate > 0 && !request.language.isHeader && !request.links
             && Double.random(in: 0..<1) < configuration.verifyRate
         // One open of the entry: a damaged one (thrown) is read again the ordinary way, which removes it.
         let opened = preloaded != nil ? nil : try? StreamedResult.open(
             store.path(for: resultKey, kind: .result), files: store.files, kind: .result, key: resultKey,
-            streaming: !sampled && call.mapping.isEmpty)
+            streaming: !sampled && call.mapping.isEmpty && !request.links)
         let data: [UInt8]?
         switch opened {
         case .streamed(let streamed):

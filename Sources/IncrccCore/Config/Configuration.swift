@@ -37,6 +37,8 @@ public struct Configuration: Sendable {
     public var cxxCompiler: String = "c++"
     public var disable = false
     public var recache = false
+    /// Cache compile-and-link calls of one source (`LinkOptions`); off: they run uncached as ccache runs them.
+    public var linkCache = true
     public var logFile: String = ""
     public var directMode = true
     public var umask: UInt32? = nil
@@ -90,7 +92,7 @@ public struct Configuration: Sendable {
         ("cache_dir", "INCRCC_DIR"), ("max_size", "INCRCC_MAXSIZE"), ("max_files", "INCRCC_MAXFILES"),
         ("compression_level", "INCRCC_COMPRESSLEVEL"), ("uncompressed_above", "INCRCC_UNCOMPRESSED_ABOVE"),
         ("cc", "INCRCC_CC"), ("cxx", "INCRCC_CXX"),
-        ("disable", "INCRCC_DISABLE"), ("recache", "INCRCC_RECACHE"), ("log_file", "INCRCC_LOGFILE"),
+        ("disable", "INCRCC_DISABLE"), ("recache", "INCRCC_RECACHE"), ("link_cache", "INCRCC_LINK_CACHE"), ("log_file", "INCRCC_LOGFILE"),
         ("direct_mode", "INCRCC_DIRECT"), ("umask", "INCRCC_UMASK"), ("normalize", "INCRCC_NORMALIZE"),
         ("store_dirs", "INCRCC_STORE_DIRS"),
         ("temp_dirs", "INCRCC_TEMP_DIRS"), ("base_dir", "INCRCC_BASEDIR"), ("verify_rate", "INCRCC_VERIFY_RATE"), ("trust_after", "INCRCC_TRUST_AFTER"),
@@ -207,6 +209,7 @@ public struct Configuration: Sendable {
             cxxCompiler = value
         case "disable": disable = try Self.boolean(name, value, origin: origin)
         case "recache": recache = try Self.boolean(name, value, origin: origin)
+        case "link_cache": linkCache = try Self.boolean(name, value, origin: origin)
         case "direct_mode": directMode = try Self.boolean(name, value, origin: origin)
         case "log_file": logFile = value
         case "umask":
@@ -293,6 +296,7 @@ public struct Configuration: Sendable {
         case "cxx": return cxxCompiler
         case "disable": return String(disable)
         case "recache": return String(recache)
+        case "link_cache": return String(linkCache)
         case "log_file": return logFile
         case "direct_mode": return String(directMode)
         case "umask": return umask.map { "0" + String($0, radix: 8) } ?? ""

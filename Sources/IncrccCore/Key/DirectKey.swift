@@ -11,6 +11,10 @@ public enum OutputAffectingEnvironment {
         "NIX_ENFORCE_NO_NATIVE", "NIX_CC_WRAPPER_TARGET_HOST", "NIX_CFLAGS_LINK", "NIX_LDFLAGS", "COLUMNS",
     ]
 
+    /// Variables a link also reads: the library search of the driver and of the linker (the loader's paths
+    /// decide which libraries a shared one needs are checked against), and the path the linker is found in.
+    public static let linkNames = ["LIBRARY_PATH", "LD_LIBRARY_PATH", "LD_RUN_PATH", "PATH"]
+
     /// Variables that make the compiler write files incrcc does not know about.
     public static let uncacheableNames = ["DEPENDENCIES_OUTPUT", "SUNPRO_DEPENDENCIES"]
 
@@ -60,6 +64,12 @@ public struct DirectKeyInput {
         environment = []
         for name in OutputAffectingEnvironment.names {
             if let value = lookup(name) { environment.append(Environment.Variable(name: name, value: value)) }
+        }
+        // Where the driver and the linker look for libraries besides the command line.
+        if request.links {
+            for name in OutputAffectingEnvironment.linkNames {
+                if let value = lookup(name) { environment.append(Environment.Variable(name: name, value: value)) }
+            }
         }
     }
 
@@ -121,6 +131,7 @@ public struct DirectKeyInput {
             hasher.update(0)
         }
         hasher.update(request.discardsObject ? 1 : 0)
+        hasher.update(request.links ? 1 : 0)
         hasher.update(request.splitDwarfOutput != nil ? 1 : 0)
         hasher.update(request.coverageNotesOutput != nil ? 1 : 0)
         hasher.update(request.stackUsageOutput != nil ? 1 : 0)

@@ -25,6 +25,10 @@ extension CachedCompile {
     func find(_ strategy: LookupStrategy, _ calls: [Call], notes: LookupNotes?,
               consider: Consider) -> Bool {
         guard let first = calls.first else { return false }
+        if request.links && !strategy.servesLinks {
+            notes?.add("not tried for a compile-and-link call")
+            return false
+        }
         switch strategy {
         case .manifest:
             var anyManifest = false
@@ -155,6 +159,7 @@ extension CachedCompile {
     /// to note; throws when the manifest cannot be written (nothing then finds the result).
     func record(_ strategy: LookupStrategy, _ miss: StoredMiss) throws(SystemError) -> [Counter] {
         let local = !configuration.remote.remoteOnly && configuration.directMode
+        if request.links && !strategy.servesLinks { return [] }
         switch strategy {
         case .manifest:
             guard local else { return [] }

@@ -68,6 +68,10 @@ public enum Counter: Int, CaseIterable, Sendable, Error {
     /// Results served from, or missed in, the shared tier (ccache's `remote_storage_hit`/`_miss`).
     case remoteStorageHit
     case remoteStorageMiss
+    /// Hits of compile-and-link calls (their misses count as `cache_miss`).
+    case linkHit
+    /// Compile-and-link calls compiled but not stored: what their link read could not be told.
+    case linkInputsUnknown
 
     /// The key printed by `--print-stats`.
     public var key: String {
@@ -137,6 +141,8 @@ public enum Counter: Int, CaseIterable, Sendable, Error {
         case .localStorageWrite: return "local_storage_write"
         case .remoteStorageHit: return "remote_storage_hit"
         case .remoteStorageMiss: return "remote_storage_miss"
+        case .linkHit: return "link_hit"
+        case .linkInputsUnknown: return "link_inputs_unknown"
         }
     }
 
@@ -208,6 +214,8 @@ public enum Counter: Int, CaseIterable, Sendable, Error {
         case .localStorageWrite: return "local storage writes"
         case .remoteStorageHit: return "results from remote storage"
         case .remoteStorageMiss: return "results not in remote storage"
+        case .linkHit: return "hits of compile-and-link calls"
+        case .linkInputsUnknown: return "links not stored: what they read could not be told"
         }
     }
 

@@ -7,13 +7,15 @@ public enum OutputKind: UInt8, Sendable, CaseIterable {
     case splitDwarf = 4
     case coverageNotes = 5
     case stackUsage = 6
+    /// The program a compile-and-link call wrote, restored executable.
+    case executable = 7
 
     /// Files whose bytes a compiler lays out itself (sections, string tables, compression), where a patched
     /// path may not give what a compile at that path writes. The others are text the compiler prints paths
     /// into verbatim: same-length patching there is exact by construction.
     public var isBinary: Bool {
         switch self {
-        case .object, .splitDwarf, .coverageNotes: return true
+        case .object, .splitDwarf, .coverageNotes, .executable: return true
         case .dependencyWithoutTarget, .dependencyVerbatim, .stackUsage: return false
         }
     }

@@ -1,0 +1,64 @@
+/// Which compile-and-link calls of one source are cached (`cc [opts] conftest.c -o conftest -lm`, as
+/// configure scripts run hundreds of times). Everything the link reads must be found by
+/// `LinkInputs` from the linker's own dependency list and the search it was given; an option that makes
+/// the link read or write something else, or that this reading does not follow, keeps the call uncached.
+enum LinkOptions {
+    /// Linker options (items of `-Wl,`) whose effect is on the link's own inputs and output only.
+    static let linkerItems: Set<String> = [
+        "-O0", "-O1", "-O2", "-O3", "--as-needed", "--no-as-needed", "-z", "relro", "norelro", "now", "lazy",
+        "noexecstack", "execstack", "--gc-sections", "--no-gc-sections", "--no-undefined", "-Bsymbolic",
+        "-Bsymbolic-functions", "--hash-style=gnu", "--hash-style=sysv", "--hash-style=both", "--build-id",
+        "--enable-new-dtags", "--disable-new-dtags", "-E", "--export-dynamic", "--warn-common", "-Bstatic",
+        "-Bdynamic", "--push-state", "--pop-state", "--sort-common", "--icf=all", "-s", "--strip-all", "-S",
+        "--strip-debug", "--eh-frame-hdr", "--fatal-warnings", "--no-fatal-warnings", "-pie", "-no-pie",
+    ]
+
+    /// Driver options that change which files the link reads beyond what `LinkInputs` follows, or write
+    /// more than the program: they keep the call uncached.
+    static let refusedPrefixes = [
+        "-shared", "-fuse-ld", "-B", "-T", "-Xlinker", "-flto", "-ffat-lto", "-fwhole-program", "-specs",
+        "--specs", "--sysroot", "-isysroot", "-fprofile", "--coverage", "-ftest-coverage",
+        "-fsanitize", "-fopenmp", "-fopenacc", "-static-pie", "-nodefaultlibs", "-nolibc", "-mwindows",
+        "-fplugin", "-Wl,@", "-gsplit-dwarf", "-save-temps", "--ld-path", "-rtlib", "-unwindlib", "-stdlib",
+        "-fxray", "-fcf-protection=none",
+    ]
+
+    /// Driver options refused as they are written (`-p` alone: `-pedantic` and `-pthread` are fine).
+    static let refusedExact: Set<String> = ["-p", "-pg", "-r", "-static-pie", "-nostdlib", "-nostartfiles"]
+
+    /// Why a compile-and-link call cannot be cached; nil when it can.
+    static func refusal(_ arguments: [String]) -> String? {
+        var index = 0
+        while index < arguments.count {
+            let argument = arguments[index]
+            if argument == "-fno-lto" || argument == "-fno-profile-arcs" {
+                index += 1
+                continue
+            }
+            if refusedExact.contains(argument) { return "\(argument) is not followed for links" }
+            if let prefix = refusedPrefixes.first(where: argument.hasPrefix) { return "\(prefix) is not followed for links" }
+            if argument.hasPrefix("-Wl,") {
+                let items = argument.dropFirst(4).split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+                var item = 0
+                while item < items.count {
+                    let name = items[item]
+                    if name == "-rpath" || name == "-rpath-link" || name == "-R" {
+                        guard item + 1 < items.count, items[item + 1].hasPrefix("/") else { return "\(name) without a path" }
+                        item += 2
+                        continue
+                    }
+                    if name.hasPrefix("-rpath=") && name.dropFirst(7).hasPrefix("/") { item += 1; continue }
+                    guard linkerItems.contains(name) else { return "-Wl,\(name) is not followed for links" }
+                    item += 1
+                }
+            }
+            if argument == "-z" {
+                guard index + 1 < arguments.count, linkerItems.contains(arguments[index + 1]) else { return "-z is not followed" }
+                index += 2
+                continue
+            }
+            index += 1
+        }
+        return nil
+    }
+}

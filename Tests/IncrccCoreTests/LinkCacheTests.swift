@@ -1,0 +1,93 @@
+import Foundation
+import Testing
+
+/// Compile-and-link calls of one source, as configure runs them: served the second time with the program a
+/// plain link writes, byte for byte and executable; a changed library, a library appearing earlier in the
+/// search or a probe that failed before all link again.
+@Suite(.enabled(if: Tools.required(Tools.hasIncrcc && Tools.hasGCC)), .timeLimit(Tools.suiteTimeLimit))
+struct LinkCacheTests {
+    static let compilers = ["gcc", "clang"].filter { Tools.required(Tools.which($0) != nil) }
+
+    func linkHits(_ s: Scratch) throws -> Int { try stats(s)["link_hit"] ?? 0 }
+
+    @Test(arguments: compilers)
+    func conftestCallsAreServedTheSecondTime(compiler: String) throws {
+        let s = Scratch()
+        s.write("conftest.c", "#include <math.h>\n#include <stdio.h>\nint main(void) { printf(\"%d\\n\", (int)sqrt(49.0)); return 0; }\n")
+        for args in [["-O2", "conftest.c", "-o", "conftest", "-lm"], ["conftest.c", "-lm"], ["-static", "conftest.c", "-o", "st", "-lm"]] {
+            let program = args.contains("-o") ? args[args.firstIndex(of: "-o")! + 1] : "a.out"
+            let before = try linkHits(s)
+            try compareWithPlain(compiler, args, object: program, in: s)
+            try compareWithPlain(compiler, args, object: program, in: s)
+            #expect(try linkHits(s) == before + 1, "\(compiler) \(args)")
+            let ran = try run([s.file(program)], in: s)
+            #expect(ran.stdout == "7\n")
+            let mode = try FileManager.default.attributesOfItem(atPath: s.file(program))[.posixPermissions] as? Int
+            #expect(mode.map { $0 & 0o111 == 0o111 } == true, "the program is executable")
+        }
+    }
+
+    @Test(arguments: compilers)
+    func librariesChangedOrShadowedLinkAgain(compiler: String) throws {
+        let s = Scratch()
+        func library(_ dir: String, _ value: Int, shared: Bool = false) throws {
+            try FileManager.default.createDirectory(atPath: s.file(dir), withIntermediateDirectories: true)
+            s.write(dir + "/foo.c", "int foo(void) { return \(value); }\n")
+            if shared {
+                #expect(try run([compiler, "-shared", "-fPIC", "-o", "libfoo.so", "foo.c"], in: s, cwd: s.file(dir)).status == 0)
+            } else {
+                #expect(try run([compiler, "-c", "foo.c", "-o", "foo.o"], in: s, cwd: s.file(dir)).status == 0)
+                FileManager.default.createFile(atPath: s.file(dir + "/libfoo.a"), contents: nil)
+                try FileManager.default.removeItem(atPath: s.file(dir + "/libfoo.a"))
+                #expect(try run(["ar", "rcs", "libfoo.a", "foo.o"], in: s, cwd: s.file(dir)).status == 0)
+            }
+        }
+        try FileManager.default.createDirectory(atPath: s.file("early"), withIntermediateDirectories: true)
+        try library("late", 1)
+        s.write("use.c", "int foo(void);\nint main(void) { return foo(); }\n")
+        let args = ["use.c", "-o", "use", "-L" + s.file("early"), "-L" + s.file("late"), "-lfoo",
+                    "-Wl,-rpath," + s.file("early")]
+        func step(hit: Bool, exit: Int32, _ what: String) throws {
+            let before = try linkHits(s)
+            try compareWithPlain(compiler, args, object: "use", in: s)
+            #expect((try linkHits(s) > before) == hit, "\(compiler): \(what)")
+            #expect(try run([s.file("use")], in: s).status == exit, "\(compiler): \(what)")
+        }
+        try step(hit: false, exit: 1, "first link")
+        try step(hit: true, exit: 1, "the same link")
+        try library("late", 2)
+        try step(hit: false, exit: 2, "the library changed")
+        try step(hit: true, exit: 2, "the same again")
+        try library("early", 3, shared: true)
+        try step(hit: false, exit: 3, "a shared library appeared earlier in the search")
+        try step(hit: true, exit: 3, "the same again")
+    }
+
+    @Test func aFailedProbeIsNotKeptAndOptionsNotFollowedRunUncached() throws {
+        let s = Scratch()
+        s.write("probe.c", "int bar(void);\nint main(void) { return bar(); }\n")
+        let probe = ["gcc", "probe.c", "-o", "probe", "-L" + s.file("libs"), "-lbar"]
+        #expect(try incrcc(probe, in: s).status != 0)
+        #expect(try stats(s)["compile_failed"] == 1)
+        try FileManager.default.createDirectory(atPath: s.file("libs"), withIntermediateDirectories: true)
+        s.write("libs/bar.c", "int bar(void) { return 0; }\n")
+        #expect(try run(["gcc", "-c", "bar.c"], in: s, cwd: s.file("libs")).status == 0)
+        #expect(try run(["ar", "rcs", "libbar.a", "bar.o"], in: s, cwd: s.file("libs")).status == 0)
+        #expect(try incrcc(probe, in: s).status == 0, "the library is there now: the probe succeeds")
+        func refusedCalls() throws -> Int {
+            let values = try stats(s)
+            return (values["called_for_link"] ?? 0) + (values["unsupported_compiler_option"] ?? 0)
+        }
+        let linked = try refusedCalls()
+        s.write("v.map", "{ global: main; local: *; };\n")
+        for refused in [["gcc", "-shared", "-fPIC", "probe.c", "-o", "libp.so"],
+                        ["gcc", "probe.c", "-o", "p2", "-Wl,--version-script=v.map", "-L" + s.file("libs"), "-lbar"],
+                        ["gcc", "-flto", "probe.c", "-o", "p3", "-L" + s.file("libs"), "-lbar"]] {
+            #expect(try incrcc(refused, in: s).status == 0)
+        }
+        #expect(try refusedCalls() == linked + 3)
+        #expect(try incrcc(["-o", "link_cache=false"], in: s).status == 0)
+        #expect(try incrcc(probe, in: s).status == 0)
+        #expect(try refusedCalls() == linked + 4, "link_cache = false runs links uncached")
+    }
+}
