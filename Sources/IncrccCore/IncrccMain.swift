@@ -111,7 +111,10 @@ struct CompileSession {
         case .cacheable(let value):
             request = value
         }
-        if request.links && !configuration.linkCache {
+        // nixpkgs' ld-wrapper reads variables of its own (NIX_LDFLAGS_BEFORE, NIX_DONT_SET_RPATH, …) that no
+        // key holds: links through it run uncached.
+        if request.links && (!configuration.linkCache || Environment.value("NIX_BINTOOLS") != nil
+                             || Environment.value("NIX_CC") != nil) {
             log.write("uncacheable (link_cache = false): \(arguments.joined(separator: " "))")
             count(.calledForLink, store: store)
             return handOver()

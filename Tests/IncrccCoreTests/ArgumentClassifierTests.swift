@@ -39,7 +39,12 @@ import Testing
     }
 
     @Test func uncacheableReasons() {
-        #expect(reason(["a.c", "-o", "a"]) == .calledForLink)
+        #expect(reason(["a.o", "-o", "a"]) == .calledForLink)
+        #expect(reason(["a.c", "b.o", "-o", "a"]) == .calledForLink)
+        #expect(reason(["-shared", "a.c", "-o", "liba.so"]) == .calledForLink)
+        #expect(reason(["-v", "a.c", "-o", "a"]) == .calledForLink)
+        #expect(request(["a.c", "-o", "a", "-lm"])?.links == true, "one source compiled and linked is cached")
+        #expect(request(["a.c"])?.output == "a.out")
         #expect(reason(["-E", "a.c"]) == .calledForPreprocessing)
         #expect(reason(["-M", "a.c"]) == .calledForPreprocessing)
         #expect(reason(["-c", "a.c", "b.c"]) == .multipleSourceFiles)

@@ -249,7 +249,7 @@ struct CompileEndToEndTests {
 
     @Test func uncacheableCallsRunTheCompiler() throws {
         let s = project()
-        let link = try incrcc(["gcc", "src/main.c", "-Iinclude", "-o", "prog"], in: s)
+        let link = try incrcc(["gcc", "src/main.c", "-Iinclude", "-o", "prog", "-Wl,-Map,prog.map"], in: s)
         #expect(link.status == 0)
         let out = try run([s.file("prog")], in: s)
         #expect(out.stdout == "x 1\n")

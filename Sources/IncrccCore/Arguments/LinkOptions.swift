@@ -24,7 +24,9 @@ enum LinkOptions {
     ]
 
     /// Driver options refused as they are written (`-p` alone: `-pedantic` and `-pthread` are fine).
-    static let refusedExact: Set<String> = ["-p", "-pg", "-r", "-static-pie", "-nostdlib", "-nostartfiles"]
+    /// `-v` too: its stderr names the temporary files of this run, which a hit would replay stale.
+    static let refusedExact: Set<String> = ["-p", "-pg", "-r", "-static-pie", "-nostdlib", "-nostartfiles", "-v",
+                                            "--verbose", "-Q", "-time"]
 
     /// Why a compile-and-link call cannot be cached; nil when it can.
     static func refusal(_ arguments: [String]) -> String? {

@@ -92,8 +92,6 @@ public struct CachedCompile {
     /// The call's ephemeral path parts and its checkout root (with `base_dir`); empty when there are none
     /// or some keyed input could not be normalized reversibly.
     func pathMapping(key: DirectKeyInput, family: CompilerFamily) -> PathMapping {
-        // A program is keyed by its real paths: the rule for moving paths is the compile's, not the link's.
-        if request.links { return PathMapping() }
         let rules = EphemeralPathRule.rules(configuration: configuration, lookup: lookup)
         let mapping = rules.isEmpty ? PathMapping() : PathMappingBuilder(rules: rules).mapping(
             keyed: key.pathInputs, related: { lookup("out").map { [$0] } ?? [] },

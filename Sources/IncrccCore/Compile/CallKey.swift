@@ -66,6 +66,9 @@ extension CachedCompile {
         }
         var patchClass: Digest?
         let mapping = pathMapping(key: key, family: compiler.family)
+        // A program is keyed by its real paths; one linked in a throw-away directory or under moving paths
+        // could never be found again, so it runs uncached as before.
+        if request.links && !mapping.isEmpty { return .failure(.calledForLink) }
         if !mapping.isEmpty {
             let digest = PatchTrust.classDigest(compiler: compiler.digest, request: request)
             patchClass = digest
