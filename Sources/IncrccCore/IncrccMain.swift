@@ -28,9 +28,15 @@ public enum IncrccMain {
 
         switch invocation {
         case .command(let arguments):
-            if let configurationProblem {
-                Console.error("error: \(configurationProblem.message)")
-                return 1
+            var configuration = configuration
+            if configurationProblem != nil {
+                // Each bad setting said once, its default used: the commands stay usable to mend the file.
+                guard let lenient = try? Configuration.load(lenient: true) else {
+                    Console.error("error: \(configurationProblem?.message ?? "")")
+                    return 1
+                }
+                for problem in lenient.problems { Console.error("warning: \(problem.message); its default is used") }
+                configuration = lenient
             }
             if arguments.first == "explain" {
                 return explain(Array(arguments.dropFirst()), configuration: configuration, locator: locator)

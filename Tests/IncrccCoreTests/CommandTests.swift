@@ -197,4 +197,21 @@ struct CommandTests {
         s.write("empty", "")
         #expect(try incrcc(["--checksum-file", s.file("empty")], in: s).stdout == "99aa06d3014798d86001c324468d497f\n")
     }
+
+    /// A bad setting in incrcc.conf is said once by the commands, which go on with its default, so `-M`
+    /// mends the file in place (its other lines, blank ones included, kept); a failing `compiler_check`
+    /// command is counted.
+    @Test func commandsMendABadConfigurationFile() throws {
+        let s = Scratch()
+        try FileManager.default.createDirectory(atPath: s.file("cache"), withIntermediateDirectories: true)
+        s.write("cache/incrcc.conf", "# mine\nmax_size = lots\n\nlog_file = \n")
+        let shown = try incrcc(["-s"], in: s)
+        #expect(shown.status == 0 && shown.stderr.contains("max_size") && shown.stderr.contains("default"), "\(shown.stderr)")
+        #expect(try incrcc(["-M", "2G"], in: s).status == 0)
+        #expect(s.text("cache/incrcc.conf") == "# mine\nmax_size = 2G\n\nlog_file = \n")
+        #expect(try incrcc(["-s"], in: s).stderr.isEmpty)
+        s.write("t.c", "int t;\n")
+        #expect(try incrcc(["gcc", "-c", "t.c"], in: s, env: ["INCRCC_COMPILERCHECK": "no-such-command %compiler%"]).status == 0)
+        #expect(try stats(s)["compiler_check_failed"] == 1)
+    }
 }

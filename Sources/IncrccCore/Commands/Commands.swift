@@ -182,11 +182,16 @@ public struct Commands {
         var lines = existing.map { String(decoding: $0, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false)
             .map(String.init) } ?? []
         if lines.last == "" { lines.removeLast() }
-        lines.removeAll { line in
+        // The setting replaced where it stands (a later duplicate dropped), every other line kept as it is.
+        let setting = "\(name) = \(value)"
+        var placed = false
+        lines = lines.compactMap { line in
             let trimmed = line.trimmingSpaces()
-            return trimmed.hasPrefix(name) && trimmed.dropFirst(name.count).trimmingSpaces().hasPrefix("=")
+            guard trimmed.hasPrefix(name), trimmed.dropFirst(name.count).trimmingSpaces().hasPrefix("=") else { return line }
+            defer { placed = true }
+            return placed ? nil : setting
         }
-        lines.append("\(name) = \(value)")
+        if !placed { lines.append(setting) }
         do {
             try FileSystem.makeDirectories(configuration.cacheDirectory)
             try FileSystem.writeAtomically(path, Array((lines.joined(separator: "\n") + "\n").utf8))

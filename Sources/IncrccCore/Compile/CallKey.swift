@@ -33,7 +33,10 @@ extension CachedCompile {
         // header's differs, so one cannot be served from another time: only gcc's are cached.
         if request.language.isHeader && compiler.family != .gcc { return .failure(.unsupportedPrecompiledHeader) }
         let compatibility = configuration.compatibility
-        guard let compilerDigest = compilerCheckDigest(compiler) else { return .failure(.couldNotFindCompiler) }
+        guard let compilerDigest = compilerCheckDigest(compiler) else {
+            log.write("compiler_check '\(configuration.compatibility.compilerCheck)' failed: running uncached")
+            return .failure(.compilerCheckFailed)
+        }
         var key = DirectKeyInput(compiler: compilerDigest, request: compatibility.adjusting(request),
                                  sourceDigest: Digest.of(source), currentDirectory: currentDirectory,
                                  colorDiagnostics: !storesColoredDiagnostics(compiler) && colorDiagnostics,

@@ -29,6 +29,10 @@ public struct Configuration: Sendable {
     public var maxSize: UInt64 = 5_000_000_000
     /// The most results and manifests the cache keeps (ccache's `max_files`); 0: no limit.
     public var maxFiles: UInt64 = 0
+    /// Loaded for a management command: a bad setting is kept in `problems` and its default used, so that
+    /// `-M` or `-o` can mend the file that holds it.
+    var lenient = false
+    public var problems: [ConfigurationError] = []
     /// zstd level 1: the store's write cost stays far below a compile's, and objects still shrink about 3×.
     public var compressionLevel: Int32 = 1
     /// Entries at least this large are stored uncompressed (`CacheStore.uncompressedAbove`); 0: none.
@@ -112,9 +116,11 @@ public struct Configuration: Sendable {
     public static func load(
         lookup: (String) -> String? = Environment.value,
         readFile: (String) -> [UInt8]? = { try? FileSystem.readFileIfExists($0) },
-        systemPath: String = systemConfigurationPath
+        systemPath: String = systemConfigurationPath,
+        lenient: Bool = false
     ) throws(ConfigurationError) -> Configuration {
         var config = Configuration(cacheDirectory: defaultCacheDirectory(lookup: lookup))
+        config.lenient = lenient
         if let bytes = readFile(systemPath) {
             try config.apply(file: bytes, path: systemPath)
         }
@@ -130,7 +136,12 @@ public struct Configuration: Sendable {
         }
         for (name, variable) in settings where name != "cache_dir" {
             if let value = lookup(variable) {
-                try config.set(name, value, origin: .environment(variable))
+                do {
+                    try config.set(name, value, origin: .environment(variable))
+                } catch {
+                    guard lenient else { throw error }
+                    config.problems.append(ConfigurationError("\(variable): \(error.message)"))
+                }
             }
         }
         if let value = lookup("INCRCC_NODIRECT"), isTrue(value) {
@@ -162,15 +173,20 @@ public struct Configuration: Sendable {
             lineNumber += 1
             let line = rawLine.trimmingSpaces()
             if line.isEmpty || line.hasPrefix("#") { continue }
-            guard let eq = line.firstIndex(of: "=") else {
-                throw ConfigurationError("\(path):\(lineNumber): expected 'key = value', got '\(line)'")
-            }
-            let key = line[..<eq].trimmingSpaces()
-            let value = line[line.index(after: eq)...].trimmingSpaces()
-            do {
-                try set(key, value, origin: .file(path))
+            do throws(ConfigurationError) {
+                guard let eq = line.firstIndex(of: "=") else {
+                    throw ConfigurationError("\(path):\(lineNumber): expected 'key = value', got '\(line)'")
+                }
+                let key = line[..<eq].trimmingSpaces()
+                let value = line[line.index(after: eq)...].trimmingSpaces()
+                do {
+                    try set(key, value, origin: .file(path))
+                } catch {
+                    throw ConfigurationError("\(path):\(lineNumber): \(error.message)")
+                }
             } catch {
-                throw ConfigurationError("\(path):\(lineNumber): \(error.message)")
+                guard lenient else { throw error }
+                problems.append(error)
             }
         }
     }

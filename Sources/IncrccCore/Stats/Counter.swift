@@ -72,6 +72,8 @@ public enum Counter: Int, CaseIterable, Sendable, Error {
     case linkHit
     /// Compile-and-link calls compiled but not stored: what their link read could not be told.
     case linkInputsUnknown
+    /// `compiler_check` named a command that failed: the compiler's identity is unknown, so nothing is cached.
+    case compilerCheckFailed
 
     /// The key printed by `--print-stats`.
     public var key: String {
@@ -143,6 +145,7 @@ public enum Counter: Int, CaseIterable, Sendable, Error {
         case .remoteStorageMiss: return "remote_storage_miss"
         case .linkHit: return "link_hit"
         case .linkInputsUnknown: return "link_inputs_unknown"
+        case .compilerCheckFailed: return "compiler_check_failed"
         }
     }
 
@@ -216,6 +219,7 @@ public enum Counter: Int, CaseIterable, Sendable, Error {
         case .remoteStorageMiss: return "results not in remote storage"
         case .linkHit: return "hits of compile-and-link calls"
         case .linkInputsUnknown: return "links not stored: what they read could not be told"
+        case .compilerCheckFailed: return "compiler_check command failed"
         }
     }
 
@@ -224,7 +228,7 @@ public enum Counter: Int, CaseIterable, Sendable, Error {
         .calledForLink, .calledForPreprocessing, .multipleSourceFiles, .noInputFile, .unsupportedSourceLanguage,
         .unsupportedCompilerOption, .outputToStdout, .stdinInput, .responseFile, .badCompilerArguments,
         .unsupportedCodeDirective, .compilerProducedNoOutput, .tooNewDependency, .badOutputFile, .couldNotFindCompiler,
-        .internalError, .disabled, .unsupportedPrecompiledHeader,
+        .internalError, .disabled, .unsupportedPrecompiledHeader, .compilerCheckFailed,
     ]
 }
 
