@@ -49,7 +49,8 @@ public struct Commands {
         }
         switch first {
         case "-s", "--show-stats":
-            print(report().table(), terminator: "")
+            let verbose = arguments.dropFirst().contains { $0 == "-v" || $0 == "--verbose" }
+            print(report().table(verbose: verbose), terminator: "")
         case "--print-stats":
             let format = arguments.count == 3 ? arguments[2]
                 : arguments.count == 2 ? String(arguments[1].dropFirst("--format=".count)) : "tsv"

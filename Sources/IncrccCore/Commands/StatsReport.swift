@@ -29,7 +29,8 @@ public struct StatsReport {
         "{\n" + pairs.map { "  \"" + $0.0 + "\": " + String($0.1) }.joined(separator: ",\n") + "\n}\n"
     }
 
-    public func table() -> String {
+    /// `verbose` (`-s -v`): every counter that is not zero follows, by its key, after the summary.
+    public func table(verbose: Bool = false) -> String {
         let hits = values[.directHit].saturatingAdding(values[.scanHit])
         let cacheable = hits.saturatingAdding(values[.miss])
         var lines: [(String, String)] = [
@@ -80,6 +81,10 @@ public struct StatsReport {
         let used = maxSize == 0 ? "" : percent(values[.cacheSizeBytes], of: maxSize)
         lines.append(("Cache size", SizeText.format(values[.cacheSizeBytes]) + " / " + limit + used))
         lines.append(("Files in cache", String(values[.filesInCache])))
+        if verbose {
+            lines.append(("Counters", ""))
+            for (key, value) in pairs where value != 0 { lines.append(("  " + key, String(value))) }
+        }
         let width = lines.map { $0.0.count }.max() ?? 0
         return lines.map { label, value in
             label + String(repeating: " ", count: width - label.count + 2) + value + "\n"
