@@ -39,7 +39,9 @@ import Testing
     }
 
     @Test func uncacheableReasons() {
-        #expect(reason(["a.o", "-o", "a"]) == .calledForLink)
+        #expect(reason(["a.o", "-shared", "-o", "a.so"]) == .calledForLink)
+        #expect(reason(["a.o", "script.ld", "-o", "a"]) == .calledForLink)
+        #expect(request(["a.o", "b.o", "-o", "a"])?.keyedArguments.contains("b.o") == true, "objects are keyed in order")
         #expect(reason(["a.c", "b.o", "-o", "a"]) == .calledForLink)
         #expect(reason(["-shared", "a.c", "-o", "liba.so"]) == .calledForLink)
         #expect(reason(["-v", "a.c", "-o", "a"]) == .calledForLink)

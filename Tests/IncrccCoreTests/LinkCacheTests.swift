@@ -90,4 +90,32 @@ struct LinkCacheTests {
         #expect(try incrcc(probe, in: s).status == 0)
         #expect(try refusedCalls() == linked + 4, "link_cache = false runs links uncached")
     }
+
+    /// Objects and archives linked into a program: served with the plain link's bytes; a changed object or
+    /// another order of the same objects links again.
+    @Test(arguments: compilers)
+    func linksOfObjectsAreServed(compiler: String) throws {
+        let s = Scratch()
+        s.write("m.c", "int f(void);\nint g(void);\nint main(void) { return f() + g(); }\n")
+        s.write("f.c", "int f(void) { return 3; }\n")
+        s.write("g.c", "int g(void) { return 4; }\n")
+        #expect(try run([compiler, "-c", "m.c", "f.c", "g.c"], in: s).status == 0)
+        #expect(try run(["ar", "rcs", "libg.a", "g.o"], in: s).status == 0)
+        var hits = try linkHits(s)
+        func step(_ args: [String], hit: Bool, exit: Int32, _ what: String) throws {
+            try compareWithPlain(compiler, args, object: "prog", in: s)
+            let now = try linkHits(s)
+            #expect((now > hits) == hit, "\(compiler): \(what)")
+            hits = now
+            #expect(try run([s.file("prog")], in: s).status == exit, "\(compiler): \(what)")
+        }
+        let link = ["m.o", "f.o", "-o", "prog", "-L.", "-lg"]
+        try step(link, hit: false, exit: 7, "first link")
+        try step(link, hit: true, exit: 7, "the same link")
+        try step(["f.o", "m.o", "-o", "prog", "-L.", "-lg"], hit: false, exit: 7, "the objects in another order")
+        s.write("f.c", "int f(void) { return 5; }\n")
+        #expect(try run([compiler, "-c", "f.c"], in: s).status == 0)
+        try step(link, hit: false, exit: 9, "an object changed")
+        try step(link, hit: true, exit: 9, "the same again")
+    }
 }

@@ -96,6 +96,7 @@ public struct ArgumentClassifier {
         var syntaxOnly = false
         var profileUse: ProfileUse?
         var otherInputs = 0
+        var otherInputPaths: [String] = []
         var index = 0
 
         func value(at i: Int) -> String? { i + 1 < arguments.count ? arguments[i + 1] : nil }
@@ -110,6 +111,7 @@ public struct ArgumentClassifier {
                     languages.append(language)
                 } else {
                     otherInputs += 1
+                    otherInputPaths.append(arg)
                 }
                 index += 1
                 continue
@@ -234,8 +236,20 @@ public struct ArgumentClassifier {
         if dependencyOnly && mdKind == nil { return .uncacheable(.calledForPreprocessing) }
         // A header is compiled, never linked: `gcc pch.h` writes `pch.h.gch` as `gcc -c pch.h` does.
         if (syntaxOnly || languages.contains(where: \.isHeader)) && !compileOnly && !assembly { compileOnly = true }
-        // One source compiled and linked (a configure probe): cached when `LinkOptions` follows every option.
-        let links = !compileOnly && !assembly && sources.count == 1 && otherInputs == 0 && !syntaxOnly
+        // One source compiled and linked (a configure probe), or objects and libraries linked: cached when
+        // `LinkOptions` follows every option.
+        let linksObjects = !compileOnly && !assembly && sources.isEmpty && !otherInputPaths.isEmpty && !syntaxOnly
+            && otherInputPaths.allSatisfy(LinkOptions.isLinkInput) && mdKind == nil && depFile == nil
+            && LinkOptions.refusal(arguments) == nil
+        if linksObjects {
+            // The first input stands as the source; every input is keyed by its place on the command line,
+            // since the order decides the program.
+            sources = [otherInputPaths[0]]
+            languages = [.objectCode]
+            keyed += otherInputPaths.dropFirst()
+            otherInputs = 0
+        }
+        let links = linksObjects || !compileOnly && !assembly && sources.count == 1 && otherInputs == 0 && !syntaxOnly
             && !languages.contains(where: \.isHeader) && mdKind == nil && depFile == nil
             && LinkOptions.refusal(arguments) == nil
         if !compileOnly && !assembly && !links {

@@ -11,6 +11,9 @@ public enum SourceLanguage: String, Sendable {
     /// A header compiled into a precompiled header (gcc's `.gch`).
     case cHeader = "c-header"
     case cxxHeader = "c++-header"
+    /// Objects and libraries linked into a program (`cc a.o b.o -lm -o prog`): no compile, only the link.
+    /// Never a `-x` language: the first input stands as the call's source.
+    case objectCode = "object"
 
     /// The language gcc infers from a file's extension; `nil` for headers, objects and unknown files.
     public static func forExtension(_ ext: String) -> SourceLanguage? {
@@ -34,7 +37,7 @@ public enum SourceLanguage: String, Sendable {
 
     public var isPreprocessed: Bool {
         switch self {
-        case .preprocessedC, .preprocessedCxx, .assembler: return false
+        case .preprocessedC, .preprocessedCxx, .assembler, .objectCode: return false
         default: return true
         }
     }

@@ -28,6 +28,13 @@ enum LinkOptions {
     static let refusedExact: Set<String> = ["-p", "-pg", "-r", "-static-pie", "-nostdlib", "-nostartfiles", "-v",
                                             "--verbose", "-Q", "-time"]
 
+    /// Whether an input of a link of objects is one the linker's dependency list names: an object, an
+    /// archive or a shared library (a linker script given as an input is not followed).
+    static func isLinkInput(_ path: String) -> Bool {
+        let ext = Path.fileExtension(path)
+        return ext == "o" || ext == "a" || ext == "so" || Path.baseName(path).holds(".so.")
+    }
+
     /// Why a compile-and-link call cannot be cached; nil when it can.
     static func refusal(_ arguments: [String]) -> String? {
         var index = 0

@@ -66,6 +66,8 @@ struct DependencyRecorder {
     /// `builtin` are the compiler's own include directories, as the candidates were searched with.
     func record(dependencyText: [UInt8]?, source: [UInt8], compileStart: Int64,
                 precompiledHeaders: [(path: String, status: FileStatus?)]?, builtin: [String]) -> Result<Recording, Counter> {
+        // A link of objects reads no text: what it read is the link's (`LinkInputs`).
+        if request.language == .objectCode { return .success(Recording(files: [], absentPaths: [])) }
         let epoch = lookup("SOURCE_DATE_EPOCH")
         let sourceFacts = FileFacts(reading: source)
         if let problem = timeMacroProblem(sourceFacts.timeMacros, epoch: epoch) { return .failure(problem) }

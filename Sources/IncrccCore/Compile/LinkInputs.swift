@@ -252,8 +252,13 @@ extension CachedCompile {
         }) else { return .failure("a library was not found where the linker looks") }
         // Every library the search takes must be one the linker read: where this reading of the search and
         // the linker's differ, the link is not stored.
-        let read = Set(inputs.files)
-        guard search.found.allSatisfy(read.contains) else { return .failure("the library search differs from the linker's") }
+        // Compared as files, not spellings (`-L.` gives `./libg.a` here, perhaps `libg.a` there).
+        func identity(_ path: String) -> [UInt64]? {
+            (try? FileSystem.status(path)).map { [$0.device, $0.inode] }
+        }
+        let read = Set(inputs.files.compactMap(identity))
+        func wasRead(_ path: String) -> Bool { identity(path).map(read.contains) ?? false }
+        guard search.found.allSatisfy(wasRead) else { return .failure("the library search differs from the linker's") }
         inputs.absentPaths = search.absent
         let directories = LinkInputs.searchDirectories(command) + defaults
         func exists(_ path: String) -> Bool { ((try? FileSystem.statusIfExists(path)) ?? nil) != nil }
@@ -271,7 +276,7 @@ extension CachedCompile {
                     inputs.absentPaths += nearby
                     candidates = directories.map { Path.join($0, name) }
                 }
-                guard let taken = LinkInputs.firstExisting(candidates, exists: exists), read.contains(taken.found) else {
+                guard let taken = LinkInputs.firstExisting(candidates, exists: exists), wasRead(taken.found) else {
                     return .failure("\(name) of the linker script \(script.path) was found elsewhere than it was read")
                 }
                 inputs.absentPaths += taken.absent
