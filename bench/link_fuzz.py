@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Random library changes around a cached compile-and-link call, each link done by incrcc and plainly.
+"""Random library changes around cached links (of a source or of its object), each done by incrcc and plainly.
 
 A program calls foo() and bar(); three library directories are on its -L path. Each round picks an edit —
 a static or shared libfoo/libbar written, changed or removed in one of the directories, `-static` or the
@@ -81,7 +81,12 @@ def main():
             write_source(rng.randint(0, 3))
         if rng.random() < 0.1:
             compiler = rng.choice(compilers)
-        command = [compiler, "-O1"] + (["-static"] if static else []) + [source, "-o", os.path.join(work, "prog")]
+        # Half the time the object is compiled first and linked with the libraries (a link of objects).
+        inputs = [source]
+        if rng.random() < 0.5:
+            subprocess.run([compiler, "-O1", "-c", source, "-o", os.path.join(work, "main.o")], check=True)
+            inputs = [os.path.join(work, "main.o")]
+        command = [compiler, "-O1"] + (["-static"] if static else []) + inputs + ["-o", os.path.join(work, "prog")]
         command += ["-L" + d for d in order] + ["-Wl,-rpath," + ":".join(order), "-lfoo", "-lbar"]
         before = hits(args.incrcc, env)
         mine = subprocess.run([args.incrcc] + command, cwd=work, env=env, capture_output=True)
