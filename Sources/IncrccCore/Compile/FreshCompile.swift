@@ -10,6 +10,9 @@ struct FreshCompile {
     var dependencyText: [UInt8]?
     /// The linker's list of the files it read (`-Wl,--dependency-file`), for a compile-and-link call.
     var linkDependencyText: [UInt8]? = nil
+    /// Each file of that list as it was when the link ended, hashed before the call returned: a build may
+    /// remove its objects at once (`make clean`), before the store after returning reads them.
+    var linkRead: [String: (status: FileStatus, digest: Digest)] = [:]
     /// The optional `.dwo` as it was before the compile (nil: absent), to tell a new one from a left-over.
     var splitDwarfBefore: FileStatus? = nil
     /// The precompiled-header candidates as the compiler found them; nil when one changed while it ran.
@@ -90,10 +93,15 @@ extension CachedCompile {
         }
         let precompiledAfter = DependencyRecorder.statuses(of: precompiledCandidates)
         let precompiledHeaders = DependencyRecorder.sameFiles(precompiledBefore, precompiledAfter) ? precompiledAfter : nil
+        let linkDependencyText = request.links ? try? FileSystem.readFile(linkDependencyPath) : nil
+        var linkRead: [String: (status: FileStatus, digest: Digest)] = [:]
+        for path in linkDependencyText.map(DependencyFile.prerequisites) ?? [] where linkRead[path] == nil {
+            guard let status = try? FileSystem.status(path), let bytes = try? FileSystem.readFile(path) else { continue }
+            linkRead[path] = (status, Digest.of(bytes))
+        }
         return .compiled(FreshCompile(status: status, stdout: stdout, stderr: stderr, start: start,
-                                     dependencyText: dependencyText,
-                                     linkDependencyText: request.links ? try? FileSystem.readFile(linkDependencyPath) : nil,
-                                     splitDwarfBefore: splitDwarfBefore,
+                                     dependencyText: dependencyText, linkDependencyText: linkDependencyText,
+                                     linkRead: linkRead, splitDwarfBefore: splitDwarfBefore,
                                      precompiledHeaders: precompiledHeaders, builtinDirectories: builtin,
                                      sourceChanged: sourceChanged(call)))
     }
@@ -150,17 +158,25 @@ extension CachedCompile {
             return outcome
         }
         if request.links {
-            switch linkInputs(dependencyText: fresh.linkDependencyText) {
+            switch linkInputs(dependencyText: fresh.linkDependencyText, read: fresh.linkRead) {
             case .success(let link):
                 let now = Clock.nowNanoseconds()
                 for path in link.files {
-                    guard let status = try? FileSystem.status(path), let bytes = try? FileSystem.readFile(path),
-                          configuration.compatibility.acceptsNewDependency(status, compileStart: fresh.start) else {
-                        log.write("not stored: \(path), which the link read, changed or cannot be read")
+                    // What the link read was hashed before returning; the programs that link, now.
+                    let known = fresh.linkRead[path]
+                    guard let status = known?.status ?? (try? FileSystem.status(path)),
+                          let digest = known?.digest ?? (try? FileSystem.readFile(path)).map(Digest.of) else {
+                        log.write("not stored: \(path), which the link read, cannot be read")
+                        counters.add(.linkInputsUnknown)
+                        return outcome
+                    }
+                    guard configuration.compatibility.acceptsNewDependency(status, compileStart: fresh.start) else {
+                        log.write("not stored: \(path), which the link read, changed while it ran "
+                                  + "(modified \(status.modifiedNanoseconds), changed \(status.changedNanoseconds), link began \(fresh.start))")
                         counters.add(.tooNewDependency)
                         return outcome
                     }
-                    recorded.files.append(RecordedFile(path: path, digest: Digest.of(bytes), status: status,
+                    recorded.files.append(RecordedFile(path: path, digest: digest, status: status,
                                                        statTrusted: StatTrust.isSettled(status, now: now)))
                 }
                 recorded.absentPaths += link.absentPaths.filter { !recorded.absentPaths.contains($0) }

@@ -206,13 +206,17 @@ struct LinkInputs {
 
 extension CachedCompile {
     /// What this call's link read and could have read instead; why not, when it cannot be told.
-    func linkInputs(dependencyText: [UInt8]?) -> Result<LinkInputs, LinkInputs.Unknown> {
+    /// `read`: the files of the list as they were when the link ended (a build may have removed its
+    /// objects since).
+    func linkInputs(dependencyText: [UInt8]?, read known: [String: (status: FileStatus, digest: Digest)] = [:])
+        -> Result<LinkInputs, LinkInputs.Unknown> {
         guard let dependencyText else { return .failure("the linker wrote no dependency list") }
         var inputs = LinkInputs()
         var scripts: [(path: String, names: [String])] = []
         for path in DependencyFile.prerequisites(dependencyText) {
             if inputs.files.contains(path) { continue }
-            guard let status = try? FileSystem.statusIfExists(path) else {
+            let current = (try? FileSystem.statusIfExists(path)) ?? nil
+            guard let status = current ?? known[path]?.status else {
                 // The compile's temporary object, gone once the link is done (gcc's `ccXXXXXX.o`, clang's
                 // `conftest-XXXXXX.o`, in the temporary directory).
                 var temporary = lookup("TMPDIR") ?? "/tmp"
@@ -220,7 +224,7 @@ extension CachedCompile {
                 if path.hasSuffix(".o"), Path.directory(of: path) == temporary { continue }
                 return .failure("\(path), which the linker read, is gone")
             }
-            if status.size < 4096, let text = try? FileSystem.readFile(path), text.first != 0x7f,
+            if current != nil, status.size < 4096, let text = try? FileSystem.readFile(path), text.first != 0x7f,
                ByteSearch.find(Array("GROUP".utf8), in: text) != nil || ByteSearch.find(Array("INPUT".utf8), in: text) != nil {
                 guard let names = LinkInputs.scriptInputs(text) else {
                     return .failure("the linker script \(path) holds what is not followed")
@@ -254,7 +258,7 @@ extension CachedCompile {
         // the linker's differ, the link is not stored.
         // Compared as files, not spellings (`-L.` gives `./libg.a` here, perhaps `libg.a` there).
         func identity(_ path: String) -> [UInt64]? {
-            (try? FileSystem.status(path)).map { [$0.device, $0.inode] }
+            ((try? FileSystem.status(path)) ?? known[path]?.status).map { [$0.device, $0.inode] }
         }
         let read = Set(inputs.files.compactMap(identity))
         func wasRead(_ path: String) -> Bool { identity(path).map(read.contains) ?? false }
