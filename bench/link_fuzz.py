@@ -31,7 +31,7 @@ def main():
     compilers = [c for c in args.compilers.split(",") if shutil.which(c)]
     work = tempfile.mkdtemp(prefix="incrcc-link-fuzz-", dir=os.path.expanduser("~"))
     env = {k: v for k, v in os.environ.items() if not k.startswith(("INCRCC_", "CCACHE_"))}
-    env.update({"INCRCC_DIR": os.path.join(work, "cache"), "INCRCC_VERIFY_RATE": "0"})
+    env.update({"INCRCC_DIR": os.path.join(work, "cache"), "INCRCC_VERIFY_RATE": "0", "INCRCC_LINK_CACHE": "all"})
     dirs = [os.path.join(work, "d%d" % i) for i in range(3)]
     for d in dirs:
         os.makedirs(d)

@@ -119,9 +119,10 @@ struct CompileSession {
         }
         // nixpkgs' ld-wrapper reads variables of its own (NIX_LDFLAGS_BEFORE, NIX_DONT_SET_RPATH, …) that no
         // key holds: links through it run uncached.
-        if request.links && (!configuration.linkCache || Environment.value("NIX_BINTOOLS") != nil
+        let linkCached = configuration.linkCache == .all || configuration.linkCache == .probes && request.language != .objectCode
+        if request.links && (!linkCached || Environment.value("NIX_BINTOOLS") != nil
                              || Environment.value("NIX_CC") != nil) {
-            log.write("uncacheable (link_cache = false): \(arguments.joined(separator: " "))")
+            log.write("uncacheable (link_cache = \(configuration.linkCache.rawValue)): \(arguments.joined(separator: " "))")
             count(.calledForLink, store: store)
             return handOver()
         }

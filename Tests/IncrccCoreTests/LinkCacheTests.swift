@@ -86,9 +86,9 @@ struct LinkCacheTests {
             #expect(try incrcc(refused, in: s).status == 0)
         }
         #expect(try refusedCalls() == linked + 3)
-        #expect(try incrcc(["-o", "link_cache=false"], in: s).status == 0)
+        #expect(try incrcc(["-o", "link_cache=none"], in: s).status == 0)
         #expect(try incrcc(probe, in: s).status == 0)
-        #expect(try refusedCalls() == linked + 4, "link_cache = false runs links uncached")
+        #expect(try refusedCalls() == linked + 4, "link_cache = none runs links uncached")
     }
 
     /// Objects and archives linked into a program: served with the plain link's bytes; a changed object or
@@ -109,6 +109,7 @@ struct LinkCacheTests {
             hits = now
             #expect(try run([s.file("prog")], in: s).status == exit, "\(compiler): \(what)")
         }
+        #expect(try incrcc(["-o", "link_cache=all"], in: s).status == 0)
         let link = ["m.o", "f.o", "-o", "prog", "-L.", "-lg"]
         try step(link, hit: false, exit: 7, "first link")
         try step(link, hit: true, exit: 7, "the same link")
