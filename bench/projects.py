@@ -106,6 +106,7 @@ def project_builds(bench, name, build):
     cold = {t: [] for t in tools}
     warm = {t: [] for t in tools if t != "plain"}
     sizes = {}
+    counted = {}
     for rep in range(bench.build_reps):
         for tool in cold:
             cache = os.path.join(bench.work, f"{name[:8]}-{tool}-{rep}")
@@ -116,7 +117,11 @@ def project_builds(bench, name, build):
                 cold[tool].append(build(tool, cache))
                 if tool != "plain":
                     sizes[tool] = sum(os.path.getsize(os.path.join(p, f)) for p, _, fs in os.walk(cache) for f in fs)
+                    if tool in ("incrcc", "ccache"):
+                        subprocess.run(bench.launcher(tool) + ["-z"], env=bench.env(tool, cache), capture_output=True)
                     warm[tool].append(build(tool, cache))
+                    if tool in ("incrcc", "ccache"):
+                        counted[tool] = warm_counts(bench, tool, cache)
     med = {t: statistics.median(v) for t, v in cold.items()}
     spread = " ".join(f"{t} {min(v):.1f}-{max(v):.1f}s" for t, v in cold.items())
     # Each round's builds run back to back, so a round's ratio is spared the machine's drift between
@@ -132,5 +137,27 @@ def project_builds(bench, name, build):
     wspread = " ".join(f"{t} {min(v):.2f}-{max(v):.2f}s" for t, v in warm.items())
     bench.row(f"{name} warm rebuild, s", wmed["incrcc"], wmed["ccache"], "<= 0.8x", "s", wspread,
               sccache=wmed.get("sccache"))
+    if "incrcc" in counted and "ccache" in counted:
+        mine, theirs = counted["incrcc"], counted["ccache"]
+        bench.row(f"{name} warm rebuild, calls served", mine["served"], theirs["served"], "more is better", "calls",
+                  "incrcc: " + ", ".join(f"{k} {v}" for k, v in mine["classes"].items())
+                  + "; ccache: " + ", ".join(f"{k} {v}" for k, v in theirs["classes"].items()), comparable=False)
     bench.row(f"{name} cache size after cold build, KiB", sizes["incrcc"] // 1024, sizes["ccache"] // 1024,
              "smaller is better", "KiB", sccache=sizes["sccache"] // 1024 if "sccache" in sizes else None)
+
+
+def warm_counts(bench, tool, cache):
+    """A tool's calls of the build just run, by class: served (compiles, links), compiled, refused."""
+    out = subprocess.run(bench.launcher(tool) + ["--print-stats"], env=bench.env(tool, cache), capture_output=True,
+                         text=True).stdout
+    values = {}
+    for line in out.splitlines():
+        key, _, value = line.partition("\t")
+        if value.strip().isdigit():
+            values[key] = int(value)
+    served = values.get("direct_cache_hit", 0) + values.get("preprocessed_cache_hit", 0)
+    classes = {"hits": served, "of them links": values.get("link_hit", 0), "misses": values.get("cache_miss", 0),
+               "called for link": values.get("called_for_link", 0),
+               "called for preprocessing": values.get("called_for_preprocessing", 0),
+               "compile failed": values.get("compile_failed", 0)}
+    return {"served": served, "classes": classes}
