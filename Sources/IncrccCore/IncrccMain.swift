@@ -38,6 +38,8 @@ public enum IncrccMain {
                 for problem in lenient.problems { Console.error("warning: \(problem.message); its default is used") }
                 configuration = lenient
             }
+            // `umask` applies to what the commands create in the cache too (`-C`, `-c`, `-z`, `-M` on a new one).
+            if let mask = configuration.umask { UserMask.useForCache(mode_t(mask)) }
             if arguments.first == "explain" {
                 return explain(Array(arguments.dropFirst()), configuration: configuration, locator: locator)
             }

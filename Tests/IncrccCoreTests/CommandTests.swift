@@ -218,4 +218,18 @@ struct CommandTests {
         #expect(verbose.contains("compiler_check_failed") && !plain.contains("compiler_check_failed"),
                 "-s -v shows every counter that is not zero")
     }
+
+    /// `umask` shapes what the commands create, as it does for compiles: a group-writable cache from `-z`,
+    /// `-C` and `-c` whatever the caller's mask (the test process's is 022).
+    @Test func commandsCreateTheCacheUnderItsUmask() throws {
+        for command in ["-z", "-C", "-c"] {
+            let s = Scratch()
+            let result = try incrcc([command], in: s, env: ["INCRCC_UMASK": "002"])
+            #expect(result.status == 0, "\(command): \(result.stderr)")
+            for (path, expected) in [("cache", 0o775), ("cache/0", 0o775), ("cache/0/stats", 0o664)] {
+                let mode = try FileManager.default.attributesOfItem(atPath: s.file(path))[.posixPermissions] as? Int
+                #expect(mode == expected, "\(command): \(path) is \(String(mode ?? 0, radix: 8))")
+            }
+        }
+    }
 }
