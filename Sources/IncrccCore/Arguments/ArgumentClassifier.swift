@@ -238,9 +238,11 @@ public struct ArgumentClassifier {
         if (syntaxOnly || languages.contains(where: \.isHeader)) && !compileOnly && !assembly { compileOnly = true }
         // One source compiled and linked (a configure probe), or objects and libraries linked: cached when
         // `LinkOptions` follows every option.
-        let linksObjects = !compileOnly && !assembly && sources.isEmpty && !otherInputPaths.isEmpty && !syntaxOnly
-            && otherInputPaths.allSatisfy(LinkOptions.isLinkInput) && mdKind == nil && depFile == nil
+        // Asked only of calls that link (never on a compile's path).
+        let linkFollowed = !compileOnly && !assembly && !syntaxOnly && mdKind == nil && depFile == nil
             && LinkOptions.refusal(arguments) == nil
+        let linksObjects = linkFollowed && sources.isEmpty && !otherInputPaths.isEmpty
+            && otherInputPaths.allSatisfy(LinkOptions.isLinkInput)
         if linksObjects {
             // The first input stands as the source; every input is keyed by its place on the command line,
             // since the order decides the program.
@@ -249,9 +251,8 @@ public struct ArgumentClassifier {
             keyed += otherInputPaths.dropFirst()
             otherInputs = 0
         }
-        let links = linksObjects || !compileOnly && !assembly && sources.count == 1 && otherInputs == 0 && !syntaxOnly
-            && !languages.contains(where: \.isHeader) && mdKind == nil && depFile == nil
-            && LinkOptions.refusal(arguments) == nil
+        let links = linksObjects || linkFollowed && sources.count == 1 && otherInputs == 0
+            && !languages.contains(where: \.isHeader)
         if !compileOnly && !assembly && !links {
             return .uncacheable(sources.isEmpty && otherInputs == 0 ? .noInputFile : .calledForLink)
         }

@@ -42,7 +42,9 @@ extension CachedCompile {
                                  colorDiagnostics: !storesColoredDiagnostics(compiler) && colorDiagnostics,
                                  lookup: lookup)
         // Stored coloured and shown as asked: gcc's colour options decide nothing else.
-        if storesColoredDiagnostics(compiler) { key.request.keyedArguments.removeAll(where: CompileRequest.isGCCColorOption) }
+        if request.colorChoice != nil && storesColoredDiagnostics(compiler) {
+            key.request.keyedArguments.removeAll(where: CompileRequest.isGCCColorOption)
+        }
         if let program = prefix.first {
             // distcc's pump mode (its include server announced in INCLUDE_SERVER_PORT, a per-build socket)
             // preprocesses on the host from a mirror of the headers; Debian 12's include server fails and

@@ -157,34 +157,9 @@ extension CachedCompile {
             counters.add(reason)
             return outcome
         }
-        if request.links {
-            switch linkInputs(dependencyText: fresh.linkDependencyText, read: fresh.linkRead) {
-            case .success(let link):
-                let now = Clock.nowNanoseconds()
-                for path in link.files {
-                    // What the link read was hashed before returning; the programs that link, now.
-                    let known = fresh.linkRead[path]
-                    guard let status = known?.status ?? (try? FileSystem.status(path)),
-                          let digest = known?.digest ?? (try? FileSystem.readFile(path)).map(Digest.of) else {
-                        log.write("not stored: \(path), which the link read, cannot be read")
-                        counters.add(.linkInputsUnknown)
-                        return outcome
-                    }
-                    guard configuration.compatibility.acceptsNewDependency(status, compileStart: fresh.start) else {
-                        log.write("not stored: \(path), which the link read, changed while it ran "
-                                  + "(modified \(status.modifiedNanoseconds), changed \(status.changedNanoseconds), link began \(fresh.start))")
-                        counters.add(.tooNewDependency)
-                        return outcome
-                    }
-                    recorded.files.append(RecordedFile(path: path, digest: digest, status: status,
-                                                       statTrusted: StatTrust.isSettled(status, now: now)))
-                }
-                recorded.absentPaths += link.absentPaths.filter { !recorded.absentPaths.contains($0) }
-            case .failure(let why):
-                log.write("not stored: \(why)")
-                counters.add(.linkInputsUnknown)
-                return outcome
-            }
+        if request.links, let refusal = recordLink(fresh, into: &recorded) {
+            counters.add(refusal)
+            return outcome
         }
         var call = call
         var dependence = pathDependence(call, recorded: recorded)

@@ -289,6 +289,37 @@ extension CachedCompile {
         return .success(inputs)
     }
 
+    /// Adds what a compile-and-link call's link read, and could have read instead, to its recording;
+    /// the counter of why it cannot be stored otherwise.
+    func recordLink(_ fresh: FreshCompile, into recorded: inout DependencyRecorder.Recording) -> Counter? {
+        let link: LinkInputs
+        switch linkInputs(dependencyText: fresh.linkDependencyText, read: fresh.linkRead) {
+        case .success(let value): link = value
+        case .failure(let why):
+            log.write("not stored: \(why)")
+            return .linkInputsUnknown
+        }
+        let now = Clock.nowNanoseconds()
+        for path in link.files {
+            // What the link read was hashed before returning; the programs that link, now.
+            let known = fresh.linkRead[path]
+            guard let status = known?.status ?? (try? FileSystem.status(path)),
+                  let digest = known?.digest ?? (try? FileSystem.readFile(path)).map(Digest.of) else {
+                log.write("not stored: \(path), which the link read, cannot be read")
+                return .linkInputsUnknown
+            }
+            guard configuration.compatibility.acceptsNewDependency(status, compileStart: fresh.start) else {
+                log.write("not stored: \(path), which the link read, changed while it ran")
+                return .tooNewDependency
+            }
+            recorded.files.append(RecordedFile(path: path, digest: digest, status: status,
+                                               statTrusted: StatTrust.isSettled(status, now: now)))
+        }
+        let known = Set(recorded.absentPaths)
+        recorded.absentPaths += link.absentPaths.filter { !known.contains($0) }
+        return nil
+    }
+
     /// The `ld` collect2 runs: `real-ld`, `collect-ld`, then `ld` in the compiler's program directories,
     /// then `ld` in `PATH`; the names tried before it are recorded absent.
     func collectLinker(_ inputs: inout LinkInputs) -> String? {

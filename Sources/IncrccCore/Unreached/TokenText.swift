@@ -41,14 +41,14 @@ struct TokenText: Equatable {
         var definitions: [Definition] = []
         var previousWasDirective = true
         var first = true
+        // One stream of raw bytes, so a line split or joined hashes alike.
+        func feed(_ bytes: [UInt8]) { bytes.withUnsafeBytes { hasher.update(raw: $0) } }
         for rawLine in spliced.split(separator: 0x0a, omittingEmptySubsequences: true) {
             guard let line = Self.normalized(rawLine) else { return nil }
             guard !line.isEmpty else { continue }
             let directive = line[0] == UInt8(ascii: "#") || line.starts(with: "%:".utf8)
-            // One stream of raw bytes, so a line split or joined hashes alike; 0x01 (refused in lines) stands
-            // for a definition.
+            // 0x01 (refused in lines) stands for a definition.
             guard !line.contains(0x01) else { return nil }
-            func feed(_ bytes: [UInt8]) { bytes.withUnsafeBytes { hasher.update(raw: $0) } }
             if !first { feed(directive || previousWasDirective ? [0x0a] : [0x20]) }
             first = false
             previousWasDirective = directive
