@@ -36,20 +36,43 @@ struct ResponseFileTests {
         #expect(values["direct_cache_hit"] == 1 && values["cache_miss"] == 2, "\(values)")
     }
 
-    /// A response file that is missing, nested or unterminated: the compiler runs as called and says what
-    /// it says; nothing is cached.
-    @Test func unreadableOrNestedResponseFilesRunUncached() throws {
+    /// A response file that is missing, unterminated, cyclic, or that names another one by a relative name
+    /// from another directory (gcc resolves it against the working directory, clang against the including
+    /// file's): the compiler runs as called and says what it says; nothing is cached.
+    @Test func unreadableOrAmbiguousResponseFilesRunUncached() throws {
         let s = Scratch()
         s.write("r.c", "int f(void) { return 1; }\n")
-        s.write("outer.rsp", "-c @inner.rsp\n")
-        s.write("inner.rsp", "r.c\n")
         s.write("open.rsp", "-c \"r.c\n")
-        for file in ["outer.rsp", "open.rsp", "missing.rsp"] {
+        s.write("loop.rsp", "-c r.c @loop.rsp\n")
+        s.write("sub/outer.rsp", "-c @inner.rsp\n")
+        s.write("sub/inner.rsp", "r.c\n")
+        s.write("inner.rsp", "r.c\n")
+        for file in ["open.rsp", "missing.rsp", "loop.rsp", "sub/outer.rsp"] {
             let cached = try incrcc(["gcc", "@" + file, "-o", "r.o"], in: s)
             let plain = try run(["gcc", "@" + file, "-o", "r.o"], in: s)
             #expect(cached.status == plain.status && cached.stderr == plain.stderr, "\(file)")
         }
         let values = try stats(s)
-        #expect(values["response_file"] == 3 && (values["cache_miss"] ?? 0) == 0, "\(values)")
+        #expect(values["response_file"] == 4 && (values["cache_miss"] ?? 0) == 0, "\(values)")
+    }
+
+    /// Nested response files where gcc and clang read them alike (an absolute name, or an including file
+    /// in the working directory): expanded, compared with plain compiles, then a hit; an edit of the inner
+    /// file is a miss.
+    @Test(arguments: compilers)
+    func nestedResponseFilesAreFollowed(compiler: String) throws {
+        let s = Scratch()
+        s.write("r.c", "int f(void) { return V + W; }\n")
+        s.write("outer.rsp", "-c @inner.rsp @\(s.file("abs.rsp"))\n")
+        s.write("inner.rsp", "r.c -DV=1\n")
+        s.write("abs.rsp", "-DW=2\n")
+        for round in 0..<2 {
+            try compareWithPlain(compiler, ["@outer.rsp", "-o", "r.o"], object: "r.o", in: s)
+            #expect(try stats(s)["direct_cache_hit"] == round)
+        }
+        s.write("abs.rsp", "-DW=3\n")
+        try compareWithPlain(compiler, ["@outer.rsp", "-o", "r.o"], object: "r.o", in: s)
+        let values = try stats(s)
+        #expect(values["direct_cache_hit"] == 1 && values["cache_miss"] == 2, "\(values)")
     }
 }

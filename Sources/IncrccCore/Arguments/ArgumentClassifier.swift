@@ -97,6 +97,8 @@ public struct ArgumentClassifier {
         var profileUse: ProfileUse?
         var otherInputs = 0
         var otherInputPaths: [String] = []
+        var modules = ModuleOptions()
+        var moduleOutputAsked = false
         var index = 0
 
         func value(at i: Int) -> String? { i + 1 < arguments.count ? arguments[i + 1] : nil }
@@ -112,6 +114,27 @@ public struct ArgumentClassifier {
                 } else {
                     otherInputs += 1
                     otherInputPaths.append(arg)
+                }
+                index += 1
+                continue
+            }
+            if let option = ModuleOptions.Option(arg) {
+                switch option {
+                case .output(let path):
+                    moduleOutputAsked = true
+                    modules.interfaceOutput = path
+                    // The interface's name decides nothing in it: only the flag's presence is keyed.
+                    keyed.append("-fmodule-output")
+                case .precompile:
+                    modules.precompiles = true
+                    keyed.append(arg)
+                case .file(let file):
+                    modules.files.append(file)
+                    keyed.append(arg)
+                case .keyedOnly:
+                    keyed.append(arg)
+                case .gccModules:
+                    return .uncacheable(.gccModules)
                 }
                 index += 1
                 continue
@@ -233,6 +256,12 @@ public struct ArgumentClassifier {
         }
 
         if preprocessOnly { return .uncacheable(.calledForPreprocessing) }
+        if modules.precompiles {
+            // `--precompile` writes the interface alone; with `-c` or `-S` as well, which one wins is the
+            // driver's business: not followed.
+            if compileOnly || assembly || syntaxOnly || moduleOutputAsked { return .uncacheable(.unsupportedCompilerOption) }
+            compileOnly = true
+        }
         if dependencyOnly && mdKind == nil { return .uncacheable(.calledForPreprocessing) }
         // A header is compiled, never linked: `gcc pch.h` writes `pch.h.gch` as `gcc -c pch.h` does.
         if (syntaxOnly || languages.contains(where: \.isHeader)) && !compileOnly && !assembly { compileOnly = true }
@@ -265,7 +294,18 @@ public struct ArgumentClassifier {
 
         if language.isHeader && assembly { return .uncacheable(.unsupportedSourceLanguage) }
         let objectPath = output ?? (links ? "a.out" : language.isHeader ? source + ".gch"
-            : Path.replacingExtension(Path.baseName(source), with: assembly ? "s" : "o"))
+            : Path.replacingExtension(Path.baseName(source), with: modules.precompiles ? "pcm" : assembly ? "s" : "o"))
+        if modules.isUsed || moduleOutputAsked {
+            // A module unit's interface comes with its object; clang writes none for another language, and
+            // an interface of an assembly or syntax-only run is not followed.
+            if moduleOutputAsked {
+                guard language == .cxxModule, compileOnly, !assembly, !syntaxOnly, objectPath != "/dev/null" else {
+                    return .uncacheable(.unsupportedCompilerOption)
+                }
+                if modules.interfaceOutput == nil { modules.interfaceOutput = Path.replacingExtension(objectPath, with: "pcm") }
+            }
+            if links || language != .cxx && language != .cxxModule { return .uncacheable(.unsupportedCompilerOption) }
+        }
         var request = CompileRequest(
             arguments: arguments, source: source, language: language, output: objectPath,
             producesAssembly: assembly, keyedArguments: keyed, dependencyFile: nil,
@@ -276,6 +316,12 @@ public struct ArgumentClassifier {
             hasExplicitColorOption: explicitColor && (colorKeyed || colorChoice == nil), dependsOnHostCPU: hostCPU)
         request.colorChoice = colorKeyed ? nil : colorChoice
         request.links = links
+        request.modules = modules
+        if modules.precompiles {
+            // The interface records the working directory (bit-packed, so it cannot be patched).
+            request.outputDependsOnDirectory = true
+            request.directoryIsOnlyInDebugInfo = false
+        }
         // The link leaves no place for a split or coverage output's derived name: kept simple.
         if links && (splitDwarf || coverageNotes || profileArcs || stackUsage || profileUse != nil) {
             return .uncacheable(.calledForLink)

@@ -11,6 +11,9 @@ public enum SourceLanguage: String, Sendable {
     /// A header compiled into a precompiled header (gcc's `.gch`).
     case cHeader = "c-header"
     case cxxHeader = "c++-header"
+    /// A C++20 module unit (clang's `-x c++-module`, `.cppm`): besides its object, `-fmodule-output` writes
+    /// its compiled interface (BMI).
+    case cxxModule = "c++-module"
     /// Objects and libraries linked into a program (`cc a.o b.o -lm -o prog`): no compile, only the link.
     /// Never a `-x` language: the first input stands as the call's source.
     case objectCode = "object"
@@ -28,6 +31,8 @@ public enum SourceLanguage: String, Sendable {
         case "S", "sx": return .assemblerWithCpp
         case "h": return .cHeader
         case "hh", "hp", "hxx", "hpp", "HPP", "h++", "H", "tcc": return .cxxHeader
+        // clang 16 takes `.cppm` alone as a module unit (`.ixx` and `.mpp` are linker inputs to it).
+        case "cppm": return .cxxModule
         default: return nil
         }
     }
@@ -125,6 +130,12 @@ public struct CompileRequest: Sendable {
     public var colorChoice: ColorChoice? = nil
     /// One source compiled and linked into the program `output` (`LinkOptions` says which).
     public var links = false
+    /// C++20 modules: the compiled interfaces this call writes and reads (`ModuleOptions`).
+    public var modules = ModuleOptions()
+
+    /// Whether the call reads files no dependency list names in full (a link's inputs, compiled module
+    /// interfaces): only the strategies whose entries record those serve it.
+    public var readsBeyondHeaders: Bool { links || modules.isUsed }
 
     public enum ColorChoice: Sendable { case always, never, auto }
 

@@ -5,16 +5,27 @@ import Glibc
 /// middle of an argument; a backslash takes the next character as it is, inside quotes too; `""` is an
 /// empty argument. A compile is keyed by, and runs with, the expanded arguments.
 ///
+/// A response file may name another: gcc resolves its name against the working directory, clang against
+/// the including file's directory, so it is followed where the two agree (an absolute name, or an
+/// including file named without a directory) up to `maximumDepth`.
+///
 /// Whatever the two might read differently runs uncached, with the original command line: a file that
 /// cannot be read (gcc then takes `@name` as an argument), an unterminated quote or a trailing backslash,
-/// and a response file named inside another (gcc resolves it against the working directory, clang
-/// against the including file's).
+/// a nested name the two would resolve apart, and a cycle.
 public enum ResponseFiles {
     /// The largest response file read: CMake's and Ninja's are a few kilobytes.
     static let maximumSize = 1 << 20
 
+    /// How deep response files may name one another.
+    static let maximumDepth = 8
+
     public static func expand(_ arguments: [String]) -> [String]? {
         guard arguments.contains(where: { $0.hasPrefix("@") }) else { return arguments }
+        return expand(arguments, including: nil, depth: 0)
+    }
+
+    /// `including`: the response file these arguments come from (nil: the command line).
+    static func expand(_ arguments: [String], including: String?, depth: Int) -> [String]? {
         var expanded: [String] = []
         for argument in arguments {
             guard argument.hasPrefix("@") else {
@@ -22,10 +33,13 @@ public enum ResponseFiles {
                 continue
             }
             let path = String(argument.dropFirst())
-            guard !path.isEmpty, let status = try? FileSystem.status(path), status.isRegularFile,
+            guard !path.isEmpty, depth < maximumDepth else { return nil }
+            if let including, !path.hasPrefix("/"), including.contains("/") { return nil }
+            guard let status = try? FileSystem.status(path), status.isRegularFile,
                   status.size <= Int64(maximumSize), let bytes = try? FileSystem.readFile(path),
-                  let tokens = tokenize(bytes), !tokens.contains(where: { $0.hasPrefix("@") }) else { return nil }
-            expanded += tokens
+                  let tokens = tokenize(bytes), let inner = expand(tokens, including: path, depth: depth + 1)
+            else { return nil }
+            expanded += inner
         }
         return expanded
     }

@@ -41,8 +41,12 @@ public struct CachedCompile {
     /// option, so one entry serves a terminal and a log (the colours are stripped for the log; stripping
     /// gives gcc's and clang's plain text byte for byte, checked with both). Another compiler may not take
     /// `-fdiagnostics-color`, and is keyed by whether incrcc's stderr is a terminal instead.
+    ///
+    /// A compiled module interface records whether diagnostics were coloured (clang 16: one bit of its
+    /// diagnostic options), so a call that writes one is compiled with the colours its caller's terminal
+    /// gives, and keyed by them.
     func storesColoredDiagnostics(_ compiler: CompilerIdentity) -> Bool {
-        !request.hasExplicitColorOption && compiler.family != .unknown
+        !request.hasExplicitColorOption && compiler.family != .unknown && !request.modules.writesInterface
     }
 
     /// Whether the caller's stderr shows colours.
@@ -61,7 +65,7 @@ public struct CachedCompile {
     /// a regular file or absent: `-o /dev/null` must never turn /dev/null into a file.
     var outputPaths: [String] {
         [request.output, request.dependencyFile?.path, request.splitDwarfOutput, request.coverageNotesOutput,
-         request.stackUsageOutput].compactMap { $0 }
+         request.stackUsageOutput, request.modules.interfaceOutput].compactMap { $0 }
     }
 
     public func run() -> Outcome {

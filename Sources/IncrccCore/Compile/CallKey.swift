@@ -74,6 +74,12 @@ extension CachedCompile {
         // A program is keyed by its real paths; one linked in a throw-away directory or under moving paths
         // could never be found again, so it runs uncached as before.
         if request.links && !mapping.isEmpty { return .failure(.calledForLink) }
+        // A compiled module interface records the paths it was built at, bit-packed, where no patch reaches:
+        // module units under moving paths run uncached.
+        if request.modules.isUsed && !mapping.isEmpty {
+            log.write("module unit under moving paths: compiled uncached")
+            return .failure(.moduleInputsUnknown)
+        }
         if !mapping.isEmpty {
             let digest = PatchTrust.classDigest(compiler: compiler.digest, request: request)
             patchClass = digest

@@ -13,6 +13,10 @@ struct DependencyRecorder {
     var compatibility = CompatibilitySettings()
     /// The call's ephemeral path parts: a header that holds one is keyed by its normalized text.
     var mapping = PathMapping()
+    /// The compiled module interfaces the compile read (as named and absolute), recorded apart (`ModuleInputs`): the
+    /// dependency list's mention of one is left to that record. A BMI it names that is not among them
+    /// means the list of BMIs is incomplete, and nothing is stored.
+    var moduleFiles: Set<String> = []
 
     struct Recording {
         var files: [RecordedFile]
@@ -84,6 +88,10 @@ struct DependencyRecorder {
         // `/dev/null` (`-include /dev/null`, a CMake probe's source) reads empty whatever happens: nothing
         // to record.
         for path in DependencyFile.prerequisites(dependencyText) where path != "/dev/null" && seen.insert(path).inserted {
+            if request.modules.isUsed && path.hasSuffix(".pcm") {
+                if moduleFiles.contains(path) { continue }
+                return .failure(.moduleInputsUnknown)
+            }
             guard let (fileFacts, status) = facts.facts(of: path) else { return .failure(.internalError) }
             // Changed while the compiler ran: what it read may not be what was hashed.
             if !compatibility.acceptsNewDependency(status, compileStart: compileStart) {

@@ -13,6 +13,9 @@ struct FreshCompile {
     /// Each file of that list as it was when the link ended, hashed before the call returned: a build may
     /// remove its objects at once (`make clean`), before the store after returning reads them.
     var linkRead: [String: (status: FileStatus, digest: Digest)] = [:]
+    /// The compiled module interfaces the compile may have read, hashed before the call returned (nil: they
+    /// cannot be told, and nothing is stored).
+    var moduleRead: ModuleInputs? = nil
     /// The optional `.dwo` as it was before the compile (nil: absent), to tell a new one from a left-over.
     var splitDwarfBefore: FileStatus? = nil
     /// The precompiled-header candidates as the compiler found them; nil when one changed while it ran.
@@ -99,11 +102,13 @@ extension CachedCompile {
             guard let status = try? FileSystem.status(path), let bytes = try? FileSystem.readFile(path) else { continue }
             linkRead[path] = (status, Digest.of(bytes))
         }
-        return .compiled(FreshCompile(status: status, stdout: stdout, stderr: stderr, start: start,
-                                     dependencyText: dependencyText, linkDependencyText: linkDependencyText,
-                                     linkRead: linkRead, splitDwarfBefore: splitDwarfBefore,
-                                     precompiledHeaders: precompiledHeaders, builtinDirectories: builtin,
-                                     sourceChanged: sourceChanged(call)))
+        var compiled = FreshCompile(status: status, stdout: stdout, stderr: stderr, start: start,
+                                    dependencyText: dependencyText, linkDependencyText: linkDependencyText,
+                                    linkRead: linkRead, splitDwarfBefore: splitDwarfBefore,
+                                    precompiledHeaders: precompiledHeaders, builtinDirectories: builtin,
+                                    sourceChanged: sourceChanged(call))
+        if request.modules.isUsed { compiled.moduleRead = moduleInputs(compileStart: start) }
+        return .compiled(compiled)
     }
 
     /// Whether the source differs from the text the key was computed over: by its stat (any write moves its
@@ -147,8 +152,17 @@ extension CachedCompile {
             counters.add(.tooNewDependency)
             return outcome
         }
+        var recorder = recorder(call)
+        if request.modules.isUsed {
+            guard let modules = fresh.moduleRead else {
+                log.write("not stored: the compiled module interfaces it read cannot be told")
+                counters.add(.moduleInputsUnknown)
+                return outcome
+            }
+            recorder.moduleFiles = Set(modules.files.flatMap { [$0.path, Path.absolute($0.path, cwd: currentDirectory)] })
+        }
         var recorded: DependencyRecorder.Recording
-        switch recorder(call).record(dependencyText: fresh.dependencyText, source: call.source,
+        switch recorder.record(dependencyText: fresh.dependencyText, source: call.source,
                                      compileStart: fresh.start, precompiledHeaders: fresh.precompiledHeaders,
                                      builtin: fresh.builtinDirectories) {
         case .success(let value): recorded = value
@@ -161,6 +175,7 @@ extension CachedCompile {
             counters.add(refusal)
             return outcome
         }
+        if let modules = fresh.moduleRead { recorded.files += moduleRecords(modules) }
         var call = call
         var dependence = pathDependence(call, recorded: recorded)
         if dependence.kind != .none { log.write("may read a moving path: \(dependence.reason)") }
@@ -204,6 +219,7 @@ extension CachedCompile {
             do {
                 try store.write(resultKey, kind: .result, payload: payload)
                 stored.append(.localStorageWrite)
+                rememberInterface(result, resultKey: resultKey)
                 log.write("stored result \(resultKey.hex) with \(files.count) files, \(absentPaths.count) absent paths")
             } catch {
                 localFailure = error
@@ -300,7 +316,7 @@ extension CachedCompile {
         }
         let extras: [(OutputKind, String?)] = [
             (.splitDwarf, request.splitDwarfOutput), (.coverageNotes, request.coverageNotesOutput),
-            (.stackUsage, request.stackUsageOutput),
+            (.stackUsage, request.stackUsageOutput), (.moduleInterface, request.modules.interfaceOutput),
         ]
         for case let (kind, path?) in extras {
             if kind == .splitDwarf, !request.splitDwarfIsCertain {
@@ -313,6 +329,7 @@ extension CachedCompile {
             guard let bytes = try? FileSystem.readFile(path) else { return nil }
             files.append(OutputFile(kind, bytes))
         }
+        if request.modules.interfaceOutput != nil { files.append(OutputFile(.moduleContext, Array(currentDirectory.utf8))) }
         return CachedResult(stdout: fresh.stdout, stderr: fresh.stderr, files: files)
     }
 }

@@ -23,7 +23,7 @@ struct ResultWriter {
     static func linksReplaced(_ kind: OutputKind, family: CompilerFamily) -> Bool {
         switch kind {
         // ld removes an ordinary file or link at its output before it writes the program.
-        case .object, .splitDwarf, .executable: return true
+        case .object, .splitDwarf, .executable, .moduleInterface, .moduleContext: return true
         case .dependencyWithoutTarget, .dependencyVerbatim: return family == .clang
         case .stackUsage, .coverageNotes: return false
         }
@@ -106,6 +106,8 @@ extension ResultWriter {
         case .splitDwarf: return request.splitDwarfOutput
         case .coverageNotes: return request.coverageNotesOutput
         case .stackUsage: return request.stackUsageOutput
+        case .moduleInterface: return request.modules.interfaceOutput
+        case .moduleContext: return nil
         case .dependencyWithoutTarget, .dependencyVerbatim:
             return request.dependencyFile.flatMap { $0.isDiscarded ? nil : $0.path }
         }

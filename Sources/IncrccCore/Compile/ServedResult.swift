@@ -14,7 +14,7 @@ extension CachedCompile {
         // One open of the entry: a damaged one (thrown) is read again the ordinary way, which removes it.
         let opened = preloaded != nil ? nil : try? StreamedResult.open(
             store.path(for: resultKey, kind: .result), files: store.files, kind: .result, key: resultKey,
-            streaming: !sampled && call.mapping.isEmpty && !request.links)
+            streaming: !sampled && call.mapping.isEmpty && !request.links && request.modules.interfaceOutput == nil)
         let data: [UInt8]?
         switch opened {
         case .streamed(let streamed):
@@ -45,7 +45,21 @@ extension CachedCompile {
             log.write("result \(resultKey.hex) \(why): verifying")
             return verify(served, call, sampled: false, result: resultKey)
         }
-        guard let result = restore(stored, call) else { return nil }
+        guard var result = restore(stored, call) else { return nil }
+        var notesOfInterface: [Counter] = []
+        if request.modules.interfaceOutput != nil, result.file(.moduleContext) != Array(currentDirectory.utf8) {
+            // Written in another directory, which its interface records: the compiler writes it again here.
+            guard let rebuilt = rebuildInterface(into: &result) else { return nil }
+            notesOfInterface = [rebuilt]
+            // Kept for this directory from now on: a build directory is rebuilt in more often than another
+            // is switched to.
+            var moved = stored
+            moved.files = stored.files.map { file in
+                file.kind == .moduleInterface || file.kind == .moduleContext ? result.files.first { $0.kind == file.kind } ?? file : file
+            }
+            try? store.write(resultKey, kind: .result, payload: moved.encode())
+        }
+        rememberInterface(result, resultKey: resultKey)
         if sampled && !verifiesAfterReturning {
             log.write("hit sampled for verification before returning")
             return verify(result, call, sampled: true, route: route)
@@ -62,7 +76,7 @@ extension CachedCompile {
         }
         store.markUsed(resultKey, kind: .result)
         log.write((patched ? "patched " : "") + (route.first == .scanHit ? "scan hit " : "direct hit ") + resultKey.hex)
-        var notes = route
+        var notes = route + notesOfInterface
         if patched { notes.append(.patchedHit) }
         if unitTrusted { notes.append(.patchUnitTrustedHit) }
         if sampled, verifyAfterReturning(result, call, resultKey: resultKey) {

@@ -25,8 +25,8 @@ extension CachedCompile {
     func find(_ strategy: LookupStrategy, _ calls: [Call], notes: LookupNotes?,
               consider: Consider) -> Bool {
         guard let first = calls.first else { return false }
-        if request.links && !strategy.servesLinks {
-            notes?.add("not tried for a compile-and-link call")
+        if request.readsBeyondHeaders && !strategy.servesOwnInputs {
+            notes?.add(request.links ? "not tried for a compile-and-link call" : "not tried for a call that reads compiled module interfaces")
             return false
         }
         switch strategy {
@@ -73,7 +73,11 @@ extension CachedCompile {
                         consider: Consider) -> Bool? {
         guard let payload = store.read(call.directKey, kind: .manifest),
               let manifest = try? Manifest.decode(payload) else { return nil }
-        let matcher = ManifestMatcher(mapping: call.mapping, variable: lookup)
+        var matcher = ManifestMatcher(mapping: call.mapping, variable: lookup)
+        if request.modules.isUsed {
+            let provenance = ModuleProvenance(store: store)
+            matcher.moduleIdentity = { provenance.identity(of: $0) }
+        }
         if let notes {
             for (index, entry) in manifest.entries.enumerated() {
                 let label = prefix + "entry \(index + 1) of \(manifest.entries.count) (result \(entry.result.hex))"
@@ -159,7 +163,7 @@ extension CachedCompile {
     /// to note; throws when the manifest cannot be written (nothing then finds the result).
     func record(_ strategy: LookupStrategy, _ miss: StoredMiss) throws(SystemError) -> [Counter] {
         let local = !configuration.remote.remoteOnly && configuration.directMode
-        if request.links && !strategy.servesLinks { return [] }
+        if request.readsBeyondHeaders && !strategy.servesOwnInputs { return [] }
         switch strategy {
         case .manifest:
             guard local else { return [] }

@@ -25,9 +25,10 @@ enum LookupStrategy: CaseIterable, Sendable {
     /// once, after them.
     static let local: [LookupStrategy] = [.manifest, .realPaths, .unreadOptions, .skippedGroups, .scan]
 
-    /// Whether it finds compile-and-link calls: those are found by their own manifest only, whose entries
-    /// hold what the link read (`LinkInputs`); the other strategies reason about headers alone.
-    var servesLinks: Bool { self == .manifest || self == .realPaths }
+    /// Whether it finds calls that read more than headers (compile-and-link calls, module units): those are
+    /// found by their own manifest only, whose entries hold what the link read (`LinkInputs`) or the
+    /// compiled interfaces imported (`ModuleInputs`); the other strategies reason about headers alone.
+    var servesOwnInputs: Bool { self == .manifest || self == .realPaths }
 
     /// Its name in `incrcc explain` and the log.
     var name: String {

@@ -11,10 +11,17 @@ public struct RecordedFile: Equatable, Sendable {
     public enum Input: Equatable, Sendable {
         case file(String)
         case variable(String)
+        /// A compiled module interface, keyed by its provenance (`ModuleProvenance`) or by its bytes.
+        case moduleFile(String, byProvenance: Bool)
     }
 
     public var input: Input {
-        isVariable ? .variable(String(path.dropFirst())) : .file(path)
+        switch path.utf8.first {
+        case 0: return .variable(String(path.dropFirst()))
+        case 2: return .moduleFile(String(path.dropFirst()), byProvenance: true)
+        case 3: return .moduleFile(String(path.dropFirst()), byProvenance: false)
+        default: return .file(path)
+        }
     }
 
     /// Whether this records a variable, not a file. A variable is stored under its name after a NUL, a byte

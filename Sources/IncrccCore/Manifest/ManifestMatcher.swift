@@ -8,6 +8,8 @@ public struct ManifestMatcher {
     public var mapping: PathMapping
     /// Reads a variable a result depends on (entries name them as `\0NAME`).
     public var variable: (String) -> String?
+    /// What a compiled module interface with these bytes is keyed by (`ModuleProvenance`); nil: its bytes.
+    var moduleIdentity: ((Digest) -> Digest)? = nil
 
     public init(mapping: PathMapping = PathMapping(), variable: @escaping (String) -> String? = Environment.value) {
         self.mapping = mapping
@@ -66,10 +68,15 @@ public struct ManifestMatcher {
 
     /// A file whose size changed is not read unless `readingChanged` (it cannot match).
     func check(_ file: RecordedFile, readingChanged: Bool = false) -> FileCheck {
-        if case .variable(let name) = file.input {
+        let path: String
+        switch file.input {
+        case .variable(let name):
             return DependencyRecorder.variableDigest(variable(name)) == file.digest ? .same : .unknown
+        case .moduleFile(let stored, let byProvenance):
+            return checkModule(file, path: stored, byProvenance: byProvenance)
+        case .file(let stored):
+            path = mapping.restore(stored)
         }
-        let path = mapping.restore(file.path)
         // A path that cannot be stat'ed for another reason (permissions) counts as changed.
         guard let current = (try? FileSystem.statusIfExists(path)) ?? nil else { return .unknown }
         if current.size != file.status.size && !readingChanged { return .unknown }
@@ -85,6 +92,18 @@ public struct ManifestMatcher {
             return Digest.of(normalized) == file.digest ? .same : .unknown
         }
         return .differs(bytes: bytes, status: current)
+    }
+
+    /// A compiled module interface: the same stat, or bytes of the same identity. Its size may differ in
+    /// another build directory (the directory is recorded inside), so it is read whatever its size.
+    func checkModule(_ file: RecordedFile, path: String, byProvenance: Bool) -> FileCheck {
+        guard let current = (try? FileSystem.statusIfExists(path)) ?? nil, current.isRegularFile else { return .unknown }
+        if file.statTrusted && current.sameContentAs(file.status) { return .same }
+        guard let bytes = try? FileSystem.readFile(path),
+              let after = try? FileSystem.status(path), after.sameContentAs(current) else { return .unknown }
+        let digest = Digest.of(bytes)
+        let identity = byProvenance ? moduleIdentity?(digest) ?? digest : digest
+        return identity == file.digest ? .same : .differs(bytes: bytes, status: current)
     }
 
     /// One stat per directory instead of one per absent path: a C++ unit with 49 standard headers has 905
@@ -189,6 +208,9 @@ extension ManifestMatcher {
             let single = ManifestEntry(files: [file], absentPaths: [], result: entry.result)
             guard !matches(single) else { continue }
             if case .variable(let name) = file.input { return "variable \(name) changed" }
+            if case .moduleFile(let path, _) = file.input {
+                return FileSystem.exists(path) ? "module file \(path) changed" : "module file \(path) is gone"
+            }
             let real = mapping.restore(file.path)
             return FileSystem.exists(real) ? "\(real) changed" : "\(real) is gone"
         }

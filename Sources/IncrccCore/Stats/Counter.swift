@@ -74,6 +74,13 @@ public enum Counter: Int, CaseIterable, Sendable, Error {
     case linkInputsUnknown
     /// `compiler_check` named a command that failed: the compiler's identity is unknown, so nothing is cached.
     case compilerCheckFailed
+    /// gcc's C++ modules (`-fmodules-ts`): its module files hold their build time, so nothing is cached.
+    case gccModules
+    /// Module units compiled but not stored: which compiled interfaces they read could not be told.
+    case moduleInputsUnknown
+    /// Hits of module units served in another working directory, whose interface (which records the
+    /// directory) the compiler wrote again with `--precompile`.
+    case moduleInterfaceRebuilt
 
     /// The key printed by `--print-stats`.
     public var key: String {
@@ -146,6 +153,9 @@ public enum Counter: Int, CaseIterable, Sendable, Error {
         case .linkHit: return "link_hit"
         case .linkInputsUnknown: return "link_inputs_unknown"
         case .compilerCheckFailed: return "compiler_check_failed"
+        case .gccModules: return "gcc_modules"
+        case .moduleInputsUnknown: return "module_inputs_unknown"
+        case .moduleInterfaceRebuilt: return "module_interface_rebuilt"
         }
     }
 
@@ -220,6 +230,9 @@ public enum Counter: Int, CaseIterable, Sendable, Error {
         case .linkHit: return "hits of compile-and-link calls"
         case .linkInputsUnknown: return "links not stored: what they read could not be told"
         case .compilerCheckFailed: return "compiler_check command failed"
+        case .gccModules: return "gcc C++ modules (-fmodules-ts)"
+        case .moduleInputsUnknown: return "module units not stored: what they imported could not be told"
+        case .moduleInterfaceRebuilt: return "hits whose module interface was rebuilt for this directory"
         }
     }
 
@@ -229,6 +242,7 @@ public enum Counter: Int, CaseIterable, Sendable, Error {
         .unsupportedCompilerOption, .outputToStdout, .stdinInput, .responseFile, .badCompilerArguments,
         .unsupportedCodeDirective, .compilerProducedNoOutput, .tooNewDependency, .badOutputFile, .couldNotFindCompiler,
         .internalError, .disabled, .unsupportedPrecompiledHeader, .compilerCheckFailed,
+        .gccModules,
     ]
 }
 

@@ -30,6 +30,8 @@ public struct CacheStore: Sendable {
         case .scanIndex: return UInt8(ascii: "S")
         case .fileFacts: return UInt8(ascii: "F")
         case .looseManifest: return UInt8(ascii: "L")
+        case .moduleProvenance: return UInt8(ascii: "P")
+        case .moduleImports: return UInt8(ascii: "I")
         }
     }
 

@@ -9,13 +9,17 @@ public enum OutputKind: UInt8, Sendable, CaseIterable {
     case stackUsage = 6
     /// The program a compile-and-link call wrote, restored executable.
     case executable = 7
+    /// A module unit's compiled interface (`-fmodule-output`).
+    case moduleInterface = 8
+    /// The working directory that interface was written in (it is recorded inside it): never written out.
+    case moduleContext = 9
 
     /// Files whose bytes a compiler lays out itself (sections, string tables, compression), where a patched
     /// path may not give what a compile at that path writes. The others are text the compiler prints paths
     /// into verbatim: same-length patching there is exact by construction.
     public var isBinary: Bool {
         switch self {
-        case .object, .splitDwarf, .coverageNotes, .executable: return true
+        case .object, .splitDwarf, .coverageNotes, .executable, .moduleInterface, .moduleContext: return true
         case .dependencyWithoutTarget, .dependencyVerbatim, .stackUsage: return false
         }
     }

@@ -28,10 +28,16 @@ public enum EntryCodec {
         case fileFacts = 4
         /// Entries under a key without macros and include directories (`LooseManifest`).
         case looseManifest = 5
+        /// Which compile wrote a compiled module interface, under the interface's content digest
+        /// (`ModuleProvenance`).
+        case moduleProvenance = 6
+        /// The modules a compiled module interface imports and the paths stored for them, under its content
+        /// digest (`ModuleInputs`).
+        case moduleImports = 7
 
         /// File facts are a few hundred bytes, read by the dozen on every miss: setting up a zstd context
         /// cost more than the read.
-        var isCompressed: Bool { self != .fileFacts }
+        var isCompressed: Bool { self != .fileFacts && self != .moduleProvenance }
 
         /// Whether `files_in_cache` counts it: results and manifests, the cache entries ccache counts; what
         /// incrcc keeps beside them (scan indexes, file facts, skeletons, entries without options) counts
