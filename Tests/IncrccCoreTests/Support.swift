@@ -91,6 +91,15 @@ enum Tools {
     static let hasMake = which("make") != nil
     static let hasCMakeNinja = which("cmake") != nil && which("ninja") != nil
     static let hasIncrcc = FileManager.default.isExecutableFile(atPath: incrcc)
+    /// A CMake that scans C++20 sources for modules (3.28 and later): INCRCC_TEST_CMAKE, else the one
+    /// `.ci/install` takes from PyPI (Debian 12's is 3.25).
+    static let modulesCMake: String? = {
+        let candidates = [ProcessInfo.processInfo.environment["INCRCC_TEST_CMAKE"] ?? "",
+                          "/opt/incrcc-cmake/cmake/data/bin/cmake"]
+        return candidates.first { !$0.isEmpty && FileManager.default.isExecutableFile(atPath: $0) }
+    }()
+    /// clang 16 and its dependency scanner, which CMake's module support needs.
+    static let hasClang16Modules = which("clang++-16") != nil && which("clang-scan-deps-16") != nil
     /// Whether this process may mount a tmpfs (root with CAP_SYS_ADMIN): the full-disk tests need one.
     static let canMountTmpfs: Bool = {
         guard geteuid() == 0 else { return false }
