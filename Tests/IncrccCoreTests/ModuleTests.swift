@@ -131,9 +131,10 @@ struct ModuleTests {
     /// compiled again.
     @Test func reExportedModuleEditReachesAnImporterThatNamesOnlyTheReExporter() throws {
         let s = Scratch()
-        s.write("base.cppm", "export module base;\nexport int base_value() { return 41; }\n")
+        // `base_k` is compiled into `main.o` itself: a stale `main.o` prints the old value.
+        s.write("base.cppm", "export module base;\nexport constexpr int base_k = 41;\nexport int base_value() { return base_k; }\n")
         s.write("lib.cppm", "export module lib;\nexport import base;\nexport int lib_value() { return base_value() + 1; }\n")
-        s.write("main.cpp", "import lib;\n#include <cstdio>\nint main() { std::printf(\"%d %d\\n\", lib_value(), base_value()); }\n")
+        s.write("main.cpp", "import lib;\n#include <cstdio>\nint main() { std::printf(\"%d %d\\n\", lib_value(), base_k); }\n")
         func buildByHand() throws -> (output: String, libInterface: Data?) {
             let std = "-std=c++20"
             for arguments in [[std, "--precompile", "base.cppm", "-o", "base.pcm"],
@@ -152,7 +153,7 @@ struct ModuleTests {
         #expect(before.output == "42 41\n")
         #expect(try buildByHand().output == "42 41\n")
         #expect(try counts(s) == (3, 3))
-        s.write("base.cppm", "export module base;\nexport int base_value() { return 42; }\n")
+        s.write("base.cppm", "export module base;\nexport constexpr int base_k = 42;\nexport int base_value() { return base_k; }\n")
         let after = try buildByHand()
         #expect(after.libInterface == before.libInterface, "the re-exporter's interface should not change")
         #expect(after.output == "43 42\n")
