@@ -164,8 +164,12 @@ struct BackgroundStore {
 extension CachedCompile {
     /// Whether a miss may store after returning. Not in a Nix builder (outside `nix-shell`): Nix kills every
     /// process of the build when its builder exits, and a store cut short is a lost entry.
+    ///
+    /// A call that writes a compiled module interface stores before returning: its importers, which the
+    /// build starts as soon as it returns, key the interface by the result it came from
+    /// (`ModuleProvenance`), which must be on record by then.
     var storesInBackground: Bool {
-        guard configuration.backgroundStore else { return false }
+        guard configuration.backgroundStore, !request.modules.writesInterface else { return false }
         return lookup("NIX_BUILD_TOP") == nil || lookup("IN_NIX_SHELL") != nil
     }
 
