@@ -39,11 +39,12 @@ import Testing
     }
 
     @Test func uncacheableReasons() {
-        #expect(reason(["a.o", "-shared", "-o", "a.so"]) == .calledForLink)
+        #expect(reason(["a.o", "-fuse-ld=lld", "-o", "a"]) == .calledForLink)
+        #expect(request(["a.o", "-shared", "-o", "a.so", "-Wl,-soname,a.so.1"])?.links == true, "shared libraries are links")
         #expect(reason(["a.o", "script.ld", "-o", "a"]) == .calledForLink)
         #expect(request(["a.o", "b.o", "-o", "a"])?.keyedArguments.contains("b.o") == true, "objects are keyed in order")
         #expect(reason(["a.c", "b.o", "-o", "a"]) == .calledForLink)
-        #expect(reason(["-shared", "a.c", "-o", "liba.so"]) == .calledForLink)
+        #expect(reason(["-shared", "a.c", "-o", "liba.so", "-Wl,-Map=a.map"]) == .calledForLink)
         #expect(reason(["-v", "a.c", "-o", "a"]) == .calledForLink)
         #expect(request(["a.c", "-o", "a", "-lm"])?.links == true, "one source compiled and linked is cached")
         #expect(request(["a.c"])?.output == "a.out")

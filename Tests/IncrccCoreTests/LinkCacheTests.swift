@@ -79,9 +79,8 @@ struct LinkCacheTests {
             return (values["called_for_link"] ?? 0) + (values["unsupported_compiler_option"] ?? 0)
         }
         let linked = try refusedCalls()
-        s.write("v.map", "{ global: main; local: *; };\n")
-        for refused in [["gcc", "-shared", "-fPIC", "probe.c", "-o", "libp.so"],
-                        ["gcc", "probe.c", "-o", "p2", "-Wl,--version-script=v.map", "-L" + s.file("libs"), "-lbar"],
+        for refused in [["gcc", "-fuse-ld=bfd", "probe.c", "-o", "p1", "-L" + s.file("libs"), "-lbar"],
+                        ["gcc", "probe.c", "-o", "p2", "-Wl,-Map=p2.map", "-L" + s.file("libs"), "-lbar"],
                         ["gcc", "-flto", "probe.c", "-o", "p3", "-L" + s.file("libs"), "-lbar"]] {
             #expect(try incrcc(refused, in: s).status == 0)
         }
@@ -118,5 +117,29 @@ struct LinkCacheTests {
         #expect(try run([compiler, "-c", "f.c"], in: s).status == 0)
         try step(link, hit: false, exit: 9, "an object changed")
         try step(link, hit: true, exit: 9, "the same again")
+    }
+
+    /// A shared library from objects, with a soname and a version script (`link_cache = all`): served the
+    /// second time as ld writes it; an edit of the version script links again.
+    @Test(arguments: compilers)
+    func sharedLibrariesWithVersionScriptsAreServed(compiler: String) throws {
+        let s = Scratch()
+        s.write("x.c", "int f(void) { return 1; }\nint g(void) { return 2; }\n")
+        s.write("v.map", "{ global: f; local: *; };\n")
+        #expect(try run([compiler, "-fPIC", "-c", "x.c"], in: s).status == 0)
+        #expect(try incrcc(["-o", "link_cache=all"], in: s).status == 0)
+        let link = ["-shared", "x.o", "-o", "libx.so", "-Wl,-soname,libx.so.1", "-Wl,--version-script=v.map"]
+        var hits = try linkHits(s)
+        for (hit, what) in [(false, "first link"), (true, "the same link")] {
+            try compareWithPlain(compiler, link, object: "libx.so", in: s)
+            #expect((try linkHits(s) > hits) == hit, "\(compiler): \(what)")
+            hits = try linkHits(s)
+        }
+        let mode = try FileManager.default.attributesOfItem(atPath: s.file("libx.so"))[.posixPermissions] as? Int
+        #expect(mode.map { $0 & 0o111 != 0 } == true, "a shared library is written executable, as ld writes it")
+        s.write("v.map", "{ global: f; g; local: *; };\n")
+        try compareWithPlain(compiler, link, object: "libx.so", in: s)
+        #expect(try linkHits(s) == hits, "\(compiler): the version script changed")
+        #expect(try run(["nm", "-D", "--defined-only", "libx.so"], in: s).stdout.contains(" g"))
     }
 }

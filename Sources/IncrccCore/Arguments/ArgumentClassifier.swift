@@ -32,7 +32,7 @@ public struct ArgumentClassifier {
         "-fcreate-profile", "-fprofile-list", "-fxray-attr-list", "-fxray-always-instrument", "-fxray-never-instrument",
         "-fsave-optimization-record", "-foptimization-record-file", "-fopt-info", "-fcoverage-compilation-dir",
         "--serialize-diagnostics", "-serialize-diagnostics", "-gen-reproducer", "-ftime-trace", "-fdiagnostics-format=sarif",
-        "-fsanitize-coverage-allowlist", "-fsanitize-coverage-ignorelist", "-fembed-bitcode", "-Wl,--",
+        "-fsanitize-coverage-allowlist", "-fsanitize-coverage-ignorelist", "-fembed-bitcode",
         // Reads the `.gcda` profile (gcc derives its name from the output), which is no input the key holds.
         "-fbranch-probabilities", "-fprofile-note=", "-fauto-profile",
         // Write files beside the object that a hit would not restore.

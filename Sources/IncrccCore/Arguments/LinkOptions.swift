@@ -1,4 +1,5 @@
-/// Which compile-and-link calls of one source are cached (`cc [opts] conftest.c -o conftest -lm`, as
+/// Which compile-and-link calls of one source are cached (and links of objects and shared libraries,
+/// `-shared`, with `link_cache = all`) (`cc [opts] conftest.c -o conftest -lm`, as
 /// configure scripts run hundreds of times). Everything the link reads must be found by
 /// `LinkInputs` from the linker's own dependency list and the search it was given; an option that makes
 /// the link read or write something else, or that this reading does not follow, keeps the call uncached.
@@ -16,7 +17,7 @@ enum LinkOptions {
     /// Driver options that change which files the link reads beyond what `LinkInputs` follows, or write
     /// more than the program: they keep the call uncached.
     static let refusedPrefixes = [
-        "-shared", "-fuse-ld", "-B", "-T", "-Xlinker", "-flto", "-ffat-lto", "-fwhole-program", "-specs",
+        "-fuse-ld", "-B", "-T", "-Xlinker", "-flto", "-ffat-lto", "-fwhole-program", "-specs",
         "--specs", "--sysroot", "-isysroot", "-fprofile", "--coverage", "-ftest-coverage",
         "-fsanitize", "-fopenmp", "-fopenacc", "-static-pie", "-nodefaultlibs", "-nolibc", "-mwindows",
         "-fplugin", "-Wl,@", "-gsplit-dwarf", "-save-temps", "--ld-path", "-rtlib", "-unwindlib", "-stdlib",
@@ -57,6 +58,15 @@ enum LinkOptions {
                         continue
                     }
                     if name.hasPrefix("-rpath=") && name.dropFirst(7).hasPrefix("/") { item += 1; continue }
+                    // A shared library's name: written into it, read from nowhere.
+                    if name == "-soname" || name == "-h" {
+                        guard item + 1 < items.count, !items[item + 1].isEmpty else { return "\(name) without a name" }
+                        item += 2
+                        continue
+                    }
+                    if name.hasPrefix("-soname=") { item += 1; continue }
+                    // A version script is a file the linker reads, and its dependency list names it.
+                    if name.hasPrefix("--version-script=") && name.count > 17 { item += 1; continue }
                     guard linkerItems.contains(name) else { return "-Wl,\(name) is not followed for links" }
                     item += 1
                 }
