@@ -53,14 +53,15 @@ public enum IncrccMain {
             }
             let found = searched.flatMap { $0.name == name ? $0.path : nil } ?? locator.locate(name)
             guard let compilerPath = found else {
+                // Exit 1, as ccache exits, rather than a shell's 127: this is incrcc failing, not a missing program.
                 Console.error("error: cannot find compiler '\(name)' in PATH")
-                return 127
+                return 1
             }
             var prefix: [String] = []
             if let first = configuration.compatibility.prefixCommand.first {
                 guard let found = locator.locate(first) else {
                     Console.error("error: cannot find prefix command '\(first)' in PATH")
-                    return 127
+                    return 1
                 }
                 prefix = [found] + configuration.compatibility.prefixCommand.dropFirst()
             }
@@ -129,7 +130,7 @@ struct CompileSession {
             return handOver()
         }
         if OutputAffectingEnvironment.uncacheableNames.contains(where: { Environment.value($0) != nil }) {
-            count(.unsupportedCompilerOption, store: store)
+            count(.unsupportedEnvironmentVariable, store: store)
             return handOver()
         }
         do {

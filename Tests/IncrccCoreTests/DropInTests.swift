@@ -227,7 +227,7 @@ struct DropInTests {
         #expect(try incrcc(["gcc", "-c", "t.c"], in: s).status == 0)
         #expect(try stats(s)["direct_cache_hit"] == 2)
         let missing = try incrcc(["gcc", "-c", "t.c"], in: s, env: ["INCRCC_PREFIX": "no-such-prefix"])
-        #expect(missing.status == 127)
+        #expect(missing.status == 1, "as ccache exits when a program it needs is missing")
     }
 
     /// Every sloppiness word ccache knows is accepted; `gcno_cwd` shares `-ftest-coverage` results between
@@ -286,7 +286,7 @@ struct DropInTests {
         s.write("inc/h.h", "#define V 1\n")
         s.write("first/h.h", "#define V 3\n")
         #expect(try incrcc(["explain"] + call, in: s).stdout.contains("first/h.h exists now"))
-        #expect(try incrcc(["explain", "gcc", "-shared", "t.c", "-o", "prog"], in: s).stdout.contains("called_for_link"))
+        #expect(try incrcc(["explain", "gcc", "-fuse-ld=bfd", "t.c", "-o", "prog"], in: s).stdout.contains("called_for_link"))
         #expect(try incrcc(["explain", "nosuchcc", "-c", "t.c"], in: s).status == 2)
         // Explaining changes nothing: the next compile still finds the header that appeared.
         try incrcc(call, in: s)

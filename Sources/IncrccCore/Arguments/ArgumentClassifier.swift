@@ -93,6 +93,8 @@ public struct ArgumentClassifier {
         var explicitColor = false
         var hostCPU = false
         var preprocessorDependencyFile = false
+        var explicitDependencyFile = false
+        var driverDependencyOption = false
         var syntaxOnly = false
         var profileUse: ProfileUse?
         var otherInputs = 0
@@ -187,6 +189,7 @@ public struct ArgumentClassifier {
                     output = optionValue
                 case "-MF":
                     depFile = optionValue
+                    explicitDependencyFile = true
                 case "-x":
                     explicitLanguage = optionValue == "none" ? nil : SourceLanguage(rawValue: optionValue)
                     if optionValue != "none" && explicitLanguage == nil { return .uncacheable(.unsupportedSourceLanguage) }
@@ -221,8 +224,8 @@ public struct ArgumentClassifier {
             case "-S": assembly = true
             case "-E": preprocessOnly = true
             case "-M", "-MM": dependencyOnly = true
-            case "-MD": mdKind = false
-            case "-MMD": mdKind = true
+            case "-MD": mdKind = false; driverDependencyOption = true
+            case "-MMD": mdKind = true; driverDependencyOption = true
             case "-gsplit-dwarf": splitDwarf = true
             case "--coverage": coverageNotes = true; profileArcs = true
             case "-ftest-coverage": coverageNotes = true
@@ -338,6 +341,13 @@ public struct ArgumentClassifier {
         request.debugInfo = debugInfo
         request.profileArcs = profileArcs
         request.dependencyFileNamesOutput = preprocessorDependencyFile
+        if preprocessorDependencyFile {
+            // Which file `-MF` and `-Wp,-MD,FILE` together write differs between the compilers.
+            if explicitDependencyFile { return .uncacheable(.unsupportedCompilerOption) }
+            request.preprocessorDependency = CompileRequest.PreprocessorDependency(
+                driverOption: driverDependencyOption, explicitTarget: explicitTarget,
+                onlyReasonForOutputPath: !(splitDwarf || coverageNotes || profileArcs))
+        }
         request.discardsObject = syntaxOnly || objectPath == "/dev/null"
         if request.discardsObject && (splitDwarf || coverageNotes || stackUsage) {
             return .uncacheable(.unsupportedCompilerOption)

@@ -106,6 +106,17 @@ public struct CompileRequest: Sendable {
     public var profileArcs = false
     /// `-Wp,-MD,FILE`: clang names the dependency target after the object path.
     public var dependencyFileNamesOutput = false
+    /// How a `-Wp,-MD,FILE` call was written, for `adapted(to:)`.
+    public var preprocessorDependency: PreprocessorDependency?
+
+    public struct PreprocessorDependency: Sendable {
+        /// `-MD`/`-MMD` given to the driver as well.
+        public var driverOption: Bool
+        /// `-MT`/`-MQ` named the target.
+        public var explicitTarget: Bool
+        /// Nothing else keys the output path (no split DWARF, coverage or profile data).
+        public var onlyReasonForOutputPath: Bool
+    }
     /// The arguments that decide the output, in order: everything but the output and dependency-file paths.
     public var keyedArguments: [String]
     public var dependencyFile: DependencyFileRequest?
@@ -213,4 +224,29 @@ extension CompileRequest {
 public enum Classification: Sendable {
     case cacheable(CompileRequest)
     case uncacheable(Counter)
+}
+
+extension CompileRequest {
+    /// The request once the compiler's family is known. `-Wp,-MD,FILE` writes a dependency file whose
+    /// target the compilers name differently (checked with gcc 12 and clang 16): clang after the object
+    /// path; gcc after the source (`test.o` for `dir/test.c`), or after the object path when the driver
+    /// has `-MD`/`-MMD` too; `-MT`/`-MQ` name it for both. Where the family says which, the output path
+    /// leaves the key: a target named after the object is written for the call's object, as with `-MD`.
+    /// For another compiler the file is stored as written and the output path keyed.
+    public func adapted(to family: CompilerFamily) -> CompileRequest {
+        guard let written = preprocessorDependency, var dependency = dependencyFile else { return self }
+        var copy = self
+        if !written.explicitTarget {
+            switch family {
+            case .clang: dependency.hasExplicitTarget = false
+            case .gcc: if written.driverOption { dependency.hasExplicitTarget = false }
+            default: return self
+            }
+        } else if family != .gcc && family != .clang {
+            return self
+        }
+        copy.dependencyFile = dependency
+        if written.onlyReasonForOutputPath { copy.outputDependsOnOutputPath = false }
+        return copy
+    }
 }

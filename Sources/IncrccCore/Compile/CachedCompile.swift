@@ -28,6 +28,10 @@ public struct CachedCompile {
     public init(request: CompileRequest, compilerPath: String, configuration: Configuration, store: CacheStore,
                 log: LogFile, currentDirectory: String) {
         self.request = request
+        if request.preprocessorDependency != nil,
+           let compiler = try? CompilerIdentity.identify(compilerPath, cacheDirectory: store.directory, now: Clock.nowNanoseconds()) {
+            self.request = request.adapted(to: compiler.family)
+        }
         self.compilerPath = compilerPath
         self.configuration = configuration
         self.store = store

@@ -7,7 +7,14 @@ extension CachedCompile {
     func prepareCall() -> Result<Call, Counter> {
         let now = Clock.nowNanoseconds()
         for path in outputPaths where path != "/dev/null" {
-            guard let status = try? FileSystem.statusIfExists(path) else { continue }
+            guard let status = try? FileSystem.statusIfExists(path) else {
+                // An object whose directory is missing: the compiler says so, uncached (as ccache counts it).
+                // Asked only when the object is absent, so a hit over an existing one pays nothing for it.
+                if path == request.output, !request.discardsObject, !FileSystem.exists(Path.directory(of: path)) {
+                    return .failure(.badOutputFile)
+                }
+                continue
+            }
             if !status.isRegularFile { return .failure(.badOutputFile) }
         }
         guard let sourceStatus = try? FileSystem.status(request.source) else { return .failure(.noInputFile) }
@@ -57,6 +64,10 @@ extension CachedCompile {
         }
         if compatibility.sloppiness.contains(.locale) {
             key.environment.removeAll { $0.name == "LANG" || $0.name == "LANGUAGE" || $0.name.hasPrefix("LC_") }
+        }
+        for path in compatibility.extraFilesToHash where !FileSystem.exists(path) {
+            log.write("extra file \(path) cannot be read")
+            return .failure(.errorHashingExtraFile)
         }
         var extraFiles = compatibility.extraFilesToHash
         if let profile = request.profileUse {

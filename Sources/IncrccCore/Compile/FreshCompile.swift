@@ -147,6 +147,11 @@ extension CachedCompile {
             counters.add(.compilerProducedNoOutput)
             return outcome
         }
+        if !request.discardsObject, result.file(request.links ? .executable : .object)?.isEmpty == true {
+            log.write("not stored: the object is empty")
+            counters.add(.compilerProducedEmptyOutput)
+            return outcome
+        }
         if fresh.sourceChanged {
             log.write("not stored: the source changed while it was compiled")
             counters.add(.tooNewDependency)

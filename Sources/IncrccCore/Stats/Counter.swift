@@ -81,6 +81,12 @@ public enum Counter: Int, CaseIterable, Sendable, Error {
     /// Hits of module units served in another working directory, whose interface (which records the
     /// directory) the compiler wrote again with `--precompile`.
     case moduleInterfaceRebuilt
+    /// A variable that makes the compiler write a dependency file of its own (`DEPENDENCIES_OUTPUT`).
+    case unsupportedEnvironmentVariable
+    /// A file of `extra_files_to_hash` could not be read.
+    case errorHashingExtraFile
+    /// The compiler wrote an empty object: not stored.
+    case compilerProducedEmptyOutput
 
     /// The key printed by `--print-stats`.
     public var key: String {
@@ -156,6 +162,9 @@ public enum Counter: Int, CaseIterable, Sendable, Error {
         case .gccModules: return "gcc_modules"
         case .moduleInputsUnknown: return "module_inputs_unknown"
         case .moduleInterfaceRebuilt: return "module_interface_rebuilt"
+        case .unsupportedEnvironmentVariable: return "unsupported_environment_variable"
+        case .errorHashingExtraFile: return "error_hashing_extra_file"
+        case .compilerProducedEmptyOutput: return "compiler_produced_empty_output"
         }
     }
 
@@ -233,6 +242,9 @@ public enum Counter: Int, CaseIterable, Sendable, Error {
         case .gccModules: return "gcc C++ modules (-fmodules-ts)"
         case .moduleInputsUnknown: return "module units not stored: what they imported could not be told"
         case .moduleInterfaceRebuilt: return "hits whose module interface was rebuilt for this directory"
+        case .unsupportedEnvironmentVariable: return "unsupported environment variable"
+        case .errorHashingExtraFile: return "error hashing extra file"
+        case .compilerProducedEmptyOutput: return "compiler produced empty output"
         }
     }
 
@@ -242,7 +254,7 @@ public enum Counter: Int, CaseIterable, Sendable, Error {
         .unsupportedCompilerOption, .outputToStdout, .stdinInput, .responseFile, .badCompilerArguments,
         .unsupportedCodeDirective, .compilerProducedNoOutput, .tooNewDependency, .badOutputFile, .couldNotFindCompiler,
         .internalError, .disabled, .unsupportedPrecompiledHeader, .compilerCheckFailed,
-        .gccModules,
+        .gccModules, .unsupportedEnvironmentVariable, .errorHashingExtraFile, .compilerProducedEmptyOutput,
     ]
 }
 
