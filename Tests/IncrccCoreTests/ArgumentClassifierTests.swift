@@ -110,6 +110,15 @@ import Testing
         #expect(request(["-c", "a.c", "-o", "o/a.o", "--coverage"])?.coverageNotesOutput == "o/a.gcno")
         #expect(request(["-c", "a.c", "-o", "o/a.o", "-g", "-gsplit-dwarf"])?.splitDwarfOutput == "o/a.dwo")
         #expect(request(["-c", "a.c", "-fstack-usage"])?.stackUsageOutput == "a.su")
+        #expect(request(["-c", "a.c", "-o", "q.o", "-fcallgraph-info=su,da"])?.callgraphInfoOutput == "q.ci")
+        // With LTO the compile writes neither (gcc 12, also with -ffat-lto-objects); the last of -flto and
+        // -fno-lto counts.
+        #expect(request(["-c", "a.c", "-fstack-usage", "-fcallgraph-info", "-flto"])?.stackUsageOutput == nil)
+        #expect(request(["-c", "a.c", "-fcallgraph-info", "-flto=auto"])?.callgraphInfoOutput == nil)
+        #expect(request(["-c", "a.c", "-fstack-usage", "-flto", "-fno-lto"])?.stackUsageOutput == "a.su")
+        // No preprocessor, no dependency file.
+        #expect(request(["-c", "-MD", "a.s"])?.dependencyFile == nil)
+        #expect(request(["-c", "-MMD", "-MF", "x.d", "a.i"])?.dependencyFile == nil)
     }
 
     @Test func nativeTuningIsNoticed() {

@@ -225,9 +225,10 @@ struct CompileEndToEndTests {
 
     @Test func extraOutputsAreRestored() throws {
         let s = project()
-        let args = ["gcc", "-c", "src/main.c", "-Iinclude", "-g", "-gsplit-dwarf", "-fstack-usage", "--coverage", "-o", "o.o"]
+        let args = ["gcc", "-c", "src/main.c", "-Iinclude", "-g", "-gsplit-dwarf", "-fstack-usage", "--coverage",
+                    "-fcallgraph-info=su,da", "-o", "o.o"]
         try incrcc(args, in: s)
-        let files = ["o.o", "o.dwo", "o.su", "o.gcno"]
+        let files = ["o.o", "o.dwo", "o.su", "o.gcno", "o.ci"]
         let first = files.map { s.read($0) }
         #expect(first.allSatisfy { $0 != nil })
         for f in files { try FileManager.default.removeItem(atPath: s.file(f)) }

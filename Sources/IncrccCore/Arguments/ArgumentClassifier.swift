@@ -27,7 +27,7 @@ public struct ArgumentClassifier {
         // Move where `-fprofile-use` looks for its data.
         "-fprofile-prefix-path", "-fprofile-dir", "-fprofile-prefix-map",
         "-fsanitize-ignorelist", "-specs", "--specs", "-fplugin", "-Xclang", "-fmodules", "-fcxx-modules",
-        "-fmodule-", "-fprebuilt-module", "-MG", "-ivfsoverlay", "-fcallgraph-info", "-fstack-usage-file",
+        "-fmodule-", "-fprebuilt-module", "-MG", "-ivfsoverlay", "-fstack-usage-file",
         "-ftime-report", "-fmem-report", "-frepo", "-iframework", "-fprofile-remapping-file", "-fdebug-types-section-file",
         "-fcreate-profile", "-fprofile-list", "-fxray-attr-list", "-fxray-always-instrument", "-fxray-never-instrument",
         "-fsave-optimization-record", "-foptimization-record-file", "-fopt-info", "-fcoverage-compilation-dir",
@@ -90,6 +90,8 @@ public struct ArgumentClassifier {
         var coverageNotes = false
         var profileArcs = false
         var stackUsage = false
+        var callgraphInfo = false
+        var lto = false
         var explicitColor = false
         var hostCPU = false
         var preprocessorDependencyFile = false
@@ -231,8 +233,12 @@ public struct ArgumentClassifier {
             case "-ftest-coverage": coverageNotes = true
             case "-fprofile-arcs", "-fprofile-generate", "-fprofile-instr-generate", "-fcoverage-mapping": profileArcs = true
             case "-fstack-usage": stackUsage = true
+            case "-fcallgraph-info": callgraphInfo = true
+            case "-fno-lto": lto = false
             default: break
             }
+            if arg.hasPrefix("-fcallgraph-info=") { callgraphInfo = true }
+            if arg == "-flto" || arg.hasPrefix("-flto=") { lto = true }
             if arg.hasPrefix("-fprofile-generate=") || arg.hasPrefix("-fprofile-instr-generate=") { profileArcs = true }
             if arg == "-fprofile-use" { profileUse = ProfileUse(value: nil) }
             if arg.hasPrefix("-fprofile-use=") { profileUse = ProfileUse(value: String(arg.dropFirst(14))) }
@@ -326,9 +332,11 @@ public struct ArgumentClassifier {
             request.directoryIsOnlyInDebugInfo = false
         }
         // The link leaves no place for a split or coverage output's derived name: kept simple.
-        if links && (splitDwarf || coverageNotes || profileArcs || stackUsage || profileUse != nil) {
+        if links && (splitDwarf || coverageNotes || profileArcs || stackUsage || callgraphInfo || profileUse != nil) {
             return .uncacheable(.calledForLink)
         }
+        // Without a preprocessor run (assembly, `.i`), `-MD` writes nothing (gcc and clang).
+        if !language.isPreprocessed { mdKind = nil; depFile = nil; preprocessorDependencyFile = false }
         if let omits = mdKind {
             let path = depFile ?? Path.replacingExtension(output ?? Path.baseName(source), with: "d")
             request.dependencyFile = DependencyFileRequest(omitsSystemHeaders: omits, path: path,
@@ -349,7 +357,7 @@ public struct ArgumentClassifier {
                 onlyReasonForOutputPath: !(splitDwarf || coverageNotes || profileArcs))
         }
         request.discardsObject = syntaxOnly || objectPath == "/dev/null"
-        if request.discardsObject && (splitDwarf || coverageNotes || stackUsage) {
+        if request.discardsObject && (splitDwarf || coverageNotes || stackUsage || callgraphInfo) {
             return .uncacheable(.unsupportedCompilerOption)
         }
         if splitDwarf && !assembly {
@@ -359,7 +367,12 @@ public struct ArgumentClassifier {
             request.splitDwarfIsCertain = debugInfo
         }
         if coverageNotes && !assembly { request.coverageNotesOutput = Path.replacingExtension(objectPath, with: "gcno") }
-        if stackUsage && !assembly { request.stackUsageOutput = Path.replacingExtension(objectPath, with: "su") }
+        // With `-flto` the object holds the compiler's intermediate code: stack usage and the call graph are
+        // written at link time, not by this compile (gcc 12).
+        if stackUsage && !assembly && !lto { request.stackUsageOutput = Path.replacingExtension(objectPath, with: "su") }
+        if callgraphInfo && !assembly && !lto {
+            request.callgraphInfoOutput = Path.replacingExtension(objectPath, with: "ci")
+        }
         return .cacheable(request)
     }
 

@@ -125,6 +125,7 @@ public struct CompileRequest: Sendable {
     public var splitDwarfIsCertain = true
     public var coverageNotesOutput: String?
     public var stackUsageOutput: String?
+    public var callgraphInfoOutput: String?
     public var includeSearch = IncludeSearchOptions()
     /// The current directory can reach the output (debug info, coverage notes, profile data paths).
     public var outputDependsOnDirectory: Bool

@@ -322,6 +322,7 @@ extension CachedCompile {
         let extras: [(OutputKind, String?)] = [
             (.splitDwarf, request.splitDwarfOutput), (.coverageNotes, request.coverageNotesOutput),
             (.stackUsage, request.stackUsageOutput), (.moduleInterface, request.modules.interfaceOutput),
+            (.callgraphInfo, request.callgraphInfoOutput),
         ]
         for case let (kind, path?) in extras {
             if kind == .splitDwarf, !request.splitDwarfIsCertain {

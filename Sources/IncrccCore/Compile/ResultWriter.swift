@@ -25,7 +25,7 @@ struct ResultWriter {
         // ld removes an ordinary file or link at its output before it writes the program.
         case .object, .splitDwarf, .executable, .moduleInterface, .moduleContext: return true
         case .dependencyWithoutTarget, .dependencyVerbatim: return family == .clang
-        case .stackUsage, .coverageNotes: return false
+        case .stackUsage, .coverageNotes, .callgraphInfo: return false
         }
     }
 
@@ -106,6 +106,7 @@ extension ResultWriter {
         case .splitDwarf: return request.splitDwarfOutput
         case .coverageNotes: return request.coverageNotesOutput
         case .stackUsage: return request.stackUsageOutput
+        case .callgraphInfo: return request.callgraphInfoOutput
         case .moduleInterface: return request.modules.interfaceOutput
         case .moduleContext: return nil
         case .dependencyWithoutTarget, .dependencyVerbatim:

@@ -13,6 +13,8 @@ public enum OutputKind: UInt8, Sendable, CaseIterable {
     case moduleInterface = 8
     /// The working directory that interface was written in (it is recorded inside it): never written out.
     case moduleContext = 9
+    /// gcc's `-fcallgraph-info` file (`.ci`), named after the object as `.su` is.
+    case callgraphInfo = 10
 
     /// Files whose bytes a compiler lays out itself (sections, string tables, compression), where a patched
     /// path may not give what a compile at that path writes. The others are text the compiler prints paths
@@ -20,7 +22,7 @@ public enum OutputKind: UInt8, Sendable, CaseIterable {
     public var isBinary: Bool {
         switch self {
         case .object, .splitDwarf, .coverageNotes, .executable, .moduleInterface, .moduleContext: return true
-        case .dependencyWithoutTarget, .dependencyVerbatim, .stackUsage: return false
+        case .dependencyWithoutTarget, .dependencyVerbatim, .stackUsage, .callgraphInfo: return false
         }
     }
 }
