@@ -189,7 +189,9 @@ struct CompileSession {
                 if configuration.directMode { lookups.append(.directCacheMiss) }
                 // As ccache counts a miss: its direct lookup and then its preprocessed one missed (incrcc's
                 // scan stands for the second, whether or not it looked).
-                if request.language.isPreprocessed { lookups.append(.preprocessedCacheMiss) }
+                if request.language.isPreprocessed && !configuration.compatibility.dependMode {
+                    lookups.append(.preprocessedCacheMiss)
+                }
             }
             counters.add(lookups + notes)
             if !configuration.recache { counters.add(.localStorageReadMiss, by: configuration.directMode ? 2 : 1) }

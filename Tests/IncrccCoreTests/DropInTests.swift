@@ -292,4 +292,17 @@ struct DropInTests {
         try incrcc(call, in: s)
         #expect(try stats(s)["direct_cache_hit"] == 0)
     }
+
+    /// `depend_mode` is accepted under ccache's name; a miss then counts no preprocessed-mode miss, and a
+    /// bad value is refused as for any boolean.
+    @Test func dependModeIsAcceptedAndCountedAsCcacheCountsIt() throws {
+        let s = Scratch()
+        s.write("t.c", "int f(void) { return 1; }\n")
+        try incrcc(["gcc", "-c", "t.c", "-o", "a.o"], in: s, env: ["INCRCC_DEPEND": "1"])
+        #expect(try stats(s)["preprocessed_cache_miss"] == 0)
+        try incrcc(["gcc", "-c", "t.c", "-O1", "-o", "b.o"], in: s)
+        let values = try stats(s)
+        #expect(values["preprocessed_cache_miss"] == 1 && values["cache_miss"] == 2, "\(values)")
+        #expect(try incrcc(["-p"], in: s, env: ["INCRCC_DEPEND": "1"]).stdout.contains("depend_mode"))
+    }
 }

@@ -14,6 +14,10 @@ public struct CompatibilitySettings: Sendable, Equatable {
     public var path = ""
     /// `hash_dir = false`: the working directory is not keyed for debug information.
     public var hashDirectory = true
+    /// ccache's `depend_mode`: the preprocessor is never run for a lookup. incrcc never runs it anyway (its
+    /// direct mode reads the compiler's own dependency list); the setting is accepted, and a miss then
+    /// counts no preprocessed-mode miss, as ccache counts it.
+    public var dependMode = false
     /// Programs the compiler is run through (`prefix_command`, space-separated: `distcc`, `icecc`); the
     /// key stays the compiler's own.
     public var prefixCommand: [String] = []
@@ -77,7 +81,7 @@ public struct CompatibilitySettings: Sendable, Equatable {
         ("stats", "INCRCC_STATS"), ("extra_files_to_hash", "INCRCC_EXTRAFILES"),
         ("ignore_options", "INCRCC_IGNOREOPTIONS"), ("compiler_check", "INCRCC_COMPILERCHECK"),
         ("sloppiness", "INCRCC_SLOPPINESS"), ("path", "INCRCC_PATH"), ("hash_dir", "INCRCC_HASHDIR"),
-        ("prefix_command", "INCRCC_PREFIX"),
+        ("prefix_command", "INCRCC_PREFIX"), ("depend_mode", "INCRCC_DEPEND"),
     ]
 
     /// Sets one of these settings; false when `name` is not one of them.
@@ -85,6 +89,7 @@ public struct CompatibilitySettings: Sendable, Equatable {
         switch name {
         case "stats": stats = try Configuration.boolean(name, value, origin: origin)
         case "hash_dir": hashDirectory = try Configuration.boolean(name, value, origin: origin)
+        case "depend_mode": dependMode = try Configuration.boolean(name, value, origin: origin)
         case "extra_files_to_hash":
             extraFilesToHash = value.split(separator: ":").map(String.init)
         case "ignore_options":
@@ -121,6 +126,7 @@ public struct CompatibilitySettings: Sendable, Equatable {
         switch name {
         case "stats": return String(stats)
         case "hash_dir": return String(hashDirectory)
+        case "depend_mode": return String(dependMode)
         case "prefix_command": return prefixCommand.joined(separator: " ")
         case "extra_files_to_hash": return extraFilesToHash.joined(separator: ":")
         case "ignore_options": return ignoreOptions.joined(separator: " ")
