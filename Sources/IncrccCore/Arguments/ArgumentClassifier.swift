@@ -122,7 +122,7 @@ public struct ArgumentClassifier {
                 index += 1
                 continue
             }
-            if let option = ModuleOptions.Option(arg) {
+            if ModuleOptions.mayBeOption(arg), let option = ModuleOptions.Option(arg) {
                 switch option {
                 case .output(let path):
                     moduleOutputAsked = true

@@ -74,10 +74,7 @@ extension CachedCompile {
         guard let payload = store.read(call.directKey, kind: .manifest),
               let manifest = try? Manifest.decode(payload) else { return nil }
         var matcher = ManifestMatcher(mapping: call.mapping, variable: lookup)
-        if request.modules.isUsed {
-            let provenance = ModuleProvenance(store: store)
-            matcher.moduleIdentity = { provenance.identity(of: $0) }
-        }
+        if request.modules.isUsed { matcher.moduleProvenance = ModuleProvenance(store: store) }
         if let notes {
             for (index, entry) in manifest.entries.enumerated() {
                 let label = prefix + "entry \(index + 1) of \(manifest.entries.count) (result \(entry.result.hex))"

@@ -8,8 +8,8 @@ public struct ManifestMatcher {
     public var mapping: PathMapping
     /// Reads a variable a result depends on (entries name them as `\0NAME`).
     public var variable: (String) -> String?
-    /// What a compiled module interface with these bytes is keyed by (`ModuleProvenance`); nil: its bytes.
-    var moduleIdentity: ((Digest) -> Digest)? = nil
+    /// Where a compiled module interface's identity is looked up (`ModuleProvenance`); nil: by its bytes.
+    var moduleProvenance: ModuleProvenance? = nil
 
     public init(mapping: PathMapping = PathMapping(), variable: @escaping (String) -> String? = Environment.value) {
         self.mapping = mapping
@@ -102,7 +102,7 @@ public struct ManifestMatcher {
         guard let bytes = try? FileSystem.readFile(path),
               let after = try? FileSystem.status(path), after.sameContentAs(current) else { return .unknown }
         let digest = Digest.of(bytes)
-        let identity = byProvenance ? moduleIdentity?(digest) ?? digest : digest
+        let identity = byProvenance ? moduleProvenance?.identity(of: digest) ?? digest : digest
         return identity == file.digest ? .same : .differs(bytes: bytes, status: current)
     }
 
