@@ -184,7 +184,8 @@ struct CompileSession {
             }
             return status.shellStatus
         case .miss(let status, let notes):
-            var lookups: [Counter] = configuration.recache ? [.recache, .miss] : [.miss, .localStorageMiss]
+            // A forced recompile counts as `recache` alone, as ccache counts it.
+            var lookups: [Counter] = configuration.recache ? [.recache] : [.miss, .localStorageMiss]
             if !configuration.recache {
                 if configuration.directMode { lookups.append(.directCacheMiss) }
                 // As ccache counts a miss: its direct lookup and then its preprocessed one missed (incrcc's

@@ -49,7 +49,7 @@ import Testing
         #expect(request(["a.c", "-o", "a", "-lm"])?.links == true, "one source compiled and linked is cached")
         #expect(request(["a.c"])?.output == "a.out")
         #expect(reason(["-E", "a.c"]) == .calledForPreprocessing)
-        #expect(reason(["-M", "a.c"]) == .calledForPreprocessing)
+        #expect(reason(["-M", "a.c"]) == .unsupportedCompilerOption)
         #expect(reason(["-c", "a.c", "b.c"]) == .multipleSourceFiles)
         #expect(reason(["-c", "-x", "c", "-"]) == .stdinInput)
         #expect(reason(["-c", "a.c", "-o", "-"]) == .outputToStdout)
@@ -86,7 +86,11 @@ import Testing
         #expect(!md.omitsSystemHeaders && !md.hasExplicitTarget)
         let mmd = try #require(request(["-c", "a.c", "-MMD", "-MF", "deps/a.dep", "-MT", "t"]).flatMap(\.dependencyFile))
         #expect(mmd.path == "deps/a.dep")
-        #expect(mmd.omitsSystemHeaders && mmd.hasExplicitTarget)
+        // Stored without its target, written with the call's `-MT`/`-MQ` targets (which the key leaves out).
+        #expect(mmd.omitsSystemHeaders && !mmd.hasExplicitTarget)
+        let targets = request(["-c", "a.c", "-MD", "-MQ", "$q", "-MT", "a b"])
+        #expect(targets.map { String(decoding: $0.dependencyTargetText, as: UTF8.self) } == "$$q a b")
+        #expect(targets?.keyedArguments == request(["-c", "a.c", "-MD", "-MQ", "$r", "-MT", "c"])?.keyedArguments)
         #expect(request(["-c", "src/a.c", "-MD"])?.dependencyFile?.path == "a.d")
     }
 

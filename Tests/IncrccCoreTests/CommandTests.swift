@@ -156,6 +156,7 @@ struct CommandTests {
         #expect(values["disabled"] == 0)
         #expect(values["recache"] == 1)
         #expect(values["direct_cache_hit"] == 1)
+        #expect(values["cache_miss"] == 1, "a recache is not also a miss")
     }
 
     @Test func logFileRecordsDecisions() throws {

@@ -96,6 +96,7 @@ public struct ArgumentClassifier {
         var hostCPU = false
         var preprocessorDependencyFile = false
         var explicitDependencyFile = false
+        var targets: [CompileRequest.DependencyTarget] = []
         var driverDependencyOption = false
         var syntaxOnly = false
         var profileUse: ProfileUse?
@@ -198,9 +199,11 @@ public struct ArgumentClassifier {
                     keyed.append(name)
                     keyed.append(optionValue)
                 case "-MT", "-MQ":
+                    // The targets are written into the dependency file only: left out of the key, and the
+                    // file is stored without them and written with this call's (as ccache does).
                     explicitTarget = true
-                    keyed.append(name)
-                    keyed.append(optionValue)
+                    targets.append(CompileRequest.DependencyTarget(name: optionValue, quoted: name == "-MQ"))
+                    keyed.append(name + "(target)")
                 default:
                     switch name {
                     case "-I": search.bracketDirectories.append(optionValue)
@@ -271,7 +274,8 @@ public struct ArgumentClassifier {
             if compileOnly || assembly || syntaxOnly || moduleOutputAsked { return .uncacheable(.unsupportedCompilerOption) }
             compileOnly = true
         }
-        if dependencyOnly && mdKind == nil { return .uncacheable(.calledForPreprocessing) }
+        // `-M`/`-MM` (a dependency list instead of an object): an option ccache counts as unsupported.
+        if dependencyOnly && mdKind == nil { return .uncacheable(.unsupportedCompilerOption) }
         // A header is compiled, never linked: `gcc pch.h` writes `pch.h.gch` as `gcc -c pch.h` does.
         if (syntaxOnly || languages.contains(where: \.isHeader)) && !compileOnly && !assembly { compileOnly = true }
         // One source compiled and linked (a configure probe), or objects and libraries linked: cached when
@@ -299,7 +303,7 @@ public struct ArgumentClassifier {
         if sources.count > 1 { return .uncacheable(.multipleSourceFiles) }
         guard let source = sources.first, let language = languages.first else { return .uncacheable(.noInputFile) }
         if output == "-" { return .uncacheable(.outputToStdout) }
-        if dependencyOnly { return .uncacheable(.calledForPreprocessing) }
+        if dependencyOnly { return .uncacheable(.unsupportedCompilerOption) }
 
         if language.isHeader && assembly { return .uncacheable(.unsupportedSourceLanguage) }
         let objectPath = output ?? (links ? "a.out" : language.isHeader ? source + ".gch"
@@ -340,7 +344,8 @@ public struct ArgumentClassifier {
         if let omits = mdKind {
             let path = depFile ?? Path.replacingExtension(output ?? Path.baseName(source), with: "d")
             request.dependencyFile = DependencyFileRequest(omitsSystemHeaders: omits, path: path,
-                                                           hasExplicitTarget: explicitTarget || preprocessorDependencyFile)
+                                                           hasExplicitTarget: preprocessorDependencyFile && targets.isEmpty)
+            request.dependencyTargets = targets
         } else if depFile != nil {
             // -MF without -MD/-MMD does nothing for a compile; keep it simple and let the compiler run.
             return .uncacheable(.unsupportedCompilerOption)

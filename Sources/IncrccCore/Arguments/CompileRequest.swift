@@ -106,6 +106,28 @@ public struct CompileRequest: Sendable {
     public var profileArcs = false
     /// `-Wp,-MD,FILE`: clang names the dependency target after the object path.
     public var dependencyFileNamesOutput = false
+    /// `-MT`/`-MQ` targets in command-line order; empty: the target is the object path.
+    public var dependencyTargets: [DependencyTarget] = []
+
+    public struct DependencyTarget: Sendable {
+        public var name: String
+        /// `-MQ`: quoted for Make.
+        public var quoted: Bool
+    }
+
+    /// The dependency file's target as the compiler writes it: the `-MT`/`-MQ` targets joined by a space,
+    /// `-MQ`'s quoted for Make (gcc's documented rule), else the object path quoted. A miss whose file does
+    /// not start with exactly this is not stored.
+    public var dependencyTargetText: [UInt8] {
+        guard !dependencyTargets.isEmpty else { return DependencyFile.escapeTarget(output) }
+        var text: [UInt8] = []
+        for (index, target) in dependencyTargets.enumerated() {
+            if index > 0 { text.append(UInt8(ascii: " ")) }
+            text += target.quoted ? DependencyFile.escapeTarget(target.name) : Array(target.name.utf8)
+        }
+        return text
+    }
+
     /// How a `-Wp,-MD,FILE` call was written, for `adapted(to:)`.
     public var preprocessorDependency: PreprocessorDependency?
 
@@ -234,17 +256,23 @@ extension CompileRequest {
     /// has `-MD`/`-MMD` too; `-MT`/`-MQ` name it for both. Where the family says which, the output path
     /// leaves the key: a target named after the object is written for the call's object, as with `-MD`.
     /// For another compiler the file is stored as written and the output path keyed.
+    ///
+    /// gcc writes the `-MT` targets before the `-MQ` ones (its driver passes them so: `-MQ a -MT b` gives
+    /// `b a:`), clang in command-line order (checked with gcc 12 and clang 16).
     public func adapted(to family: CompilerFamily) -> CompileRequest {
-        guard let written = preprocessorDependency, var dependency = dependencyFile else { return self }
         var copy = self
+        if family == .gcc && dependencyTargets.contains(where: \.quoted) {
+            copy.dependencyTargets = dependencyTargets.filter { !$0.quoted } + dependencyTargets.filter(\.quoted)
+        }
+        guard let written = preprocessorDependency, var dependency = dependencyFile else { return copy }
         if !written.explicitTarget {
             switch family {
             case .clang: dependency.hasExplicitTarget = false
             case .gcc: if written.driverOption { dependency.hasExplicitTarget = false }
-            default: return self
+            default: return copy
             }
         } else if family != .gcc && family != .clang {
-            return self
+            return copy
         }
         copy.dependencyFile = dependency
         if written.onlyReasonForOutputPath { copy.outputDependsOnOutputPath = false }

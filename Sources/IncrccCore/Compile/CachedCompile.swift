@@ -28,7 +28,7 @@ public struct CachedCompile {
     public init(request: CompileRequest, compilerPath: String, configuration: Configuration, store: CacheStore,
                 log: LogFile, currentDirectory: String) {
         self.request = request
-        if request.preprocessorDependency != nil,
+        if request.preprocessorDependency != nil || !request.dependencyTargets.isEmpty,
            let compiler = try? CompilerIdentity.identify(compilerPath, cacheDirectory: store.directory, now: Clock.nowNanoseconds()) {
             self.request = request.adapted(to: compiler.family)
         }

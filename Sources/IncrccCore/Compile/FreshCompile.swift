@@ -314,7 +314,7 @@ extension CachedCompile {
             if dependency.hasExplicitTarget {
                 files.append(OutputFile(.dependencyVerbatim, text))
             } else {
-                guard let rest = DependencyFile.splitTarget(text, target: DependencyFile.escapeTarget(request.output))
+                guard let rest = DependencyFile.splitTarget(text, target: request.dependencyTargetText)
                 else { return nil }
                 files.append(OutputFile(.dependencyWithoutTarget, Array(rest)))
             }

@@ -43,7 +43,7 @@ struct ResultWriter {
         }
         for file in result.files {
             guard let path = path(of: file.kind) else { continue }
-            let target = file.kind == .dependencyWithoutTarget ? DependencyFile.escapeTarget(request.output) : []
+            let target = file.kind == .dependencyWithoutTarget ? request.dependencyTargetText : []
             planned.append((outputPath(path, file.kind), target + file.bytes, file.kind == .executable))
         }
         var prepared: [PreparedOutput] = []

@@ -125,7 +125,7 @@ extension CachedCompile {
     /// A stored result with this call's paths; nil when it cannot be written exactly for them.
     func restore(_ stored: CachedResult, _ call: Call) -> CachedResult? {
         let restored = stored.restored(with: call.mapping, layout: DependencyLayout(call.compiler.family),
-                                       target: { DependencyFile.escapeTarget(request.output) })
+                                       target: { request.dependencyTargetText })
         if restored == nil { log.write("the dependency file cannot be laid out for this checkout") }
         return restored
     }
