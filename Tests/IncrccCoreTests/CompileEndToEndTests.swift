@@ -318,3 +318,36 @@ struct CompileEndToEndTests {
         #expect(try stats(s)["direct_cache_hit"] == 1)
     }
 }
+
+/// Dependency-file targets as ccache handles them: `-MT`/`-MQ` and `-Wp,-MD,FILE` do not split the key; the
+/// file is written with the call's targets and equals the compiler's, for gcc and clang.
+@Suite(.enabled(if: Tools.required(Tools.hasIncrcc && Tools.hasGCC)), .timeLimit(Tools.suiteTimeLimit))
+struct DependencyTargetTests {
+    static let compilers = ["gcc", "clang"].filter { Tools.required(Tools.which($0) != nil) }
+
+    @Test(arguments: compilers)
+    func targetsAreWrittenForEachCallFromOneEntry(compiler: String) throws {
+        let s = Scratch()
+        s.write("t.c", "#include \"t.h\"\nint x;\n")
+        s.write("t.h", "int y;\n")
+        let calls: [(arguments: [String], file: String, hit: Bool)] = [
+            (["-MMD", "-MQ", "$q1"], "t.d", false), (["-MMD", "-MQ", "$q2"], "t.d", true),
+            (["-MMD", "-MT", "$t1"], "t.d", false), (["-MMD", "-MT", "a b"], "t.d", true),
+            (["-MMD", "-MQ", "a", "-MT", "b", "-MQ", "c", "-MT", "d"], "t.d", false),
+            (["-MMD", "-MQ", "w", "-MT", "x", "-MQ", "y", "-MT", "z"], "t.d", true),
+            (["-Wp,-MMD,wp.d"], "wp.d", false), (["-Wp,-MMD,wp.d", "-o", "other.o"], "wp.d", true),
+            (["-MMD", "-Wp,-MMD,wp.d", "-o", "x.o"], "wp.d", false), (["-MMD", "-Wp,-MMD,wp.d", "-o", "y.o"], "wp.d", true),
+        ]
+        var hits = 0
+        for call in calls {
+            let arguments = ["-c", "t.c"] + call.arguments
+            try incrcc([compiler] + arguments, in: s)
+            let served = s.text(call.file)
+            #expect(try run([compiler] + arguments, in: s).status == 0)
+            #expect(served == s.text(call.file) && !served.isEmpty, "\(compiler) \(call.arguments): \(served)")
+            let now = try stats(s)["direct_cache_hit"] ?? 0
+            #expect((now > hits) == call.hit, "\(compiler) \(call.arguments)")
+            hits = now
+        }
+    }
+}
