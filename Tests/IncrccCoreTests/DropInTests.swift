@@ -305,4 +305,20 @@ struct DropInTests {
         #expect(values["preprocessed_cache_miss"] == 1 && values["cache_miss"] == 2, "\(values)")
         #expect(try incrcc(["-p"], in: s, env: ["INCRCC_DEPEND": "1"]).stdout.contains("depend_mode"))
     }
+
+    /// With direct mode off, a source the preprocessor does not read (`.i`, `.s`) is still found by its own
+    /// key, counted as a preprocessed-mode hit, as ccache counts it.
+    @Test func preprocessedSourcesHitWithDirectModeOff() throws {
+        let s = Scratch()
+        s.write("t.c", "int f(void) { return 2; }\n")
+        #expect(try run(["gcc", "-E", "t.c", "-o", "t.i"], in: s).status == 0)
+        #expect(try run(["gcc", "-S", "t.c", "-o", "t.s"], in: s).status == 0)
+        for source in ["t.i", "t.s"] {
+            for _ in 0..<2 {
+                try compareWithPlain("gcc", ["-c", source, "-o", "o.o"], object: "o.o", in: s, env: ["INCRCC_NODIRECT": "1"])
+            }
+        }
+        let values = try stats(s)
+        #expect(values["preprocessed_cache_hit"] == 2 && values["direct_cache_hit"] == 0 && values["cache_miss"] == 2, "\(values)")
+    }
 }

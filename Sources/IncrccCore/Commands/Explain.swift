@@ -67,7 +67,7 @@ struct Explanation {
                 report.lines.append("\(strategy.name): not tried: remote_only is set")
                 continue
             }
-            if let disabled = strategy.disabledReason(configuration) {
+            if let disabled = compile.disabledReason(strategy) {
                 report.lines.append("\(strategy.name): not tried: \(disabled)")
                 continue
             }

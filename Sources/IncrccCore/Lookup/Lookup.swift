@@ -9,7 +9,7 @@ extension CachedCompile {
     /// A hit (or a verifying compile) for one of the call's keys through `strategies`, tried in order.
     func lookUp(_ calls: [Call], _ strategies: [LookupStrategy]) -> Outcome? {
         var outcome: Outcome?
-        for strategy in strategies where strategy.disabledReason(configuration) == nil {
+        for strategy in strategies where disabledReason(strategy) == nil {
             _ = find(strategy, calls, notes: nil) { compile, candidate in
                 outcome = compile.serve(candidate)
                 return outcome != nil
@@ -17,6 +17,14 @@ extension CachedCompile {
             if let outcome { return outcome }
         }
         return nil
+    }
+
+    /// Why `strategy` is not tried for this call (nil: it is). With direct mode off, a source the
+    /// preprocessor does not read (`.i`, `.s`) is still found by its own key, which holds all it reads, as
+    /// ccache's preprocessor mode finds it by its text: counted as a preprocessed-mode hit.
+    func disabledReason(_ strategy: LookupStrategy) -> String? {
+        if strategy == .manifest && !configuration.directMode && !request.language.isPreprocessed { return nil }
+        return strategy.disabledReason(configuration)
     }
 
     /// The find face: offers `consider` each result `strategy` would serve for `calls` (the call first,
@@ -95,6 +103,7 @@ extension CachedCompile {
             return false
         }
         return consider(self, LookupCandidate(strategy: .manifest, call: call, result: manifest.entries[index].result,
+                                        counter: configuration.directMode ? nil : .scanHit,
                                         settlement: .manifestEntry(manifest, index: index, settled: settled)))
     }
 
@@ -159,7 +168,7 @@ extension CachedCompile {
     /// The record face: what a miss stores for `strategy`, once its result is written. Returns the counters
     /// to note; throws when the manifest cannot be written (nothing then finds the result).
     func record(_ strategy: LookupStrategy, _ miss: StoredMiss) throws(SystemError) -> [Counter] {
-        let local = !configuration.remote.remoteOnly && configuration.directMode
+        let local = !configuration.remote.remoteOnly && (configuration.directMode || disabledReason(strategy) == nil)
         if request.readsBeyondHeaders && !strategy.servesOwnInputs { return [] }
         switch strategy {
         case .manifest:
