@@ -91,6 +91,12 @@ public struct CachedCompile {
             }
             if let outcome = lookUp(calls, [.shared]) { return outcome }
         }
+        // `.incbin` or `#embed` in the source itself: nothing could be stored, so the compiler runs as called
+        // (counted as ccache counts it, without a miss). One in a header shows only after the compile.
+        if FileFacts(reading: call.source).references.fallback == .embeddedFile {
+            log.write("the source embeds a file no dependency list names: compiled uncached")
+            return .uncached(.unsupportedCodeDirective)
+        }
         switch compileFresh(call) {
         case .compiled(let fresh): return storeAfterReturning(fresh, call)
         case .ended(let outcome): return outcome
