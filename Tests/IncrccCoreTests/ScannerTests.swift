@@ -19,6 +19,10 @@ struct FileReferencesTests {
         #expect(read("#if __has_include(HEADER)\n#endif\n").fallback == .computedInclude)
         #expect(read("#embed \"data.bin\"\n").fallback == .embeddedFile)
         #expect(read("asm(\".incbin \\\"blob\\\"\");\n").fallback == .embeddedFile)
+        #expect(read("asm(\".incbin\" \" \\\"blob\\\"\");\n").fallback == .embeddedFile)
+        #expect(read(".incbin\n").fallback == .embeddedFile)
+        // A C++ member named `incbin` is no directive.
+        #expect(read("struct A { void incbin() const {} }; void f() { A a; a.incbin(); }\n").fallback == nil)
         #expect(read("#define X 1\n#pragma once\nint include = 1;\n").fallback == nil)
         // `#include` with nothing after it is the compiler's error to report.
         #expect(read("#include\n").fallback == nil)

@@ -43,7 +43,7 @@ public struct FileReferences: Equatable, Sendable {
             let n = buffer.count
             references.readDirectives(base, n)
             if references.fallback == nil,
-               find(".incbin", in: base, n, from: 0) != nil || assemblerIncludeDirective(in: base, n) {
+               incbinDirective(in: base, n) || assemblerIncludeDirective(in: base, n) {
                 references.fallback = .embeddedFile
             }
         }
@@ -204,6 +204,23 @@ public struct FileReferences: Equatable, Sendable {
 
     /// The assembler's `.include "file"`, in a `.s`/`.S` file or an `asm` statement (`.include \"file\"`):
     /// the assembler reads it, and no dependency list names it.
+    /// `.incbin` anywhere, unless a name or a call goes on from it (`a.incbin()`, a C++ member; ccache's
+    /// suite has that case): whatever else follows (blanks, a quote ending a string that continues the
+    /// directive, a newline, a backslash) counts, so a directive is never missed.
+    static func incbinDirective(in base: UnsafePointer<UInt8>, _ n: Int) -> Bool {
+        var from = 0
+        while let at = find(".incbin", in: base, n, from: from) {
+            let next = at + 7
+            guard next < n else { return true }
+            let byte = base[next]
+            let continuesName = (byte >= 0x30 && byte <= 0x39) || (byte >= 0x41 && byte <= 0x5a) || (byte >= 0x61 && byte <= 0x7a)
+                || byte == UInt8(ascii: "_") || byte == UInt8(ascii: "$") || byte == UInt8(ascii: "(")
+            if !continuesName { return true }
+            from = next
+        }
+        return false
+    }
+
     static func assemblerIncludeDirective(in base: UnsafePointer<UInt8>, _ n: Int) -> Bool {
         var from = 0
         while let at = find(".include", in: base, n, from: from) {
