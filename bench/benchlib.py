@@ -115,14 +115,31 @@ def apt_install(packages, why):
     return subprocess.run(["apt-get", "install", "-y", "-qq"] + missing, env=env, capture_output=True).returncode == 0
 
 
-def cache_counts(tool, binary, cache_env):
-    """(hits, misses) from the tool's --print-stats."""
-    out = sh([binary, "--print-stats"], env=cache_env).stdout
+def stat_values(command, env):
+    """A cache's `--print-stats` (incrcc's or ccache's key<TAB>value lines) as a dict of numbers.
+    `command`: the cache binary, or a list that runs it."""
+    command = command if isinstance(command, list) else [command]
+    out = subprocess.run(command + ["--print-stats"], env=env, capture_output=True, text=True).stdout
     values = {}
     for line in out.splitlines():
         parts = line.split("\t")
         if len(parts) == 2 and parts[1].strip().isdigit():
             values[parts[0]] = int(parts[1])
+    return values
+
+
+def read_bytes(path):
+    """A file's bytes, or None when it is not there (an output a failed step did not write)."""
+    try:
+        with open(path, "rb") as f:
+            return f.read()
+    except OSError:
+        return None
+
+
+def cache_counts(tool, binary, cache_env):
+    """(hits, misses) from the tool's --print-stats."""
+    values = stat_values(binary, cache_env)
     hits = values.get("direct_cache_hit", 0) + values.get("preprocessed_cache_hit", 0)
     return hits, values.get("cache_miss", 0)
 

@@ -15,6 +15,8 @@ import shutil
 import subprocess
 import tempfile
 
+from benchlib import stat_values
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 
@@ -34,12 +36,7 @@ HEADERS = {
 
 
 def tool_stats(kind, binary, env):
-    out = subprocess.run([binary, "--print-stats"], env=env, capture_output=True, text=True).stdout
-    values = {}
-    for line in out.splitlines():
-        parts = line.split("\t")
-        if len(parts) == 2 and parts[1].isdigit():
-            values[parts[0]] = int(parts[1])
+    values = stat_values(binary, env)
     return values.get("direct_cache_hit", 0) + values.get("preprocessed_cache_hit", 0)
 
 

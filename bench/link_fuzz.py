@@ -16,6 +16,8 @@ import shutil
 import subprocess
 import tempfile
 
+from benchlib import read_bytes as read, stat_values
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
@@ -116,20 +118,7 @@ def temporaries(stderr):
 
 
 def hits(incrcc, env):
-    out = subprocess.run([incrcc, "--print-stats"], env=env, capture_output=True, text=True).stdout
-    for line in out.splitlines():
-        name, _, value = line.partition("\t")
-        if name == "link_hit":
-            return int(value)
-    return 0
-
-
-def read(path):
-    try:
-        with open(path, "rb") as f:
-            return f.read()
-    except OSError:
-        return None
+    return stat_values(incrcc, env).get("link_hit", 0)
 
 
 if __name__ == "__main__":

@@ -13,6 +13,8 @@ import shutil
 import subprocess
 import tempfile
 
+from benchlib import read_bytes as read, stat_values
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 NAMES = ["FEATURE", "OTHER", "MODE", "linux", "GUARD_H", "DEEP"]
@@ -190,21 +192,9 @@ def main():
 
 
 def stats(incrcc, env):
-    out = subprocess.run([incrcc, "--print-stats"], env=env, capture_output=True, text=True).stdout
-    total = 0
-    for line in out.splitlines():
-        name, _, value = line.partition("\t")
-        if name in ("direct_cache_hit_skipped_groups", "direct_cache_hit_comment_edits", "direct_cache_hit_token_edits"):
-            total += int(value)
-    return total
-
-
-def read(path):
-    try:
-        with open(path, "rb") as f:
-            return f.read()
-    except FileNotFoundError:
-        return None
+    values = stat_values(incrcc, env)
+    return sum(values.get(name, 0) for name in
+               ("direct_cache_hit_skipped_groups", "direct_cache_hit_comment_edits", "direct_cache_hit_token_edits"))
 
 
 if __name__ == "__main__":

@@ -8,6 +8,8 @@ import os
 import shutil
 import subprocess
 
+from benchlib import stat_values
+
 HEADER = """#pragma once
 {top}#include <string.h>
 #define API_VERSION {version}
@@ -40,9 +42,8 @@ def write_header(d, top, version, tail=""):
 
 
 def counted_hits(bench, tool, env):
-    out = subprocess.run(bench.launcher(tool) + ["--print-stats"], env=env, capture_output=True, text=True).stdout
-    values = dict(line.split("\t", 1) for line in out.splitlines() if "\t" in line)
-    return sum(int(values.get(k, 0)) for k in ("direct_cache_hit", "preprocessed_cache_hit"))
+    values = stat_values(bench.launcher(tool), env)
+    return sum(values.get(k, 0) for k in ("direct_cache_hit", "preprocessed_cache_hit"))
 
 
 def token_edits(bench):

@@ -14,7 +14,6 @@ public struct ArgumentClassifier {
         var output: String?
         var mdKind: Bool?  // true: -MMD, false: -MD
         var depFile: String?
-        var explicitTarget = false
         var colorChoice: CompileRequest.ColorChoice?
         var colorKeyed = false
         var keyed: [String] = []
@@ -136,7 +135,6 @@ public struct ArgumentClassifier {
                 case "-MT", "-MQ":
                     // The targets are written into the dependency file only: left out of the key, and the
                     // file is stored without them and written with this call's (as ccache does).
-                    explicitTarget = true
                     targets.append(CompileRequest.DependencyTarget(name: optionValue, quoted: name == "-MQ"))
                     keyed.append(name + "(target)")
                 default:
@@ -288,13 +286,11 @@ public struct ArgumentClassifier {
         request.profileUse = profileUse
         request.debugInfo = debugInfo
         request.profileArcs = profileArcs
-        request.dependencyFileNamesOutput = preprocessorDependencyFile
         if preprocessorDependencyFile {
             // Which file `-MF` and `-Wp,-MD,FILE` together write differs between the compilers.
             if explicitDependencyFile { return .uncacheable(.unsupportedCompilerOption) }
             request.preprocessorDependency = CompileRequest.PreprocessorDependency(
-                driverOption: driverDependencyOption, explicitTarget: explicitTarget,
-                onlyReasonForOutputPath: !(splitDwarf || coverageNotes || profileArcs))
+                driverOption: driverDependencyOption, onlyReasonForOutputPath: !(splitDwarf || coverageNotes || profileArcs))
         }
         request.discardsObject = syntaxOnly || objectPath == "/dev/null"
         if request.discardsObject && (splitDwarf || coverageNotes || stackUsage || callgraphInfo) {
@@ -315,9 +311,6 @@ public struct ArgumentClassifier {
         }
         return .cacheable(request)
     }
-
-    /// `true` for options that turn debug info on, `false` for -g0, `nil` for modifiers (-gz, -gno-…,
-    /// -gsplit-dwarf, which alone does not enable debug info).
 }
 
 extension CompileRequest {

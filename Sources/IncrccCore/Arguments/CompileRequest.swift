@@ -104,8 +104,8 @@ public struct CompileRequest: Sendable {
     public var debugInfo = false
     /// `-fprofile-arcs` and the like: the object names its data file by absolute path.
     public var profileArcs = false
-    /// `-Wp,-MD,FILE`: clang names the dependency target after the object path.
-    public var dependencyFileNamesOutput = false
+    /// `-Wp,-MD,FILE`: the compilers name the dependency target differently (`adapted(to:)`).
+    public var dependencyFileNamesOutput: Bool { preprocessorDependency != nil }
     /// `-MT`/`-MQ` targets in command-line order; empty: the target is the object path.
     public var dependencyTargets: [DependencyTarget] = []
 
@@ -134,8 +134,6 @@ public struct CompileRequest: Sendable {
     public struct PreprocessorDependency: Sendable {
         /// `-MD`/`-MMD` given to the driver as well.
         public var driverOption: Bool
-        /// `-MT`/`-MQ` named the target.
-        public var explicitTarget: Bool
         /// Nothing else keys the output path (no split DWARF, coverage or profile data).
         public var onlyReasonForOutputPath: Bool
     }
@@ -255,17 +253,15 @@ extension CompileRequest {
     /// path; gcc after the source (`test.o` for `dir/test.c`), or after the object path when the driver
     /// has `-MD`/`-MMD` too; `-MT`/`-MQ` name it for both. Where the family says which, the output path
     /// leaves the key: a target named after the object is written for the call's object, as with `-MD`.
-    /// For another compiler the file is stored as written and the output path keyed.
-    ///
-    /// gcc writes the `-MT` targets before the `-MQ` ones (its driver passes them so: `-MQ a -MT b` gives
-    /// `b a:`), clang in command-line order (checked with gcc 12 and clang 16).
+    /// For another compiler the file is stored as written and the output path keyed. gcc writes the `-MT`
+    /// targets before the `-MQ` ones (`-MQ a -MT b` gives `b a:`), clang in command-line order.
     public func adapted(to family: CompilerFamily) -> CompileRequest {
         var copy = self
         if family == .gcc && dependencyTargets.contains(where: \.quoted) {
             copy.dependencyTargets = dependencyTargets.filter { !$0.quoted } + dependencyTargets.filter(\.quoted)
         }
         guard let written = preprocessorDependency, var dependency = dependencyFile else { return copy }
-        if !written.explicitTarget {
+        if dependencyTargets.isEmpty {
             switch family {
             case .clang: dependency.hasExplicitTarget = false
             case .gcc: if written.driverOption { dependency.hasExplicitTarget = false }

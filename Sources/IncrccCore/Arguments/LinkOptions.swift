@@ -1,6 +1,6 @@
-/// Which compile-and-link calls of one source are cached (and links of objects and shared libraries,
-/// `-shared`, with `link_cache = all`) (`cc [opts] conftest.c -o conftest -lm`, as
-/// configure scripts run hundreds of times). Everything the link reads must be found by
+/// Which links are cached: compile-and-link calls of one source (`cc [opts] conftest.c -o conftest -lm`, as
+/// configure scripts run hundreds of times), and with `link_cache = all` links of objects and shared
+/// libraries (`-shared`). Everything the link reads must be found by
 /// `LinkInputs` from the linker's own dependency list and the search it was given; an option that makes
 /// the link read or write something else, or that this reading does not follow, keeps the call uncached.
 enum LinkOptions {

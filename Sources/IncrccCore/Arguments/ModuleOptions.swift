@@ -27,7 +27,7 @@ public struct ModuleOptions: Equatable, Sendable {
     public var writesInterface: Bool { interfaceOutput != nil || precompiles }
 
     /// Whether the call writes or reads a compiled module interface.
-    public var isUsed: Bool { interfaceOutput != nil || precompiles || !files.isEmpty }
+    public var isUsed: Bool { writesInterface || !files.isEmpty }
 
     /// The module names the command line maps to files.
     public var mappedNames: [String] { files.compactMap(\.name) }

@@ -65,6 +65,8 @@ extension ArgumentClassifier {
         "--gcc-toolchain", "-B", "-nostdlibinc", "-nobuiltininc", "-imultilib",
     ]
 
+    /// `true` for options that turn debug info on, `false` for -g0, `nil` for modifiers (-gz, -gno-…,
+    /// -gsplit-dwarf, which alone does not enable debug info).
     static func debugLevelChange(_ arg: String) -> Bool? {
         guard arg.hasPrefix("-g") else { return nil }
         if arg == "-g0" || arg == "-ggdb0" || arg == "-gline-tables-only0" { return false }

@@ -93,7 +93,7 @@ public struct CachedCompile {
         }
         // `.incbin` or `#embed` in the source itself: nothing could be stored, so the compiler runs as called
         // (counted as ccache counts it, without a miss). One in a header shows only after the compile.
-        if FileFacts(reading: call.source).references.fallback == .embeddedFile {
+        if FileReferences.read(call.source).fallback == .embeddedFile {
             log.write("the source embeds a file no dependency list names: compiled uncached")
             return .uncached(.unsupportedCodeDirective)
         }

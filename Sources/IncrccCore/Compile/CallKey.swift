@@ -65,9 +65,14 @@ extension CachedCompile {
         if compatibility.sloppiness.contains(.locale) {
             key.environment.removeAll { $0.name == "LANG" || $0.name == "LANGUAGE" || $0.name.hasPrefix("LC_") }
         }
-        for path in compatibility.extraFilesToHash where !FileSystem.exists(path) {
-            log.write("extra file \(path) cannot be read")
-            return .failure(.errorHashingExtraFile)
+        // An `extra_files_to_hash` file that cannot be read runs the call uncached, as with ccache; missing
+        // profile data is keyed as missing (the compiler warns and compiles without it).
+        for path in compatibility.extraFilesToHash {
+            guard let bytes = try? FileSystem.readFile(path) else {
+                log.write("extra file \(path) cannot be read")
+                return .failure(.errorHashingExtraFile)
+            }
+            key.extraInputs.append(Digest.of(bytes))
         }
         var extraFiles = compatibility.extraFilesToHash
         if let profile = request.profileUse {
@@ -76,8 +81,6 @@ extension CachedCompile {
                 return .failure(.unsupportedCompilerOption)
             }
             extraFiles.append(path)
-        }
-        for path in extraFiles {
             key.extraInputs.append(Self.extraInputDigest(try? FileSystem.readFile(path)))
         }
         var patchClass: Digest?

@@ -20,11 +20,6 @@ struct ModuleInputs {
     /// followed, so a BMI incrcc wrote can be keyed by the compile that wrote it (`ModuleProvenance`)
     /// rather than by its bytes, which hold its build directory.
     var allMapped: Bool
-
-    /// Stored before module files in a manifest entry's path (as `\0` marks a variable): keyed by
-    /// provenance, or by bytes.
-    static let provenanceMark = "\u{2}"
-    static let contentMark = "\u{3}"
 }
 
 extension CachedCompile {
@@ -95,9 +90,9 @@ extension CachedCompile {
     }
 
     static func decodeImports(_ bytes: [UInt8]) -> [(name: String, path: String)]? {
-        guard bytes.isEmpty || bytes.last == 0 else { return nil }
-        let fields = bytes.dropLast().split(separator: 0, omittingEmptySubsequences: false)
         if bytes.isEmpty { return [] }
+        guard bytes.last == 0 else { return nil }
+        let fields = bytes.dropLast().split(separator: 0, omittingEmptySubsequences: false)
         guard fields.count % 2 == 0, !fields.contains(where: \.isEmpty) else { return nil }
         var imports: [(name: String, path: String)] = []
         var index = 0
@@ -112,12 +107,27 @@ extension CachedCompile {
     /// incrcc wrote it, else by its bytes. Their paths are left out of the key's dependency list otherwise.
     func moduleRecords(_ inputs: ModuleInputs) -> [RecordedFile] {
         let now = Clock.nowNanoseconds()
+        let provenance = ModuleProvenance(store: store)
         return inputs.files.map { read in
-            let keyed = inputs.allMapped ? ModuleProvenance(store: store).identity(of: read.digest) : read.digest
-            let mark = inputs.allMapped ? ModuleInputs.provenanceMark : ModuleInputs.contentMark
-            return RecordedFile(path: mark + read.path, digest: keyed, status: read.status,
-                                statTrusted: StatTrust.isSettled(read.status, now: now))
+            RecordedFile.moduleFile(read.path, byProvenance: inputs.allMapped,
+                                    digest: inputs.allMapped ? provenance.identity(of: read.digest) : read.digest,
+                                    status: read.status, statTrusted: StatTrust.isSettled(read.status, now: now))
         }
+    }
+}
+
+extension CachedResult {
+    /// The same result with its module interface (and the directory it records) replaced.
+    func placingInterface(_ interface: [UInt8], writtenIn directory: String) -> CachedResult {
+        var copy = self
+        for index in copy.files.indices {
+            switch copy.files[index].kind {
+            case .moduleInterface: copy.files[index].bytes = interface
+            case .moduleContext: copy.files[index].bytes = Array(directory.utf8)
+            default: break
+            }
+        }
+        return copy
     }
 }
 
@@ -158,8 +168,8 @@ struct ModuleProvenance {
 extension CachedCompile {
     /// Writes the module unit's interface again in this directory (`--precompile`, the same bytes as
     /// `-fmodule-output` writes: compared with clang 16 under `-O2`, `-g` and `-fPIC`), for a result
-    /// stored in another one. Returns the counter to note; nil when the compiler did not write it.
-    func rebuildInterface(into result: inout CachedResult) -> Counter? {
+    /// stored in another one. nil when the compiler did not write it.
+    func rebuiltInterface() -> [UInt8]? {
         let temporary = store.directory + "/tmp"
         store.files.makeDirectory(temporary)
         let path = FileSystem.temporaryName(beside: temporary + "/interface") + ".pcm"
@@ -172,19 +182,13 @@ extension CachedCompile {
             log.write("the module interface could not be written again here: compiling")
             return nil
         }
-        for index in result.files.indices {
-            switch result.files[index].kind {
-            case .moduleInterface: result.files[index].bytes = bytes
-            case .moduleContext: result.files[index].bytes = Array(currentDirectory.utf8)
-            default: break
-            }
-        }
         log.write("module interface written again for this directory")
-        return .moduleInterfaceRebuilt
+        return bytes
     }
 
     /// Remembers which result the interface a call writes came from, so that importers key it by that.
     func rememberInterface(_ result: CachedResult, resultKey: Digest) {
+        guard request.modules.writesInterface else { return }
         let interface = request.modules.precompiles ? result.file(.object) : result.file(.moduleInterface)
         guard let interface else { return }
         let identity = ModuleProvenance.identity(result: resultKey, source: request.source,

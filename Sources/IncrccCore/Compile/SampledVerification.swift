@@ -150,3 +150,58 @@ extension CompileRequest {
         return out
     }
 }
+
+extension CachedCompile {
+    /// Compiles although a result would be served, and compares byte for byte: what the cache would have
+    /// written against what the compiler wrote. The fresh outputs are the ones the call keeps.
+    ///
+    /// A patched result on trial earns its class an agreement or distrusts it; a sampled ordinary hit that
+    /// disagrees is reported on stderr and distrusts its class too. After a disagreement the fresh result is
+    /// stored under the real-path key, which is what the class is keyed by from now on.
+    ///
+    /// A sampled hit that agrees is still a hit (with `route`'s notes), so identical builds count alike.
+    func verify(_ served: CachedResult, _ call: Call, sampled: Bool, route: [Counter] = [],
+                result: Digest? = nil) -> Outcome {
+        let fresh: FreshCompile
+        switch compileFresh(call) {
+        case .compiled(let value): fresh = value
+        case .ended(let outcome): return outcome
+        }
+        guard let compiled = collectOutputs(fresh) else {
+            return .miss(fresh.status)
+        }
+        let patchClass = call.patchClass ?? PatchTrust.classDigest(compiler: call.compiler.digest, request: request)
+        let agreed = compiled.sameOutputs(as: served)
+        var notes: [Counter] = sampled ? [.verifySampled] : []
+        if agreed {
+            log.write("verification agreed for class \(patchClass.hex)")
+            if !sampled {
+                // The unit itself has now shown that it patches exactly: later moves serve it.
+                if let result { trust.recordUnitAgreement(result) }
+                notes.append(.patchAgreed)
+                return .miss(fresh.status, notes: notes)
+            }
+            return .hit(fresh.status, notes: route + notes)
+        }
+        let what = compiled.differences(from: served).joined(separator: ", ")
+        let describedCall = "\(compilerPath) \(request.arguments.joined(separator: " ")): \(what)"
+        if !sampled, let result, served.pathDependence.kind == .unit {
+            // The unit's own text reads the path (a wide `__FILE__`, its length, a hash of it): the unit is
+            // kept under its real paths, its class stays as it was.
+            log.write("verification DISAGREED for result \(result.hex): \(what) (\(served.pathDependence.reason))")
+            trust.recordUnitDisagreement(result, reason: describedCall + " (\(served.pathDependence.reason))")
+        } else {
+            log.write("verification DISAGREED for class \(patchClass.hex): \(what)")
+            trust.distrust(patchClass, reason: describedCall)
+        }
+        notes.append(sampled ? .verifyMismatch : .patchDisagreed)
+        if sampled {
+            Console.error("warning: a cached result for \(request.source) differed from a fresh compile (\(what)); "
+                          + "the fresh result was used and this class of compile is no longer patched")
+        }
+        var raw = call
+        raw.key.mapping = PathMapping()
+        raw.directKey = raw.key.digest()
+        return store(fresh, raw, notes: notes)
+    }
+}

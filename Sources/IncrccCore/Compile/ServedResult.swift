@@ -49,14 +49,12 @@ extension CachedCompile {
         var notesOfInterface: [Counter] = []
         if request.modules.interfaceOutput != nil, result.file(.moduleContext) != Array(currentDirectory.utf8) {
             // Written in another directory, which its interface records: the compiler writes it again here.
-            guard let rebuilt = rebuildInterface(into: &result) else { return nil }
-            notesOfInterface = [rebuilt]
+            guard let interface = rebuiltInterface() else { return nil }
+            result = result.placingInterface(interface, writtenIn: currentDirectory)
+            notesOfInterface = [.moduleInterfaceRebuilt]
             // Kept for this directory from now on: a build directory is rebuilt in more often than another
             // is switched to.
-            var moved = stored
-            moved.files = stored.files.map { file in
-                file.kind == .moduleInterface || file.kind == .moduleContext ? result.files.first { $0.kind == file.kind } ?? file : file
-            }
+            let moved = stored.placingInterface(interface, writtenIn: currentDirectory)
             try? store.write(resultKey, kind: .result, payload: moved.encode())
         }
         rememberInterface(result, resultKey: resultKey)

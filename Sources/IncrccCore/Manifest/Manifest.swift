@@ -31,6 +31,14 @@ public struct RecordedFile: Equatable, Sendable {
     /// The name a variable is stored under.
     static func storedName(ofVariable name: String) -> String { "\u{0}" + name }
 
+    /// A compiled module interface the result read, recorded under its path after a control byte as a
+    /// variable is: `\u{2}` keyed by provenance, `\u{3}` by its bytes (`ModuleInputs`).
+    static func moduleFile(_ path: String, byProvenance: Bool, digest: Digest, status: FileStatus,
+                           statTrusted: Bool) -> RecordedFile {
+        RecordedFile(path: (byProvenance ? "\u{2}" : "\u{3}") + path, digest: digest, status: status,
+                     statTrusted: statTrusted)
+    }
+
     /// A variable the result read, with the digest of its value.
     static func variable(_ name: String, digest: Digest) -> RecordedFile {
         RecordedFile(path: storedName(ofVariable: name), digest: digest,
