@@ -86,6 +86,10 @@ struct CompileSession {
 
     func run() -> Int32 {
         if let configurationProblem {
+            if configurationProblem.isFatal {
+                Console.error("error: \(configurationProblem.message)")
+                return 1
+            }
             Console.error("error: \(configurationProblem.message); compiling without the cache")
             return handOver()
         }
@@ -182,6 +186,10 @@ struct CompileSession {
             } else {
                 counters.add(.localStorageReadHit, by: configuration.directMode && !scanned ? 2 : 1)
             }
+            return status.shellStatus
+        case .miss(let status, let notes) where notes.contains(.tooNewDependency):
+            // Compiled but not stored since an input changed meanwhile: counted as that alone, as ccache does.
+            counters.add(notes)
             return status.shellStatus
         case .miss(let status, let notes):
             // A forced recompile counts as `recache` alone, as ccache counts it.

@@ -56,14 +56,15 @@ import Testing
         #expect(reason(["@args.rsp"]) == .responseFile)
         #expect(reason(["-c", "a.c", "-save-temps"]) == .unsupportedCompilerOption)
         #expect(reason(["-c", "a.c", "-fprofile-use=x.profdata"]) == nil)
-        #expect(reason(["-c", "a.c", "-fprofile-use", "-fprofile-dir=p"]) == .unsupportedCompilerOption)
+        #expect(reason(["-c", "a.c", "-fprofile-use", "-fprofile-dir=p"]) == nil)
+        #expect(reason(["-c", "a.c", "-fprofile-use", "-fprofile-prefix-map=a=b"]) == .unsupportedCompilerOption)
         #expect(reason(["-c", "a.c", "-fprofile-instr-use=x.profdata"]) == .unsupportedCompilerOption)
         #expect(reason(["-c", "a.h"]) == nil)
         #expect(reason(["-S", "a.h"]) == .unsupportedSourceLanguage)
         #expect(reason(["-c", "a.c", "-Wp,-MD,a.d"]) == nil)
         #expect(reason(["-c", "a.c", "-Wp,-MD,a.d,-MT,x"]) == .unsupportedCompilerOption)
         #expect(reason(["-c", "a.c", "-Wp,-include,x.h"]) == .unsupportedCompilerOption)
-        #expect(reason(["-c", "a.c", "-fbranch-probabilities"]) == .unsupportedCompilerOption)
+        #expect(request(["-c", "a.c", "-fbranch-probabilities"])?.profileUse != nil)
         #expect(reason(["-c", "a.c", "-Wa,-adhln=a.lst"]) == .unsupportedCompilerOption)
         #expect(reason(["-c", "a.c", "-Wa,--noexecstack,-adhln"]) == nil)
         #expect(reason(["-c", "a.c", "-Xassembler", "-I", "-Xassembler", "inc"]) == .unsupportedCompilerOption)
@@ -153,5 +154,34 @@ import Testing
         #expect(decide(["/bin/g++", "-c", "a.cc"]) == .compile(.masquerade("g++"), ["-c", "a.cc"]))
         #expect(decide(["incrcc", "a.c", "-o", "a"]) == .compile(.defaultC, ["a.c", "-o", "a"]))
         #expect(decide(["incrcc", "-M", "a.c"]) == .compile(.defaultC, ["-M", "a.c"]))
+    }
+
+    /// Where gcc 12 looks for profile data, as its `-Wmissing-profile` warning named the file (working
+    /// directory /tmp/prof/src).
+    @Test(arguments: [
+        (["-o", "../out/t.o", "-fprofile-use", "-fprofile-dir=pd"], "pd/#tmp#prof#src#^#out#t.gcda"),
+        (["-o", "./x.o", "-fprofile-use", "-fprofile-dir=pd"], "pd/#tmp#prof#src#.#x.gcda"),
+        (["-o", "/tmp/prof/out/t.o", "-fprofile-use=pd"], "pd//tmp/prof/out/t.gcda"),
+        (["-o", "../out/t.o", "-fprofile-use"], "/tmp/prof/src/../out/t.gcda"),
+        (["-o", "../out/t.o", "-fbranch-probabilities", "-fprofile-dir=pd"], "pd/#tmp#prof#src#^#out#t.gcda"),
+        (["-o", "../out/t.o", "-fprofile-use", "-fprofile-dir=pd", "-fprofile-prefix-path=/tmp/prof/src"], "pd/^#out#t.gcda"),
+        (["-o", "../out/t.o", "-fprofile-use", "-fprofile-dir=pd", "-fprofile-prefix-path=/nomatch"], "pd/#tmp#prof#src#^#out#t.gcda"),
+        (["-o", "../out/t.o", "-fprofile-use", "-fprofile-dir=pd", "-fprofile-prefix-path=/tmp"], "pd/prof#src#^#out#t.gcda"),
+        (["-fprofile-use", "-fprofile-dir=pd"], "pd/#tmp#prof#src#t.gcda"),
+        (["-o", "out.x.o", "-fprofile-use", "-fprofile-dir=pd"], "pd/#tmp#prof#src#out.x.gcda"),
+        (["-o", "../out/t.o", "-fprofile-use=/tmp/prof/pd3/"], "/tmp/prof/pd3//#tmp#prof#src#^#out#t.gcda"),
+        (["-o", "../out/t.o", "-fprofile-use=pd2", "-fprofile-dir=pd"], "pd/#tmp#prof#src#^#out#t.gcda"),
+        (["-o", "../out/t.o", "-fprofile-dir=pd", "-fprofile-use=pd2"], "pd2/#tmp#prof#src#^#out#t.gcda"),
+    ]) func gccProfileDataPath(options: [String], expected: String) throws {
+        guard case .cacheable(let r) = ArgumentClassifier().classify(["-c", "t.c"] + options) else {
+            Issue.record("\(options) is not cacheable")
+            return
+        }
+        let profile = try #require(r.profileUse)
+        #expect(profile.path(family: CompilerFamily.gcc, object: r.output, currentDirectory: "/tmp/prof/src") == expected)
+        // clang follows neither gcc's directory options nor its mangling: such a call is not keyed by a guess.
+        if options.contains(where: { $0.hasPrefix("-fprofile-dir") || $0.hasPrefix("-fprofile-prefix-path") }) {
+            #expect(profile.path(family: CompilerFamily.clang, object: r.output, currentDirectory: "/tmp/prof/src") == nil)
+        }
     }
 }

@@ -88,13 +88,34 @@ struct DropInTests {
         #expect(!other.exists("cache"))
     }
 
-    @Test func statsFalseCountsNothing() throws {
+    @Test func statsOffCountsNothing() throws {
         let s = Scratch()
         s.write("t.c", "int f(void) { return 1; }\n")
-        for _ in 0..<2 { try incrcc(["gcc", "-c", "t.c"], in: s, env: ["INCRCC_STATS": "false"]) }
+        for _ in 0..<2 { try incrcc(["gcc", "-c", "t.c"], in: s, env: ["INCRCC_NOSTATS": "1"]) }
         let values = try stats(s)
         #expect(values["direct_cache_hit"] == 0 && values["cache_miss"] == 0)
         #expect((values["files_in_cache"] ?? 0) > 0)
+    }
+
+    /// ccache's presence booleans: set at all they mean true, their `NO` form false, and a value that reads
+    /// as "no" is refused with a message, compile and command alike, as ccache refuses it.
+    @Test func doubtfulBooleanValuesAreRefused() throws {
+        let s = Scratch()
+        s.write("t.c", "int f(void) { return 1; }\n")
+        for value in ["0", "false", "NO", "disable"] {
+            let compile = try incrcc(["gcc", "-c", "t.c"], in: s, env: ["INCRCC_DISABLE": value])
+            #expect(compile.status == 1 && compile.stderr.contains("INCRCC_DISABLE") && compile.stderr.contains("INCRCC_NODISABLE"),
+                    "\(compile.stderr)")
+            #expect(try incrcc(["-s"], in: s, env: ["INCRCC_NORECACHE": value]).status == 1)
+        }
+        #expect(!s.exists("t.o"))
+        #expect(try incrcc(["gcc", "-c", "t.c"], in: s, env: ["INCRCC_DISABLE": "yes"]).status == 0)
+        #expect(try incrcc(["gcc", "-c", "t.c"], in: s, env: ["INCRCC_NODISABLE": "1"]).status == 0)
+        #expect(try incrcc(["gcc", "-c", "t.c"], in: s, env: ["INCRCC_NODISABLE": "1"]).status == 0)
+        let values = try stats(s)
+        #expect(values["direct_cache_hit"] == 1 && values["cache_miss"] == 1, "\(values)")
+        // incrcc's own booleans take true and false.
+        #expect(try incrcc(["gcc", "-c", "t.c"], in: s, env: ["INCRCC_BACKGROUND_STORE": "false"]).status == 0)
     }
 
     @Test func extraFilesAndIgnoredOptionsShapeTheKey() throws {

@@ -15,7 +15,8 @@ final class Scratch {
 
     deinit { try? FileManager.default.removeItem(atPath: path) }
 
-    func file(_ name: String) -> String { path + "/" + name }
+    /// A name inside the scratch directory; an absolute path stays as it is.
+    func file(_ name: String) -> String { name.hasPrefix("/") ? name : path + "/" + name }
 
     func write(_ name: String, _ text: String) {
         let full = file(name)

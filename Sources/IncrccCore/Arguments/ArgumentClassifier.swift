@@ -33,7 +33,9 @@ public struct ArgumentClassifier {
         var targets: [CompileRequest.DependencyTarget] = []
         var driverDependencyOption = false
         var syntaxOnly = false
-        var profileUse: ProfileUse?
+        /// Where gcc and clang look for profile data; used when `readsProfile`.
+        var profileUse = ProfileUse(value: nil)
+        var readsProfile = false
         var otherInputs = 0
         var otherInputPaths: [String] = []
         var modules = ModuleOptions()
@@ -176,8 +178,17 @@ public struct ArgumentClassifier {
             if arg.hasPrefix("-fcallgraph-info=") { callgraphInfo = true }
             if arg == "-flto" || arg.hasPrefix("-flto=") { lto = true }
             if arg.hasPrefix("-fprofile-generate=") || arg.hasPrefix("-fprofile-instr-generate=") { profileArcs = true }
-            if arg == "-fprofile-use" { profileUse = ProfileUse(value: nil) }
-            if arg.hasPrefix("-fprofile-use=") { profileUse = ProfileUse(value: String(arg.dropFirst(14))) }
+            if arg == "-fprofile-use" || arg == "-fbranch-probabilities" { readsProfile = true }
+            if arg.hasPrefix("-fprofile-use=") {
+                readsProfile = true
+                profileUse.value = String(arg.dropFirst(14))
+                profileUse.dataDirectory = profileUse.value
+            }
+            for option in ["-fprofile-dir=", "-fprofile-generate="] where arg.hasPrefix(option) {
+                profileUse.dataDirectory = String(arg.dropFirst(option.count))
+                profileUse.directoryFromOtherOption = true
+            }
+            if arg.hasPrefix("-fprofile-prefix-path=") { profileUse.prefixPath = String(arg.dropFirst(22)) }
             if let enables = Self.debugLevelChange(arg) { debugInfo = enables }
             for option in ["-fdebug-prefix-map=", "-ffile-prefix-map="] where arg.hasPrefix(option) {
                 let mapping = arg.dropFirst(option.count)
@@ -269,7 +280,7 @@ public struct ArgumentClassifier {
             request.directoryIsOnlyInDebugInfo = false
         }
         // The link leaves no place for a split or coverage output's derived name: kept simple.
-        if links && (splitDwarf || coverageNotes || profileArcs || stackUsage || callgraphInfo || profileUse != nil) {
+        if links && (splitDwarf || coverageNotes || profileArcs || stackUsage || callgraphInfo || readsProfile) {
             return .uncacheable(.calledForLink)
         }
         // Without a preprocessor run (assembly, `.i`), `-MD` writes nothing (gcc and clang).
@@ -283,7 +294,7 @@ public struct ArgumentClassifier {
             // -MF without -MD/-MMD does nothing for a compile; keep it simple and let the compiler run.
             return .uncacheable(.unsupportedCompilerOption)
         }
-        request.profileUse = profileUse
+        request.profileUse = readsProfile ? profileUse : nil
         request.debugInfo = debugInfo
         request.profileArcs = profileArcs
         if preprocessorDependencyFile {

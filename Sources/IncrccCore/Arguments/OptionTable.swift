@@ -23,8 +23,9 @@ extension ArgumentClassifier {
     static let unsupportedPrefixes = [
         "-save-temps", "-fdump-", "-include-pch", "-emit-pch",
         "-fprofile-instr-use", "-fprofile-sample-use", "-fauto-profile", "-fsanitize-blacklist",
-        // Move where `-fprofile-use` looks for its data.
-        "-fprofile-prefix-path", "-fprofile-dir", "-fprofile-prefix-map",
+        // Moves where `-fprofile-use` looks for its data by a map (`-fprofile-dir` and `-fprofile-prefix-path`
+        // are followed: `ProfileUse`).
+        "-fprofile-prefix-map",
         "-fsanitize-ignorelist", "-specs", "--specs", "-fplugin", "-Xclang", "-fmodules", "-fcxx-modules",
         "-fmodule-", "-fprebuilt-module", "-MG", "-ivfsoverlay", "-fstack-usage-file",
         "-ftime-report", "-fmem-report", "-frepo", "-iframework", "-fprofile-remapping-file", "-fdebug-types-section-file",
@@ -32,8 +33,7 @@ extension ArgumentClassifier {
         "-fsave-optimization-record", "-foptimization-record-file", "-fopt-info", "-fcoverage-compilation-dir",
         "--serialize-diagnostics", "-serialize-diagnostics", "-gen-reproducer", "-ftime-trace", "-fdiagnostics-format=sarif",
         "-fsanitize-coverage-allowlist", "-fsanitize-coverage-ignorelist", "-fembed-bitcode",
-        // Reads the `.gcda` profile (gcc derives its name from the output), which is no input the key holds.
-        "-fbranch-probabilities", "-fprofile-note=", "-fauto-profile",
+        "-fprofile-note=", "-fauto-profile",
         // Write files beside the object that a hit would not restore.
         "-aux-info", "-MJ", "-save-stats", "-fproc-stat-report=",
         // Loads a pass plugin whose code shapes the object and is no input the key holds.

@@ -15,6 +15,8 @@ public struct CachedCompile {
     let facts: FileFactsStore
     /// The counters of this call besides its outcome, written once when it ends (`IncrccMain`).
     public let counters: CallCounters
+    /// The preprocessor-text key, once computed (direct mode off only: nil otherwise, so a hit pays nothing).
+    let preprocessedText: PreprocessedTextMemo?
 
     /// What happened, for the caller's stats and exit status. `notes` are counted besides the outcome.
     public enum Outcome: Equatable {
@@ -39,6 +41,7 @@ public struct CachedCompile {
         self.currentDirectory = currentDirectory
         self.facts = FileFactsStore(store: store, now: Clock.nowNanoseconds())
         self.counters = CallCounters(enabled: configuration.compatibility.stats)
+        self.preprocessedText = configuration.directMode ? nil : PreprocessedTextMemo()
     }
 
     /// Whether diagnostics are stored coloured whatever the terminal: for gcc and clang without a colour
@@ -98,9 +101,22 @@ public struct CachedCompile {
             return .uncached(.unsupportedCodeDirective)
         }
         switch compileFresh(call) {
-        case .compiled(let fresh): return storeAfterReturning(fresh, call)
+        case .compiled(let fresh):
+            // Told before returning, so the call counts as ccache counts it: no miss, a modified input.
+            if fresh.status.succeeded, fresh.sourceChanged || !sourceSettled(call, compileStart: fresh.start) {
+                log.write("not stored: the source changed during the compile, or is dated after its start")
+                return .miss(fresh.status, notes: [.tooNewDependency])
+            }
+            return storeAfterReturning(fresh, call)
         case .ended(let outcome): return outcome
         }
+    }
+
+    /// Whether the source's times are before the compile began (unless `sloppiness` waives them): a source
+    /// dated later may still be being written, or its clock is not to be trusted.
+    func sourceSettled(_ call: Call, compileStart: Int64) -> Bool {
+        guard let status = call.sourceStatus else { return true }
+        return configuration.compatibility.acceptsNewDependency(status, compileStart: compileStart)
     }
 
     /// The call's ephemeral path parts and its checkout root (with `base_dir`); empty when there are none

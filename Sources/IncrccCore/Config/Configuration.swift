@@ -18,7 +18,13 @@ public enum SettingOrigin: Equatable, Sendable, CustomStringConvertible {
 /// A configuration problem: the message names the file or variable and the bad value.
 public struct ConfigurationError: Error, Sendable, CustomStringConvertible {
     public var message: String
-    public init(_ message: String) { self.message = message }
+    /// The call stops with this error instead of compiling without the cache (a value whose meaning is in
+    /// doubt, which ccache refuses too).
+    public var isFatal = false
+    public init(_ message: String, isFatal: Bool = false) {
+        self.message = message
+        self.isFatal = isFatal
+    }
     public var description: String { message }
 }
 
@@ -144,24 +150,37 @@ public struct Configuration: Sendable {
                 do {
                     try config.set(name, value, origin: .environment(variable))
                 } catch {
-                    guard lenient else { throw error }
+                    guard lenient, !error.isFatal else { throw error }
                     config.problems.append(ConfigurationError("\(variable): \(error.message)"))
                 }
             }
         }
-        if let value = lookup("INCRCC_NODIRECT"), isTrue(value) {
-            config.directMode = false
-            config.setOrigin("direct_mode", .environment("INCRCC_NODIRECT"))
-        }
-        if let value = lookup("INCRCC_NOHASHDIR"), isTrue(value) {
-            config.compatibility.hashDirectory = false
-            config.setOrigin("hash_dir", .environment("INCRCC_NOHASHDIR"))
-        }
-        if let value = lookup("INCRCC_NOSTATS"), isTrue(value) {
-            config.compatibility.stats = false
-            config.setOrigin("stats", .environment("INCRCC_NOSTATS"))
+        // ccache's negative forms: `INCRCC_NODIRECT` (set to anything but a doubtful value) turns direct_mode off.
+        for (name, variable) in settings where presenceBooleans.contains(variable) {
+            let negative = "INCRCC_NO" + variable.dropFirst(7)
+            guard let value = lookup(negative) else { continue }
+            _ = try presenceBoolean(negative, value)
+            try config.set(name, "false", origin: .file(negative))
+            config.setOrigin(name, .environment(negative))
         }
         return config
+    }
+
+    /// The variables ccache reads as booleans by their presence (`CCACHE_DISABLE=1`, and `CCACHE_NODISABLE`
+    /// for false): set at all, they mean true, as with ccache; incrcc's own (`INCRCC_BACKGROUND_STORE`)
+    /// take true or false.
+    static let presenceBooleans: Set<String> = [
+        "INCRCC_DISABLE", "INCRCC_RECACHE", "INCRCC_DIRECT", "INCRCC_STATS", "INCRCC_HASHDIR", "INCRCC_DEPEND",
+        "INCRCC_REMOTE_ONLY", "INCRCC_RESHARE",
+    ]
+
+    /// A presence boolean's value: true, unless it reads as a "no" (`0`, `false`, `disable`, `no`), whose
+    /// meaning is in doubt, which ccache refuses with an error too.
+    static func presenceBoolean(_ variable: String, _ value: String) throws(ConfigurationError) -> Bool {
+        guard ["0", "false", "disable", "no"].contains(value.lowercased()) else { return true }
+        let negative = variable.hasPrefix("INCRCC_NO") ? "INCRCC_" + variable.dropFirst(9) : "INCRCC_NO" + variable.dropFirst(7)
+        throw ConfigurationError("\(variable): invalid boolean value '\(value)': any value means true "
+                                 + "(unset it, or set \(negative)=1)", isFatal: true)
     }
 
     static func defaultCacheDirectory(lookup: (String) -> String?) -> String {
@@ -292,7 +311,9 @@ public struct Configuration: Sendable {
 
     /// Files take true/false; a variable that is set counts as true unless it says 0, false, no or off.
     static func boolean(_ name: String, _ value: String, origin: SettingOrigin) throws(ConfigurationError) -> Bool {
-        if case .environment = origin { return isTrue(value) }
+        if case .environment(let variable) = origin {
+            return presenceBooleans.contains(variable) ? try presenceBoolean(variable, value) : isTrue(value)
+        }
         switch value.lowercased() {
         case "true", "yes", "1", "on": return true
         case "false", "no", "0", "off": return false

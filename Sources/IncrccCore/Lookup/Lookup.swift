@@ -70,6 +70,8 @@ extension CachedCompile {
         case .scan:
             for call in calls where findByScan(call, notes: notes, consider: consider) { return true }
             return false
+        case .preprocessedText:
+            return findByPreprocessedText(first, notes: notes, consider: consider)
         case .shared:
             return findShared(calls, notes: notes, consider: consider)
         }
@@ -162,6 +164,8 @@ extension CachedCompile {
             recordInManifest(graph, result: candidate.result, call)
         case .shared(let found):
             keepShared(found, call, outcome)
+        case .preprocessedText:
+            if hit { store.markUsed(call.directKey, kind: .preprocessedText) }
         }
     }
 
@@ -190,6 +194,9 @@ extension CachedCompile {
         case .scan:
             guard !configuration.remote.remoteOnly else { return [] }
             return indexForScan(miss.call, recording: miss.recorded, result: miss.entry.result)
+        case .preprocessedText:
+            guard local, !configuration.remote.remoteOnly else { return [] }
+            return recordPreprocessedText(miss)
         case .shared:
             guard configuration.remote.isEnabled else { return [] }
             let pending = PendingUpload(call: miss.call, files: miss.entry.files, absentPaths: miss.entry.absentPaths,

@@ -15,15 +15,18 @@ enum LookupStrategy: CaseIterable, Sendable {
     case skippedGroups
     /// The include graph scanned now, looked up in the scan index (`Scanner/`).
     case scan
+    /// The preprocessor's output (direct mode off, as ccache's preprocessor mode): `PreprocessedTextStrategy`.
+    case preprocessedText
     /// The shared tier (`Remote/`), after every local strategy missed.
     case shared
 
     /// The order lookups try them in; a miss records them in the same order.
-    static let order: [LookupStrategy] = [.manifest, .realPaths, .unreadOptions, .skippedGroups, .scan, .shared]
+    static let order: [LookupStrategy] = [.manifest, .realPaths, .unreadOptions, .skippedGroups, .scan, .preprocessedText,
+                                          .shared]
 
     /// Tried before a call waits for a writer of its key, and again after the wait; the shared tier only
     /// once, after them.
-    static let local: [LookupStrategy] = [.manifest, .realPaths, .unreadOptions, .skippedGroups, .scan]
+    static let local: [LookupStrategy] = [.manifest, .realPaths, .unreadOptions, .skippedGroups, .scan, .preprocessedText]
 
     /// Whether it finds calls that read more than headers (compile-and-link calls, module units): those are
     /// found by their own manifest only, whose entries hold what the link read (`LinkInputs`) or the
@@ -38,6 +41,7 @@ enum LookupStrategy: CaseIterable, Sendable {
         case .unreadOptions: return "unread options"
         case .skippedGroups: return "skipped groups and comments"
         case .scan: return "include scan"
+        case .preprocessedText: return "preprocessor output"
         case .shared: return "shared tier"
         }
     }
@@ -49,6 +53,9 @@ enum LookupStrategy: CaseIterable, Sendable {
             return configuration.directMode ? nil : "direct mode is off"
         case .scan:
             return configuration.scan == .never ? "scan = never" : nil
+        case .preprocessedText:
+            // Each lookup runs the preprocessor: only where ccache would (its preprocessor mode).
+            return configuration.directMode ? "direct mode is on (the preprocessor's output is keyed only without it)" : nil
         case .shared:
             if !configuration.remote.isEnabled { return "no remote_storage is set" }
             return configuration.directMode ? nil : "direct mode is off"
@@ -79,6 +86,8 @@ struct LookupCandidate {
         case scanned(IncludeGraph)
         /// Copied from the shared tier into the local store.
         case shared(CachedCompile.SharedFind)
+        /// Found by the preprocessor's text: its entry marked used.
+        case preprocessedText
     }
 }
 

@@ -30,8 +30,10 @@ public struct CacheStore: Sendable {
         case .scanIndex: return UInt8(ascii: "S")
         case .fileFacts: return UInt8(ascii: "F")
         case .looseManifest: return UInt8(ascii: "L")
-        case .moduleProvenance: return UInt8(ascii: "P")
+        // Not "P": that is the marker of a writer still storing (`BackgroundStore.markerSuffix`).
+        case .moduleProvenance: return UInt8(ascii: "O")
         case .moduleImports: return UInt8(ascii: "I")
+        case .preprocessedText: return UInt8(ascii: "T")
         }
     }
 

@@ -34,6 +34,8 @@ public enum EntryCodec {
         /// The modules a compiled module interface imports and the paths stored for them, under its content
         /// digest (`ModuleInputs`).
         case moduleImports = 7
+        /// The result found by a preprocessor's output (`PreprocessedTextStrategy`): its key alone.
+        case preprocessedText = 8
 
         /// File facts are a few hundred bytes, read by the dozen on every miss: setting up a zstd context
         /// cost more than the read.
