@@ -199,6 +199,30 @@ struct CommandTests {
         #expect(try incrcc(["--checksum-file", s.file("empty")], in: s).stdout == "99aa06d3014798d86001c324468d497f\n")
     }
 
+    /// `--inspect`: a manifest's files with their digests, a result's outputs, and a damaged entry said so.
+    @Test func inspectTellsWhatAnEntryHolds() throws {
+        let s = Scratch()
+        s.write("h.h", "int h;\n")
+        s.write("t.c", "#include \"h.h\"\nint f(void) { return 1; }\n")
+        try incrcc(["gcc", "-c", "t.c"], in: s)
+        try awaitStores(s)
+        let entries = FileManager.default.enumerator(atPath: s.file("cache"))?.compactMap { $0 as? String } ?? []
+        let manifest = try #require(entries.first { $0.hasSuffix(".M") })
+        let result = try #require(entries.first { $0.hasSuffix(".R") })
+        let shownManifest = try incrcc(["--inspect", s.file("cache/" + manifest)], in: s)
+        #expect(shownManifest.status == 0 && shownManifest.stdout.contains("Entry type: 1 (manifest)"))
+        #expect(shownManifest.stdout.contains("File: h.h") && shownManifest.stdout.contains("Hash: "), "\(shownManifest.stdout)")
+        let shownResult = try incrcc(["--inspect", s.file("cache/" + result)], in: s).stdout
+        #expect(shownResult.contains("Entry type: 0 (result)") && shownResult.contains("File: object"), "\(shownResult)")
+        #expect(shownResult.contains("Compression type: zstd") && shownResult.contains("Checksum: ok"))
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: s.file("cache/" + result)))
+        try handle.seek(toOffset: 40)
+        handle.write(Data("damage".utf8))
+        try handle.close()
+        #expect(try incrcc(["--inspect", s.file("cache/" + result)], in: s).stdout.contains("Checksum: damaged"))
+        #expect(try incrcc(["--inspect", s.file("missing")], in: s).status == 1)
+    }
+
     /// A bad setting in incrcc.conf is said once by the commands, which go on with its default, so `-M`
     /// mends the file in place (its other lines, blank ones included, kept); a failing `compiler_check`
     /// command is counted.

@@ -43,7 +43,7 @@ public struct Commands {
             BackgroundStore(store: store).waitForAllWriters()
         }
         if ["-M", "--max-size", "-k", "--get-config", "-o", "--set-config", "-F", "--max-files", "--evict-older-than",
-            "--checksum-file"].contains(first), arguments.count < 2 {
+            "--checksum-file", "--inspect"].contains(first), arguments.count < 2 {
             Console.error("option '\(first)' needs a value (see incrcc --help)")
             return 1
         }
@@ -98,6 +98,13 @@ public struct Commands {
             print(configuration.configurationFilePath)
         case "--checksum-file":
             return checksum(arguments[1])
+        case "--inspect":
+            switch EntryInspection(path: arguments[1]).lines() {
+            case .success(let lines): for line in lines { print(line) }
+            case .failure(let error):
+                Console.error("cannot read \(arguments[1]): \(error)")
+                return 1
+            }
         case "-p", "--show-config":
             for (name, _) in Configuration.settings {
                 let origin = configuration.origin(of: name)
@@ -311,6 +318,7 @@ public struct Commands {
             -d, --dir DIR            use the cache in DIR for the command that follows
                 --config-path        print the path of the cache's incrcc.conf
                 --checksum-file PATH print the XXH3-128 digest of PATH (- for standard input)
+                --inspect PATH       print what one cache entry holds (kind, compression, files, digests)
             -p, --show-config        show the effective configuration and where each value came from
             -k, --get-config KEY     print the effective value of one setting
             -o, --set-config KEY=VAL set a setting in the cache's incrcc.conf
