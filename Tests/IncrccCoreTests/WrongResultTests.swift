@@ -113,6 +113,27 @@ struct WrongResultTests {
         #expect(missing.stderr.contains("nosuchcc"))
     }
 
+    /// `__DATE__` without SOURCE_DATE_EPOCH is today's local date: a hit on the same date only (two zones
+    /// 26 hours apart never share one); `__TIME__` is never served.
+    @Test func dateIsServedOnTheSameDateOnly() throws {
+        let s = Scratch()
+        s.write("d.h", "#define BUILT __DATE__\n")
+        s.write("d.c", "#include \"d.h\"\nconst char *built = BUILT;\n")
+        for (zone, runs) in [("EAST-14", 2), ("WEST+12", 1)] {
+            for _ in 0..<runs {
+                let cached = try incrcc(["gcc", "-c", "d.c"], in: s, env: ["TZ": zone])
+                #expect(cached.status == 0)
+                let served = s.read("d.o")
+                try run(["gcc", "-c", "d.c"], in: s, env: ["TZ": zone])
+                #expect(served == s.read("d.o"), "\(zone)")
+            }
+        }
+        s.write("t.c", "const char *t = __TIME__;\n")
+        for _ in 0..<2 { try incrcc(["gcc", "-c", "t.c"], in: s) }
+        let values = try stats(s)
+        #expect(values["direct_cache_hit"] == 1 && values["cache_miss"] == 4, "\(values)")
+    }
+
     /// gcc's `__TIMESTAMP__` is the file's modification time whatever SOURCE_DATE_EPOCH says: never served.
     @Test func timestampIsNeverServedStale() throws {
         let s = Scratch()

@@ -103,8 +103,8 @@ public struct CachedCompile {
         switch compileFresh(call) {
         case .compiled(let fresh):
             // Told before returning, so the call counts as ccache counts it: no miss, a modified input.
-            if fresh.status.succeeded, fresh.sourceChanged || !sourceSettled(call, compileStart: fresh.start) {
-                log.write("not stored: the source changed during the compile, or is dated after its start")
+            if fresh.status.succeeded, fresh.sourceChanged || !inputsSettled(call, fresh) {
+                log.write("not stored: the source changed during the compile, or an input is dated after its start")
                 return .miss(fresh.status, notes: [.tooNewDependency])
             }
             return storeAfterReturning(fresh, call)
@@ -112,11 +112,21 @@ public struct CachedCompile {
         }
     }
 
-    /// Whether the source's times are before the compile began (unless `sloppiness` waives them): a source
-    /// dated later may still be being written, or its clock is not to be trusted.
-    func sourceSettled(_ call: Call, compileStart: Int64) -> Bool {
-        guard let status = call.sourceStatus else { return true }
-        return configuration.compatibility.acceptsNewDependency(status, compileStart: compileStart)
+    /// Whether the source's and the headers' times are before the compile began (unless `sloppiness` waives
+    /// them): a file dated later may still be being written, or its clock is not to be trusted. The store
+    /// checks the headers again; asked here too, so the call is counted before it returns.
+    func inputsSettled(_ call: Call, _ fresh: FreshCompile) -> Bool {
+        let compatibility = configuration.compatibility
+        if let status = call.sourceStatus, !compatibility.acceptsNewDependency(status, compileStart: fresh.start) {
+            return false
+        }
+        guard let text = fresh.dependencyText else { return true }
+        for path in DependencyFile.prerequisites(text) where path != request.source && path != "/dev/null" {
+            if let status = try? FileSystem.status(path), !compatibility.acceptsNewDependency(status, compileStart: fresh.start) {
+                return false
+            }
+        }
+        return true
     }
 
     /// The call's ephemeral path parts and its checkout root (with `base_dir`); empty when there are none

@@ -25,7 +25,7 @@ struct DependencyRecorder {
         var read: [String: FileFacts] = [:]
         /// The compiler's own include directories the probes were searched with.
         var builtin: [String] = []
-        /// `__DATE__`/`__TIME__` was read with `SOURCE_DATE_EPOCH` set: the result holds its value.
+        /// `__DATE__`/`__TIME__` was read: the result holds `SOURCE_DATE_EPOCH`'s value or today's date.
         var readsEpoch = false
     }
 
@@ -50,8 +50,13 @@ struct DependencyRecorder {
     /// The time macros a file may use, against the clock the call compiles under; nil when acceptable.
     func timeMacroProblem(_ macros: FileFacts.TimeMacros, epoch: String?) -> Counter? {
         if macros.isEmpty || compatibility.sloppiness.contains(.timeMacros) { return nil }
-        if macros.contains(.timestamp) || epoch == nil { return .unsupportedCodeDirective }
+        if macros.contains(.timestamp) || epoch == nil && !macros.readsDateOnly { return .unsupportedCodeDirective }
         return nil
+    }
+
+    /// Whether the result holds today's date (`__DATE__` without `SOURCE_DATE_EPOCH`): recorded then.
+    func readsDate(_ macros: FileFacts.TimeMacros, epoch: String?) -> Bool {
+        epoch == nil && macros.readsDateOnly && !compatibility.sloppiness.contains(.timeMacros)
     }
 
     /// Runs the preprocessor once more for a complete list (the user's `-MMD` file lacks system headers).
@@ -76,6 +81,7 @@ struct DependencyRecorder {
         let sourceFacts = FileFacts(reading: source)
         if let problem = timeMacroProblem(sourceFacts.timeMacros, epoch: epoch) { return .failure(problem) }
         var readsEpoch = sourceFacts.timeMacros.contains(.clock)
+        var readsDate = self.readsDate(sourceFacts.timeMacros, epoch: epoch)
         // `.incbin`, `.include` and `#embed` read files no dependency list names.
         if sourceFacts.references.fallback == .embeddedFile { return .failure(.unsupportedCodeDirective) }
         guard request.language.isPreprocessed else { return .success(Recording(files: [], absentPaths: [])) }
@@ -99,6 +105,7 @@ struct DependencyRecorder {
             }
             if let problem = timeMacroProblem(fileFacts.timeMacros, epoch: epoch) { return .failure(problem) }
             if fileFacts.timeMacros.contains(.clock) { readsEpoch = true }
+            if self.readsDate(fileFacts.timeMacros, epoch: epoch) { readsDate = true }
             if fileFacts.references.fallback == .embeddedFile { return .failure(.unsupportedCodeDirective) }
             let settled = StatTrust.isSettled(status, now: now)
             read[path] = fileFacts
@@ -148,12 +155,22 @@ struct DependencyRecorder {
             files.append(RecordedFile(path: path, digest: Digest.of(bytes), status: status,
                                       statTrusted: StatTrust.isSettled(status, now: now)))
         }
+        if readsDate {
+            // The date the compile began on, which must still be the date now: a compile across midnight may
+            // hold either.
+            let date = CompileDate.text(atNanoseconds: compileStart)
+            guard date == CompileDate.text(atNanoseconds: Clock.nowNanoseconds()), !date.isEmpty else {
+                return .failure(.tooNewDependency)
+            }
+            files.append(.variable(CompileDate.variableName, digest: Self.variableDigest(date)))
+        }
         readsEpoch = readsEpoch && epoch != nil
         if readsEpoch {
             // Recorded only for results that read it, so a release's new epoch misses only the units that
             // use a time macro.
             files.append(.variable("SOURCE_DATE_EPOCH", digest: Self.variableDigest(epoch)))
         }
+        readsEpoch = readsEpoch || readsDate
         return .success(Recording(files: files, absentPaths: absent, read: read, builtin: builtin,
                                   readsEpoch: readsEpoch))
     }

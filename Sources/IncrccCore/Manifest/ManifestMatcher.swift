@@ -71,7 +71,8 @@ public struct ManifestMatcher {
         let path: String
         switch file.input {
         case .variable(let name):
-            return DependencyRecorder.variableDigest(variable(name)) == file.digest ? .same : .unknown
+            let value = name == CompileDate.variableName ? CompileDate.text(atNanoseconds: Clock.nowNanoseconds()) : variable(name)
+            return DependencyRecorder.variableDigest(value) == file.digest ? .same : .unknown
         case .moduleFile(let stored, let byProvenance):
             return checkModule(file, path: stored, byProvenance: byProvenance)
         case .file(let stored):

@@ -29,6 +29,14 @@ public struct FileFacts: Equatable, Sendable {
         public init(rawValue: UInt8) { self.rawValue = rawValue }
         public static let clock = TimeMacros(rawValue: 1)
         public static let timestamp = TimeMacros(rawValue: 2)
+        /// Which of the clock's macros: facts remembered before these were told apart have neither.
+        public static let date = TimeMacros(rawValue: 4)
+        public static let timeOfDay = TimeMacros(rawValue: 8)
+
+        /// `__DATE__` alone of the clock's macros (a date can be recorded; a time of day changes each second).
+        public var readsDateOnly: Bool {
+            contains(.clock) && contains(.date) && !contains(.timeOfDay) && !contains(.timestamp)
+        }
     }
 
     static let clockMacros: [StaticString] = ["__DATE__", "__TIME__"]
@@ -48,7 +56,10 @@ public struct FileFacts: Equatable, Sendable {
                         found.insert(.timestamp)
                     } else {
                         for name in clockMacros where n - i >= name.utf8CodeUnitCount {
-                            if memcmp(base + i, name.utf8Start, name.utf8CodeUnitCount) == 0 { found.insert(.clock) }
+                            if memcmp(base + i, name.utf8Start, name.utf8CodeUnitCount) == 0 {
+                                found.insert(.clock)
+                                found.insert(base[i + 2] == 0x44 ? .date : .timeOfDay)
+                            }
                         }
                     }
                 }
@@ -92,7 +103,7 @@ struct FileFactsRecord: Equatable {
         let digest = try reader.readDigest()
         let timeMacro = try reader.readUInt8()
         let fallbackCode = Int(try reader.readUInt8())
-        guard timeMacro <= 3, fallbackCode <= fallbackCodes.count else { throw MalformedEntry("file facts flags") }
+        guard timeMacro <= 15, fallbackCode <= fallbackCodes.count else { throw MalformedEntry("file facts flags") }
         var references = FileReferences()
         references.fallback = fallbackCode == 0 ? nil : fallbackCodes[fallbackCode - 1]
         for list in 0..<2 {

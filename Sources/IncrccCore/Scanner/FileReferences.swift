@@ -23,8 +23,9 @@ public enum ScanFallback: Error, Equatable, Sendable {
 
 /// Everything in one file's text that decides which other files a compile can depend on.
 public struct FileReferences: Equatable, Sendable {
-    /// Changes whenever `read` would answer differently for some text, so remembered facts are not reused.
-    static let readerVersion = 4
+    /// Changes whenever `read` (or the time-macro reading beside it) would answer differently for some text,
+    /// so remembered facts are not reused. 5: `__DATE__` told apart from `__TIME__`.
+    static let readerVersion = 5
 
     /// `#include`, `#include_next`, `#import` with a literal name, in every branch of every conditional.
     public var includes: [IncludeDirective] = []
