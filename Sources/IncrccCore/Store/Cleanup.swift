@@ -41,7 +41,7 @@ public struct Cleanup {
     }
 
     /// Removes every entry last used before `cutoff` (nanoseconds); with `dryRun`, only counts them.
-    /// Returns how many entries and bytes that is.
+    /// Returns how many entries and bytes of disk that is.
     public func evict(usedBefore cutoff: Int64, dryRun: Bool, now: Int64) -> (entries: Int, bytes: Int64) {
         var removed = (entries: 0, bytes: Int64(0))
         for shard in 0..<StatsFiles.shardCount {
@@ -71,7 +71,7 @@ public struct Cleanup {
                     continue
                 }
                 guard Self.entrySuffixes.contains(where: name.hasSuffix) else { continue }
-                entries.append((file, status.size, status.modifiedNanoseconds))
+                entries.append((file, CacheStore.diskUse(status.size), status.modifiedNanoseconds))
             }
         }
         entries.sort { $0.used < $1.used }
