@@ -106,6 +106,7 @@ def project_builds(bench, name, build):
     cold = {t: [] for t in tools}
     warm = {t: [] for t in tools if t != "plain"}
     sizes = {}
+    disk = {}
     counted = {}
     for rep in range(bench.build_reps):
         for tool in cold:
@@ -117,6 +118,7 @@ def project_builds(bench, name, build):
                 cold[tool].append(build(tool, cache))
                 if tool != "plain":
                     sizes[tool] = sum(os.path.getsize(os.path.join(p, f)) for p, _, fs in os.walk(cache) for f in fs)
+                    disk[tool] = disk_use(cache)
                     if tool in ("incrcc", "ccache"):
                         subprocess.run(bench.launcher(tool) + ["-z"], env=bench.env(tool, cache), capture_output=True)
                     warm[tool].append(build(tool, cache))
@@ -143,7 +145,15 @@ def project_builds(bench, name, build):
                   "incrcc: " + ", ".join(f"{k} {v}" for k, v in mine["classes"].items())
                   + "; ccache: " + ", ".join(f"{k} {v}" for k, v in theirs["classes"].items()), comparable=False)
     bench.row(f"{name} cache size after cold build, KiB", sizes["incrcc"] // 1024, sizes["ccache"] // 1024,
-             "smaller is better", "KiB", sccache=sizes["sccache"] // 1024 if "sccache" in sizes else None)
+             "smaller is better", "KiB", "file bytes", sccache=sizes["sccache"] // 1024 if "sccache" in sizes else None)
+    bench.row(f"{name} cache disk use after cold build, KiB", disk["incrcc"], disk["ccache"], "<= 1.0x", "KiB",
+              "du -sk: blocks of files and directories", sccache=disk.get("sccache"))
+
+
+def disk_use(directory):
+    """What `du -sk` says the directory takes: its files' and directories' blocks, in KiB."""
+    out = subprocess.run(["du", "-sk", directory], capture_output=True, text=True).stdout.split()
+    return int(out[0]) if out and out[0].isdigit() else 0
 
 
 def warm_counts(bench, tool, cache):

@@ -10,8 +10,17 @@ struct FileFactsStoreTests {
                               now: Clock.nowNanoseconds() + ahead)
     }
 
+    /// Where the facts of `path`'s directory are kept.
     func recordPath(_ s: Scratch, for path: String) -> String {
-        CacheStore(directory: s.file("cache"), compressionLevel: 1).path(for: FileFactsStore.key(of: path), kind: .fileFacts)
+        CacheStore(directory: s.file("cache"), compressionLevel: 1)
+            .path(for: FileFactsStore.key(ofDirectory: Path.directory(of: path)), kind: .fileFacts)
+    }
+
+    /// Facts learned by a call of their own, written as the call ends.
+    func remembered(_ s: Scratch, _ path: String, settled: Bool = true) -> (facts: FileFacts, status: FileStatus)? {
+        let facts = store(s, settled: settled)
+        defer { facts.flush() }
+        return facts.facts(of: path)
     }
 
     @Test func recordRoundTripsEveryField() throws {
@@ -33,32 +42,42 @@ struct FileFactsStoreTests {
     @Test func settledFileIsRememberedAndServedFromTheRecord() throws {
         let s = Scratch()
         s.write("h.h", "#include <stdio.h>\nconst char *t = __TIME__;\n")
+        s.write("other.h", "int other;\n")
         let header = s.file("h.h")
-        let first = try #require(store(s).facts(of: header))
+        let first = try #require(remembered(s, header))
+        _ = remembered(s, s.file("other.h"))
         #expect(first.facts.references.includes.map(\.name) == ["stdio.h"])
         #expect(first.facts.digest == Digest.of(Array("#include <stdio.h>\nconst char *t = __TIME__;\n".utf8)))
         #expect(first.facts.mentionsTimeMacro)
         let recordFile = recordPath(s, for: header)
-        #expect(FileManager.default.fileExists(atPath: recordFile))
+        let key = FileFactsStore.key(ofDirectory: s.path)
+        let stored = try FileFactsDirectoryRecord.decode(
+            try EntryCodec.decode(Array(try Data(contentsOf: URL(fileURLWithPath: recordFile))), kind: .fileFacts, key: key),
+            directory: s.path)
+        // One record for the directory holds both files.
+        #expect(Set(stored.records.keys) == ["h.h", "other.h"])
 
         // A record that says something else about the same stat is what the store answers with: proof that
         // the file was not read again.
-        var altered = try FileFactsRecord.decode(try EntryCodec.decode(Array(try Data(contentsOf: URL(fileURLWithPath: recordFile))), kind: .fileFacts, key: FileFactsStore.key(of: header)))
-        altered.facts.digest = Digest(high: 1, low: 1)
-        try Data(EntryCodec.encode(altered.encode(), kind: .fileFacts, key: FileFactsStore.key(of: header), level: 1)).write(to: URL(fileURLWithPath: recordFile))
+        var altered = stored
+        altered.records["h.h"]?.facts.digest = Digest(high: 1, low: 1)
+        try Data(EntryCodec.encode(altered.encode(), kind: .fileFacts, key: key, level: 1)).write(to: URL(fileURLWithPath: recordFile))
         let served = try #require(store(s).facts(of: header))
         #expect(served.facts.digest == Digest(high: 1, low: 1))
         #expect(served.facts.mentionsTimeMacro && served.facts.references == first.facts.references)
+        // A record stored under another directory's name is refused.
+        #expect(throws: MalformedEntry.self) { try FileFactsDirectoryRecord.decode(altered.encode(), directory: s.file("inc")) }
+        #expect(throws: MalformedEntry.self) { try FileFactsDirectoryRecord.decode(altered.encode() + [0], directory: s.path) }
     }
 
     @Test func changedFileIsReadAgain() throws {
         let s = Scratch()
         s.write("h.h", "int a;\n")
         let header = s.file("h.h")
-        _ = try #require(store(s).facts(of: header))
+        _ = try #require(remembered(s, header))
         // Same size, new content: the ctime moves, so the record no longer applies.
         s.write("h.h", "int b;\n")
-        let again = try #require(store(s).facts(of: header))
+        let again = try #require(remembered(s, header))
         #expect(again.facts.digest == Digest.of(Array("int b;\n".utf8)))
     }
 
@@ -66,7 +85,7 @@ struct FileFactsStoreTests {
         let s = Scratch()
         s.write("h.h", "int a;\n")
         let header = s.file("h.h")
-        #expect(store(s, settled: false).facts(of: header)?.facts.digest == Digest.of(Array("int a;\n".utf8)))
+        #expect(remembered(s, header, settled: false)?.facts.digest == Digest.of(Array("int a;\n".utf8)))
         #expect(!FileManager.default.fileExists(atPath: recordPath(s, for: header)))
     }
 
@@ -74,15 +93,15 @@ struct FileFactsStoreTests {
         let s = Scratch()
         s.write("h.h", "#include \"x.h\"\n")
         let header = s.file("h.h")
-        _ = try #require(store(s).facts(of: header))
+        _ = try #require(remembered(s, header))
         let recordFile = recordPath(s, for: header)
         var bytes = Array(try Data(contentsOf: URL(fileURLWithPath: recordFile)))
         bytes[bytes.count - 2] ^= 0xff
         try Data(bytes).write(to: URL(fileURLWithPath: recordFile))
-        let again = try #require(store(s).facts(of: header))
+        let again = try #require(remembered(s, header))
         #expect(again.facts.references.includes.map(\.name) == ["x.h"])
         #expect(try EntryCodec.decode(Array(try Data(contentsOf: URL(fileURLWithPath: recordFile))), kind: .fileFacts,
-                                      key: FileFactsStore.key(of: header)).count > 0)
+                                      key: FileFactsStore.key(ofDirectory: s.path)).count > 0)
     }
 
     @Test func writtenRecordsAreCountedOnFlush() throws {

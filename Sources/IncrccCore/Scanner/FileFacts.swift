@@ -124,3 +124,43 @@ struct FileFactsRecord: Equatable {
                                                           timeMacros: FileFacts.TimeMacros(rawValue: timeMacro)))
     }
 }
+
+/// Every remembered file of one directory, in one entry: a miss reads its headers from a few directories,
+/// and an entry per header took a file (and a 4 KiB block) each, 98 of a 16-compile cache's 164 files.
+struct FileFactsDirectoryRecord {
+    var directory: String
+    /// By file name; each record's path is in `directory`.
+    var records: [String: FileFactsRecord] = [:]
+
+    /// The most files one record keeps (a directory's headers a build reads are far fewer).
+    static let limit = 4096
+
+    mutating func trim() {
+        guard records.count > Self.limit else { return }
+        for name in records.keys.sorted().dropFirst(Self.limit) { records[name] = nil }
+    }
+
+    func encode() -> [UInt8] {
+        var writer = ByteWriter()
+        writer.write(directory)
+        writer.write(UInt64(records.count))
+        for name in records.keys.sorted() {
+            if let record = records[name] { writer.write(record.encode()) }
+        }
+        return writer.bytes
+    }
+
+    static func decode(_ bytes: [UInt8], directory: String) throws(MalformedEntry) -> FileFactsDirectoryRecord {
+        var reader = ByteReader(bytes)
+        guard try reader.readString() == directory else { throw MalformedEntry("another directory's facts") }
+        let count = try reader.readCount(minimumItemSize: 8)
+        var decoded = FileFactsDirectoryRecord(directory: directory)
+        for _ in 0..<count {
+            let record = try FileFactsRecord.decode(try reader.readBytes())
+            guard Path.directory(of: record.path) == directory else { throw MalformedEntry("a file of another directory") }
+            decoded.records[Path.baseName(record.path)] = record
+        }
+        guard reader.isAtEnd else { throw MalformedEntry("trailing bytes") }
+        return decoded
+    }
+}

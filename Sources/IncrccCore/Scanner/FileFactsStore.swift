@@ -24,13 +24,45 @@ public final class FileFactsStore {
         self.now = now
     }
 
-    static func key(of path: String) -> Digest {
+    /// The key of a directory's facts record.
+    static func key(ofDirectory directory: String) -> Digest {
         var hasher = StreamingHasher()
-        hasher.update("file facts\u{0}")
+        hasher.update("file facts of a directory\u{0}")
         // Facts remembered by another reader would be another reader's answer.
         hasher.update(UInt64(FileReferences.readerVersion))
-        hasher.update(path)
+        hasher.update(directory)
         return hasher.finalize()
+    }
+
+    /// Facts learned this call, by directory; written by `flush`.
+    private var learnedFacts: [String: FileFactsDirectoryRecord] = [:]
+    /// Each directory's stored record, read once per process (nil: none, or damaged).
+    private var storedFacts: [String: FileFactsDirectoryRecord?] = [:]
+
+    /// What this call learned of `name` in `directory`, else what the stored record says.
+    private func knownFacts(_ directory: String, _ name: String) -> FileFactsRecord? {
+        if let learned = learnedFacts[directory]?.records[name] { return learned }
+        if let stored = storedFacts[directory] { return stored?.records[name] }
+        let stored = store.read(Self.key(ofDirectory: directory), kind: .fileFacts)
+            .flatMap { try? FileFactsDirectoryRecord.decode($0, directory: directory) }
+        storedFacts[directory] = .some(stored)
+        return stored?.records[name]
+    }
+
+    private func flushFacts() {
+        for (directory, learned) in learnedFacts {
+            var record = learned
+            let key = Self.key(ofDirectory: directory)
+            if let payload = store.read(key, kind: .fileFacts),
+               let stored = try? FileFactsDirectoryRecord.decode(payload, directory: directory) {
+                record.records.merge(stored.records) { mine, _ in mine }
+            }
+            record.trim()
+            if let change = try? store.place(key, kind: .fileFacts, payload: record.encode()) {
+                count(change, shard: CacheStore.shard(of: key))
+            }
+        }
+        learnedFacts = [:]
     }
 
     /// Adds an entry written (or replaced) to the counts the stats get at the end.
@@ -46,19 +78,18 @@ public final class FileFactsStore {
     /// The facts of `path` and the stat they belong to; nil when it cannot be read.
     public func facts(of path: String) -> (facts: FileFacts, status: FileStatus)? {
         guard let before = try? FileSystem.status(path) else { return nil }
-        let key = Self.key(of: path)
-        if isSettled(before), let payload = store.read(key, kind: .fileFacts),
-           let record = try? FileFactsRecord.decode(payload), record.path == path, record.status.sameContentAs(before) {
+        let directory = Path.directory(of: path)
+        let name = Path.baseName(path)
+        if isSettled(before), let record = knownFacts(directory, name), record.path == path,
+           record.status.sameContentAs(before) {
             return (record.facts, before)
         }
         // Read first, stat again after: the stat recorded is never older than the bytes.
         guard let bytes = try? FileSystem.readFile(path), let after = try? FileSystem.status(path) else { return nil }
         let facts = FileFacts(reading: bytes)
         if isSettled(after), after.sameContentAs(before) {
-            let record = FileFactsRecord(path: path, status: after, facts: facts)
-            if let change = try? store.place(key, kind: .fileFacts, payload: record.encode()) {
-                count(change, shard: CacheStore.shard(of: key))
-            }
+            learnedFacts[directory, default: FileFactsDirectoryRecord(directory: directory)].records[name] =
+                FileFactsRecord(path: path, status: after, facts: facts)
         }
         return (facts, after)
     }
@@ -138,6 +169,7 @@ public final class FileFactsStore {
     /// headers, and writing their records cost the waiting call more than it saved.
     public func flush(strongDigests: Bool = true) {
         if strongDigests { flushStrongRecords() }
+        flushFacts()
         flushAbsence()
         for (shard, change) in written {
             try? store.stats.update(shard: shard, [(.cacheSizeBytes, change.bytes)])
