@@ -243,9 +243,10 @@ extension CachedCompile {
             return outcome
         }
         if configuration.remote.remoteOnly { return .miss(fresh.status, notes: stored) }
+        // Every shard, not only the result's and the manifest's: the entries beside them (file facts, entries
+        // without options, scan indexes) land in others, and each takes a block at least. One stats read each.
         let cleanup = Cleanup(store: store, maxSize: configuration.maxSize, maxFiles: configuration.maxFiles)
-        cleanup.cleanIfNeeded(shard: CacheStore.shard(of: resultKey), now: Clock.nowNanoseconds())
-        cleanup.cleanIfNeeded(shard: CacheStore.shard(of: call.directKey), now: Clock.nowNanoseconds())
+        for shard in 0..<StatsFiles.shardCount { cleanup.cleanIfNeeded(shard: shard, now: Clock.nowNanoseconds()) }
         return .miss(fresh.status, notes: stored)
     }
 

@@ -75,6 +75,8 @@ public struct CompatibilitySettings: Sendable, Equatable {
         case modules
         case randomSeed = "random_seed"
         case incbin
+        /// Obsolete in ccache too (the source path is always keyed), accepted as ccache accepts it.
+        case fileMacro = "file_macro"
     }
 
     static let names: [(name: String, variable: String)] = [
