@@ -107,8 +107,9 @@ struct CompileSession {
         if configuration.disable { return handOver() }
         if let mask = configuration.umask { UserMask.useForCache(mode_t(mask)) }
         let log = LogFile(path: configuration.logFile)
-        let store = CacheStore(directory: configuration.cacheDirectory, compressionLevel: configuration.compressionLevel,
+        var store = CacheStore(directory: configuration.cacheDirectory, compressionLevel: configuration.compressionLevel,
                                uncompressedAbove: configuration.uncompressedAbove)
+        store.readOnly = configuration.readOnly
         let request: CompileRequest
         // Response files expanded (nil: one that cannot be read as the compilers read it).
         guard let expanded = ResponseFiles.expand(arguments) else {
@@ -138,12 +139,13 @@ struct CompileSession {
             return handOver()
         }
         do {
-            try FileSystem.makeDirectories(configuration.cacheDirectory)
+            if !configuration.readOnly { try FileSystem.makeDirectories(configuration.cacheDirectory) }
             // A regular file (or anything else) at the cache's name is no cache: said, not used silently.
             guard (try FileSystem.status(configuration.cacheDirectory)).isDirectory else {
                 throw SystemError("stat", configuration.cacheDirectory, code: ENOTDIR)
             }
-            guard access(configuration.cacheDirectory, W_OK) == 0 else {
+            // A read-only cache may sit on a read-only file system.
+            guard configuration.readOnly || access(configuration.cacheDirectory, W_OK) == 0 else {
                 throw SystemError("access", configuration.cacheDirectory)
             }
         } catch {

@@ -199,6 +199,34 @@ struct CommandTests {
         #expect(try incrcc(["--checksum-file", s.file("empty")], in: s).stdout == "99aa06d3014798d86001c324468d497f\n")
     }
 
+    /// `read_only`: hits are served, misses compile and store nothing, and a cache that is not there is
+    /// not created.
+    @Test func readOnlyServesAndNeverStores() throws {
+        let s = Scratch()
+        s.write("a.c", "int a(void) { return 1; }\n")
+        s.write("b.c", "int b(void) { return 2; }\n")
+        try incrcc(["gcc", "-c", "a.c"], in: s)
+        try awaitStores(s)
+        func entries() -> [String] {
+            (FileManager.default.enumerator(atPath: s.file("cache"))?.compactMap { $0 as? String } ?? [])
+                .filter { $0.hasSuffix(".R") || $0.hasSuffix(".M") || $0.hasSuffix(".F") }.sorted()
+        }
+        let before = entries()
+        let readOnly = ["INCRCC_READONLY": "1"]
+        for _ in 0..<2 {
+            try FileManager.default.removeItem(atPath: s.file("a.o"))
+            #expect(try incrcc(["gcc", "-c", "a.c"], in: s, env: readOnly).status == 0 && s.exists("a.o"))
+            try compareWithPlain("gcc", ["-c", "b.c"], object: "b.o", in: s, env: readOnly)
+        }
+        try awaitStores(s)
+        #expect(entries() == before)
+        let values = try stats(s)
+        #expect(values["direct_cache_hit"] == 2 && values["cache_miss"] == 3, "\(values)")
+        let elsewhere = s.file("never-created")
+        #expect(try incrcc(["gcc", "-c", "b.c"], in: s, env: ["INCRCC_READONLY": "1", "INCRCC_DIR": elsewhere]).status == 0)
+        #expect(!FileManager.default.fileExists(atPath: elsewhere))
+    }
+
     /// `--inspect`: a manifest's files with their digests, a result's outputs, and a damaged entry said so.
     @Test func inspectTellsWhatAnEntryHolds() throws {
         let s = Scratch()

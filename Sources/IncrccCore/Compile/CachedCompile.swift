@@ -102,6 +102,10 @@ public struct CachedCompile {
         }
         switch compileFresh(call) {
         case .compiled(let fresh):
+            if configuration.readOnly {
+                log.write("read_only: compiled, not stored")
+                return .miss(fresh.status)
+            }
             // Told before returning, so the call counts as ccache counts it: no miss, a modified input.
             if fresh.status.succeeded, fresh.sourceChanged || !inputsSettled(call, fresh) {
                 log.write("not stored: the source changed during the compile, or an input is dated after its start")

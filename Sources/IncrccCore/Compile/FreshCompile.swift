@@ -50,9 +50,10 @@ extension CachedCompile {
         var arguments = request.arguments
         let coloured = storesColoredDiagnostics(call.compiler)
         if call.key.colorDiagnostics || coloured { arguments.append("-fdiagnostics-color") }
-        let needsOwnDependencies = request.language.isPreprocessed && request.dependencyFile == nil
+        // Nothing is recorded in a read-only cache, so nothing is asked for it (nor written in its `tmp`).
+        let needsOwnDependencies = request.language.isPreprocessed && request.dependencyFile == nil && !configuration.readOnly
         if needsOwnDependencies { arguments += ["-MD", "-MF", ownDependencyPath] }
-        if request.links { arguments.append("-Wl,--dependency-file=" + linkDependencyPath) }
+        if request.links && !configuration.readOnly { arguments.append("-Wl,--dependency-file=" + linkDependencyPath) }
 
         let splitDwarfBefore = request.splitDwarfIsCertain ? nil
             : request.splitDwarfOutput.flatMap { (try? FileSystem.statusIfExists($0)) ?? nil }
@@ -85,7 +86,7 @@ extension CachedCompile {
         guard status.succeeded else { return .ended(.failed(status)) }
 
         let dependencyText: [UInt8]?
-        if !request.language.isPreprocessed {
+        if !request.language.isPreprocessed || configuration.readOnly {
             dependencyText = nil
         } else if let requested = request.dependencyFile, !requested.omitsSystemHeaders, !requested.isDiscarded {
             dependencyText = try? FileSystem.readFile(requested.path)

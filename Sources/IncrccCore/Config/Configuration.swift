@@ -47,6 +47,8 @@ public struct Configuration: Sendable {
     public var cxxCompiler: String = "c++"
     public var disable = false
     public var recache = false
+    /// `read_only`: look up, never store (a CI job reading a cache it must not change); counted as usual.
+    public var readOnly = false
     /// Which links are cached (`LinkOptions`). `probes` (the default): compile-and-link calls of one source,
     /// configure's probes, whose programs are small; `all`: links of objects too, which store every
     /// program's bytes (binutils' 17 programs took its cache from 32 to 124 MB, for 5-7 % of a warm
@@ -111,7 +113,7 @@ public struct Configuration: Sendable {
         ("direct_mode", "INCRCC_DIRECT"), ("umask", "INCRCC_UMASK"), ("normalize", "INCRCC_NORMALIZE"),
         ("store_dirs", "INCRCC_STORE_DIRS"),
         ("temp_dirs", "INCRCC_TEMP_DIRS"), ("base_dir", "INCRCC_BASEDIR"), ("verify_rate", "INCRCC_VERIFY_RATE"), ("trust_after", "INCRCC_TRUST_AFTER"),
-        ("scan", "INCRCC_SCAN"), ("background_store", "INCRCC_BACKGROUND_STORE"),
+        ("scan", "INCRCC_SCAN"), ("background_store", "INCRCC_BACKGROUND_STORE"), ("read_only", "INCRCC_READONLY"),
     ] + CompatibilitySettings.names + RemoteSettings.names
 
     public static let systemConfigurationPath = "/etc/incrcc.conf"
@@ -171,7 +173,7 @@ public struct Configuration: Sendable {
     /// take true or false.
     static let presenceBooleans: Set<String> = [
         "INCRCC_DISABLE", "INCRCC_RECACHE", "INCRCC_DIRECT", "INCRCC_STATS", "INCRCC_HASHDIR", "INCRCC_DEPEND",
-        "INCRCC_REMOTE_ONLY", "INCRCC_RESHARE",
+        "INCRCC_REMOTE_ONLY", "INCRCC_RESHARE", "INCRCC_READONLY",
     ]
 
     /// A presence boolean's value: true, unless it reads as a "no" (`0`, `false`, `disable`, `no`), whose
@@ -299,6 +301,7 @@ public struct Configuration: Sendable {
             }
             scan = mode
         case "background_store": backgroundStore = try Self.boolean(name, value, origin: origin)
+        case "read_only": readOnly = try Self.boolean(name, value, origin: origin)
         default:
             var known = try compatibility.set(name, value, origin: origin)
             if !known { known = try remote.set(name, value, origin: origin) }
@@ -356,6 +359,7 @@ public struct Configuration: Sendable {
         case "trust_after": return String(trustAfter)
         case "scan": return scan.rawValue
         case "background_store": return String(backgroundStore)
+        case "read_only": return String(readOnly)
         default: return compatibility.value(of: name) ?? remote.value(of: name) ?? ""
         }
     }

@@ -11,6 +11,8 @@ public struct CacheStore: Sendable {
     /// little more than the copy. The price is cache space (zstd level 1 shrinks objects about 3x).
     public let uncompressedAbove: Int
     public let stats: StatsFiles
+    /// `read_only`: entries are read and never written, replaced or touched (the statistics still are).
+    public var readOnly = false
 
     public init(directory: String, compressionLevel: Int32, uncompressedAbove: Int = 1 << 20) {
         self.directory = directory
@@ -107,6 +109,7 @@ public struct CacheStore: Sendable {
     /// this store would compress the payload too.
     public func place(_ key: Digest, kind: EntryCodec.Kind, payload: [UInt8],
                       frame: [UInt8]? = nil) throws(SystemError) -> (files: Int64, bytes: Int64) {
+        if readOnly { return (0, 0) }
         let file = path(for: key, kind: kind)
         let data = EntryCodec.encode(payload, kind: kind, key: key, level: compressionLevel,
                                      uncompressedAbove: uncompressedAbove, reusing: frame)
@@ -122,6 +125,7 @@ public struct CacheStore: Sendable {
 
     /// Marks an entry as recently used, for size-limit cleanup.
     public func markUsed(_ key: Digest, kind: EntryCodec.Kind) {
+        if readOnly { return }
         files.touch(path(for: key, kind: kind))
     }
 }
