@@ -118,6 +118,28 @@ struct DropInTests {
         #expect(try incrcc(["gcc", "-c", "t.c"], in: s, env: ["INCRCC_BACKGROUND_STORE": "false"]).status == 0)
     }
 
+    /// `ignore_headers_in_manifest`: an ignored header (by name or by directory) is not recorded, so its edit
+    /// is not seen, as ccache trades it; any other header still is.
+    @Test(arguments: ["gen/stamp.h", "gen"]) func ignoredHeadersAreNotRecorded(ignored: String) throws {
+        let s = Scratch()
+        s.write("gen/stamp.h", "/* build 1 */\n")
+        s.write("inc/real.h", "#define R 1\n")
+        s.write("t.c", "#include \"gen/stamp.h\"\n#include \"inc/real.h\"\nint r = R;\n")
+        let env = ["INCRCC_IGNOREHEADERS": ignored]
+        try incrcc(["gcc", "-c", "t.c"], in: s, env: env)
+        s.write("gen/stamp.h", "/* build 2 */\n")
+        try incrcc(["gcc", "-c", "t.c"], in: s, env: env)
+        #expect(try stats(s)["direct_cache_hit"] == 1)
+        let entries = FileManager.default.enumerator(atPath: s.file("cache"))?.compactMap { $0 as? String } ?? []
+        for manifest in entries where manifest.hasSuffix(".M") {
+            let shown = try incrcc(["--inspect", s.file("cache/" + manifest)], in: s).stdout
+            #expect(!shown.contains("stamp.h") && shown.contains("inc/real.h"), "\(shown)")
+        }
+        s.write("inc/real.h", "#define R 2\n")
+        try compareWithPlain("gcc", ["-c", "t.c", "-o", "t.o"], object: "t.o", in: s, env: env)
+        #expect(try stats(s)["cache_miss"] == 2)
+    }
+
     @Test func extraFilesAndIgnoredOptionsShapeTheKey() throws {
         let s = Scratch()
         s.write("t.c", "int f(void) { return 1; }\n")

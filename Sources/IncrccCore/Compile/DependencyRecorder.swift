@@ -17,6 +17,8 @@ struct DependencyRecorder {
     /// dependency list's mention of one is left to that record. A BMI it names that is not among them
     /// means the list of BMIs is incomplete, and nothing is stored.
     var moduleFiles: Set<String> = []
+    /// The call's working directory, for `ignore_headers_in_manifest` entries named relative to it.
+    var currentDirectory = ""
 
     struct Recording {
         var files: [RecordedFile]
@@ -171,6 +173,10 @@ struct DependencyRecorder {
             files.append(.variable("SOURCE_DATE_EPOCH", digest: Self.variableDigest(epoch)))
         }
         readsEpoch = readsEpoch || readsDate
+        if !compatibility.ignoredHeaders.isEmpty {
+            files.removeAll { !$0.isVariable && compatibility.ignoresHeader($0.path, cwd: currentDirectory) }
+            absent.removeAll { compatibility.ignoresHeader($0, cwd: currentDirectory) }
+        }
         return .success(Recording(files: files, absentPaths: absent, read: read, builtin: builtin,
                                   readsEpoch: readsEpoch))
     }

@@ -127,9 +127,11 @@ extension CachedCompile {
     }
 
     func recorder(_ call: Call) -> DependencyRecorder {
-        DependencyRecorder(request: request, compilerPath: compilerPath, compiler: call.compiler, store: store,
-                           facts: facts, temporaryDirectory: store.directory + "/tmp", lookup: lookup,
-                           compatibility: configuration.compatibility, mapping: call.mapping.withoutCheckout)
+        var recorder = DependencyRecorder(request: request, compilerPath: compilerPath, compiler: call.compiler, store: store,
+                                          facts: facts, temporaryDirectory: store.directory + "/tmp", lookup: lookup,
+                                          compatibility: configuration.compatibility, mapping: call.mapping.withoutCheckout)
+        recorder.currentDirectory = currentDirectory
+        return recorder
     }
 
     /// Records a fresh compile's dependencies and outputs under the call's key, paths normalized.

@@ -21,6 +21,22 @@ public struct CompatibilitySettings: Sendable, Equatable {
     /// Programs the compiler is run through (`prefix_command`, space-separated: `distcc`, `icecc`); the
     /// key stays the compiler's own.
     public var prefixCommand: [String] = []
+    /// `ignore_headers_in_manifest` (colon-separated files or directories): headers left out of what a
+    /// result is recorded to have read, so their edits are not seen (ccache's trade, for headers a build
+    /// rewrites with the same meaning).
+    public var ignoredHeaders: [String] = []
+
+    /// Whether `path` (as the compiler named it, or absolute from `cwd`) is one of `ignoredHeaders` or
+    /// below one, or a precompiled-header candidate of one.
+    func ignoresHeader(_ path: String, cwd: String) -> Bool {
+        guard !ignoredHeaders.isEmpty else { return false }
+        let absolute = Path.absolute(path, cwd: cwd)
+        return ignoredHeaders.contains { entry in
+            let full = Path.absolute(entry, cwd: cwd)
+            return [path, absolute].contains { $0 == entry || $0 == full || $0.hasPrefix(entry) && entry.hasSuffix("/")
+                || $0.hasPrefix(entry + "/") || $0.hasPrefix(full + "/") || $0 == entry + ".gch" || $0 == full + ".gch" }
+        }
+    }
 
     public init() {}
 
@@ -84,6 +100,7 @@ public struct CompatibilitySettings: Sendable, Equatable {
         ("ignore_options", "INCRCC_IGNOREOPTIONS"), ("compiler_check", "INCRCC_COMPILERCHECK"),
         ("sloppiness", "INCRCC_SLOPPINESS"), ("path", "INCRCC_PATH"), ("hash_dir", "INCRCC_HASHDIR"),
         ("prefix_command", "INCRCC_PREFIX"), ("depend_mode", "INCRCC_DEPEND"),
+        ("ignore_headers_in_manifest", "INCRCC_IGNOREHEADERS"),
     ]
 
     /// Sets one of these settings; false when `name` is not one of them.
@@ -92,6 +109,8 @@ public struct CompatibilitySettings: Sendable, Equatable {
         case "stats": stats = try Configuration.boolean(name, value, origin: origin)
         case "hash_dir": hashDirectory = try Configuration.boolean(name, value, origin: origin)
         case "depend_mode": dependMode = try Configuration.boolean(name, value, origin: origin)
+        case "ignore_headers_in_manifest":
+            ignoredHeaders = value.split(separator: ":").map(String.init)
         case "extra_files_to_hash":
             extraFilesToHash = value.split(separator: ":").map(String.init)
         case "ignore_options":
@@ -131,6 +150,7 @@ public struct CompatibilitySettings: Sendable, Equatable {
         case "depend_mode": return String(dependMode)
         case "prefix_command": return prefixCommand.joined(separator: " ")
         case "extra_files_to_hash": return extraFilesToHash.joined(separator: ":")
+        case "ignore_headers_in_manifest": return ignoredHeaders.joined(separator: ":")
         case "ignore_options": return ignoreOptions.joined(separator: " ")
         case "path": return path
         case "compiler_check": return compilerCheck.text
