@@ -25,6 +25,8 @@ public struct ArgumentClassifier {
         var profileArcs = false
         var stackUsage = false
         var callgraphInfo = false
+        /// `-Wa,-a…=FILE`: the assembler's listing file.
+        var listing: String?
         var lto = false
         var explicitColor = false
         var hostCPU = false
@@ -103,7 +105,21 @@ public struct ArgumentClassifier {
                 continue
             }
             if arg.hasPrefix("-Wa,"), arg.dropFirst(4).split(separator: ",").contains(where: Self.assemblerOptionNamesFile) {
-                return .uncacheable(.unsupportedCompilerOption)
+                // One listing into a file (`-a…=FILE`) is an output of the call, restored by a hit; its name is
+                // no input (keyed as a placeholder). Anything else naming a file, or a second listing, is not
+                // followed.
+                var items = arg.dropFirst(4).split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+                for (position, item) in items.enumerated() where Self.assemblerOptionNamesFile(Substring(item)) {
+                    guard item.hasPrefix("-a"), let equals = item.firstIndex(of: "="), listing == nil,
+                          item.index(after: equals) < item.endIndex else {
+                        return .uncacheable(.unsupportedCompilerOption)
+                    }
+                    listing = String(item[item.index(after: equals)...])
+                    items[position] = String(item[...equals]) + "(listing)"
+                }
+                keyed.append("-Wa," + items.joined(separator: ","))
+                index += 1
+                continue
             }
             if arg == "-mllvm" || arg.hasPrefix("-mllvm="),
                Self.llvmOptionNamesFile(arg == "-mllvm" ? value(at: index) ?? "@" : String(arg.dropFirst(7))) {
@@ -280,7 +296,7 @@ public struct ArgumentClassifier {
             request.directoryIsOnlyInDebugInfo = false
         }
         // The link leaves no place for a split or coverage output's derived name: kept simple.
-        if links && (splitDwarf || coverageNotes || profileArcs || stackUsage || callgraphInfo || readsProfile) {
+        if links && (splitDwarf || coverageNotes || profileArcs || stackUsage || callgraphInfo || readsProfile || listing != nil) {
             return .uncacheable(.calledForLink)
         }
         // Without a preprocessor run (assembly, `.i`), `-MD` writes nothing (gcc and clang).
@@ -306,6 +322,11 @@ public struct ArgumentClassifier {
         request.discardsObject = syntaxOnly || objectPath == "/dev/null"
         if request.discardsObject && (splitDwarf || coverageNotes || stackUsage || callgraphInfo) {
             return .uncacheable(.unsupportedCompilerOption)
+        }
+        if let listing {
+            // Without the assembler (`-S`, `-fsyntax-only`) no listing is written: not followed.
+            if assembly || syntaxOnly { return .uncacheable(.unsupportedCompilerOption) }
+            request.assemblerListingOutput = listing
         }
         if splitDwarf && !assembly {
             // gcc writes it only with debug info; clang also for a bare -gsplit-dwarf, so without -g it is

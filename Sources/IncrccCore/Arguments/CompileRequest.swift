@@ -146,6 +146,8 @@ public struct CompileRequest: Sendable {
     public var coverageNotesOutput: String?
     public var stackUsageOutput: String?
     public var callgraphInfoOutput: String?
+    /// `-Wa,-a…=FILE`: the assembler's listing, written where the option names it.
+    public var assemblerListingOutput: String?
     public var includeSearch = IncludeSearchOptions()
     /// The current directory can reach the output (debug info, coverage notes, profile data paths).
     public var outputDependsOnDirectory: Bool

@@ -72,7 +72,8 @@ public struct CachedCompile {
     /// a regular file or absent: `-o /dev/null` must never turn /dev/null into a file.
     var outputPaths: [String] {
         [request.output, request.dependencyFile?.path, request.splitDwarfOutput, request.coverageNotesOutput,
-         request.stackUsageOutput, request.modules.interfaceOutput, request.callgraphInfoOutput].compactMap { $0 }
+         request.stackUsageOutput, request.modules.interfaceOutput, request.callgraphInfoOutput,
+         request.assemblerListingOutput].compactMap { $0 }
     }
 
     public func run() -> Outcome {

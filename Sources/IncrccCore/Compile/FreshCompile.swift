@@ -273,7 +273,7 @@ extension CachedCompile {
         let extras: [(OutputKind, String?)] = [
             (.splitDwarf, request.splitDwarfOutput), (.coverageNotes, request.coverageNotesOutput),
             (.stackUsage, request.stackUsageOutput), (.moduleInterface, request.modules.interfaceOutput),
-            (.callgraphInfo, request.callgraphInfoOutput),
+            (.callgraphInfo, request.callgraphInfoOutput), (.assemblerListing, request.assemblerListingOutput),
         ]
         for case let (kind, path?) in extras {
             if kind == .splitDwarf, !request.splitDwarfIsCertain {

@@ -26,6 +26,8 @@ struct ResultWriter {
         case .object, .splitDwarf, .executable, .moduleInterface, .moduleContext: return true
         case .dependencyWithoutTarget, .dependencyVerbatim: return family == .clang
         case .stackUsage, .coverageNotes, .callgraphInfo: return false
+        // The assembler opens the listing for writing: through a link.
+        case .assemblerListing: return false
         }
     }
 
@@ -107,6 +109,7 @@ extension ResultWriter {
         case .coverageNotes: return request.coverageNotesOutput
         case .stackUsage: return request.stackUsageOutput
         case .callgraphInfo: return request.callgraphInfoOutput
+        case .assemblerListing: return request.assemblerListingOutput
         case .moduleInterface: return request.modules.interfaceOutput
         case .moduleContext: return nil
         case .dependencyWithoutTarget, .dependencyVerbatim:

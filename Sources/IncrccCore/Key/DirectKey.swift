@@ -136,6 +136,7 @@ public struct DirectKeyInput {
         hasher.update(request.coverageNotesOutput != nil ? 1 : 0)
         hasher.update(request.stackUsageOutput != nil ? 1 : 0)
         if request.callgraphInfoOutput != nil { hasher.update("callgraph info") }
+        if request.assemblerListingOutput != nil { hasher.update("assembler listing") }
         if request.outputDependsOnDirectory {
             hasher.update("cwd")
             hasher.update(mapping.normalize(request.directoryAsWritten(currentDirectory)))

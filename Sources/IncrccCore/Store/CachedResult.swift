@@ -15,6 +15,9 @@ public enum OutputKind: UInt8, Sendable, CaseIterable {
     case moduleContext = 9
     /// gcc's `-fcallgraph-info` file (`.ci`), named after the object as `.su` is.
     case callgraphInfo = 10
+    /// The assembler's listing (`-Wa,-a…=FILE`). It names gcc's temporary assembly file, another on every
+    /// compile, so two compiles never write the same bytes: never compared.
+    case assemblerListing = 11
 
     /// Files whose bytes a compiler lays out itself (sections, string tables, compression), where a patched
     /// path may not give what a compile at that path writes. The others are text the compiler prints paths
@@ -22,7 +25,7 @@ public enum OutputKind: UInt8, Sendable, CaseIterable {
     public var isBinary: Bool {
         switch self {
         case .object, .splitDwarf, .coverageNotes, .executable, .moduleInterface, .moduleContext: return true
-        case .dependencyWithoutTarget, .dependencyVerbatim, .stackUsage, .callgraphInfo: return false
+        case .dependencyWithoutTarget, .dependencyVerbatim, .stackUsage, .callgraphInfo, .assemblerListing: return false
         }
     }
 }
@@ -126,13 +129,16 @@ public struct CachedResult: Equatable, Sendable {
         var names: [String] = []
         if stdout != other.stdout { names.append("stdout") }
         if stderr != other.stderr { names.append("stderr") }
-        for kind in OutputKind.allCases where file(kind) != other.file(kind) { names.append(String(describing: kind)) }
+        for kind in OutputKind.allCases where kind != .assemblerListing && file(kind) != other.file(kind) {
+            names.append(String(describing: kind))
+        }
         return names
     }
 
     /// Same outputs, whoever stored them.
     public func sameOutputs(as other: CachedResult) -> Bool {
-        stdout == other.stdout && stderr == other.stderr && files == other.files
+        stdout == other.stdout && stderr == other.stderr
+            && files.filter { $0.kind != .assemblerListing } == other.files.filter { $0.kind != .assemblerListing }
     }
 
     public func file(_ kind: OutputKind) -> [UInt8]? {
