@@ -227,6 +227,28 @@ struct CommandTests {
         #expect(!FileManager.default.fileExists(atPath: elsewhere))
     }
 
+    /// `-x` says what compression saves; `-X` frames every entry again (raw or at another level), the size
+    /// counted follows, and the entries still serve hits.
+    @Test func compressionShownAndRedone() throws {
+        let s = Scratch()
+        s.write("a.c", "int a(void) { return 1; }\n/* \(String(repeating: "padding ", count: 400)) */\n")
+        try incrcc(["gcc", "-c", "a.c"], in: s)
+        try awaitStores(s)
+        let shown = try incrcc(["-x"], in: s)
+        #expect(shown.status == 0 && shown.stdout.contains("Compression ratio:"), "\(shown.stdout)")
+        #expect(!shown.stdout.contains("Compressed data:       0 B"))
+        let raw = try incrcc(["-X", "uncompressed"], in: s)
+        #expect(raw.status == 0 && raw.stdout.hasPrefix("Recompressed "), "\(raw.stdout)")
+        #expect(try incrcc(["--show-compression"], in: s).stdout.contains("Compressed data:       0 B"))
+        let rawSize = try stats(s)["cache_size_kibibyte"] ?? 0
+        #expect(try incrcc(["--recompress", "19"], in: s).status == 0)
+        #expect((try stats(s)["cache_size_kibibyte"] ?? 0) <= rawSize)
+        #expect(try incrcc(["-X", "25"], in: s).status == 1)
+        try FileManager.default.removeItem(atPath: s.file("a.o"))
+        try compareWithPlain("gcc", ["-c", "a.c"], object: "a.o", in: s)
+        #expect(try stats(s)["direct_cache_hit"] == 1)
+    }
+
     /// `--inspect`: a manifest's files with their digests, a result's outputs, and a damaged entry said so.
     @Test func inspectTellsWhatAnEntryHolds() throws {
         let s = Scratch()

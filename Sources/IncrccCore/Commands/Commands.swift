@@ -43,7 +43,7 @@ public struct Commands {
             BackgroundStore(store: store).waitForAllWriters()
         }
         if ["-M", "--max-size", "-k", "--get-config", "-o", "--set-config", "-F", "--max-files", "--evict-older-than",
-            "--checksum-file", "--inspect"].contains(first), arguments.count < 2 {
+            "--checksum-file", "--inspect", "-X", "--recompress"].contains(first), arguments.count < 2 {
             Console.error("option '\(first)' needs a value (see incrcc --help)")
             return 1
         }
@@ -98,6 +98,10 @@ public struct Commands {
             print(configuration.configurationFilePath)
         case "--checksum-file":
             return checksum(arguments[1])
+        case "-x", "--show-compression":
+            for line in CompressionCommands(store: store, now: Clock.nowNanoseconds()).show() { print(line) }
+        case "-X", "--recompress":
+            return recompress(arguments[1])
         case "--inspect":
             switch EntryInspection(path: arguments[1]).lines() {
             case .success(let lines): for line in lines { print(line) }
@@ -266,6 +270,24 @@ public struct Commands {
         return number.multipliedReportingOverflow(by: unit ?? 1).overflow ? nil : number * (unit ?? 1)
     }
 
+    /// `-X LEVEL`: every entry framed again at zstd `LEVEL` (1 to 19), or stored raw (`uncompressed`, 0).
+    func recompress(_ value: String) -> Int32 {
+        let level: Int32?
+        if value == "uncompressed" || value == "0" {
+            level = nil
+        } else if let number = Int32(value), (1...19).contains(number) {
+            level = number
+        } else {
+            Console.error("recompress: '\(value)' is not a level from 1 to 19, or uncompressed")
+            return 1
+        }
+        BackgroundStore(store: store).waitForAllWriters()
+        let count = CompressionCommands(store: store, now: Clock.nowNanoseconds())
+            .recompress(level: level, uncompressedAbove: configuration.uncompressedAbove)
+        print("Recompressed \(count) entries" + (level.map { " at level \($0)" } ?? ", stored uncompressed"))
+        return 0
+    }
+
     /// `--checksum-file PATH`: the XXH3-128 digest of a file (`-`: standard input) in hexadecimal.
     func checksum(_ path: String) -> Int32 {
         let bytes: [UInt8]
@@ -319,6 +341,8 @@ public struct Commands {
                 --config-path        print the path of the cache's incrcc.conf
                 --checksum-file PATH print the XXH3-128 digest of PATH (- for standard input)
                 --inspect PATH       print what one cache entry holds (kind, compression, files, digests)
+            -x, --show-compression   show what compression saves across the entries
+            -X, --recompress LEVEL   frame every entry again at zstd LEVEL (1-19), or uncompressed
             -p, --show-config        show the effective configuration and where each value came from
             -k, --get-config KEY     print the effective value of one setting
             -o, --set-config KEY=VAL set a setting in the cache's incrcc.conf

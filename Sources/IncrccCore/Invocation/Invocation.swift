@@ -43,7 +43,7 @@ public enum Invocation: Equatable, Sendable {
 
     static let singleCommands: Set<String> = [
         "-s", "--show-stats", "-z", "--zero-stats", "-C", "--clear", "-c", "--cleanup", "-p", "--show-config",
-        "--version", "-V", "-h", "--help", "--print-stats", "--print-version", "--config-path",
+        "--version", "-V", "-h", "--help", "--print-stats", "--print-version", "--config-path", "-x", "--show-compression",
     ]
 
     static func isCommand(_ rest: [String]) -> Bool {
@@ -62,10 +62,11 @@ public enum Invocation: Equatable, Sendable {
             // The options that take a value, given none, are incrcc's to refuse, not the compiler's.
             return singleCommands.contains(rest[0])
                 || ["--max-size=", "--get-config=", "--set-config="].contains { rest[0].hasPrefix($0) }
-                || ["-k", "--get-config", "-o", "--set-config", "-M", "--max-size", "--inspect"].contains(rest[0])
+                || ["-k", "--get-config", "-o", "--set-config", "-M", "--max-size", "--inspect", "--recompress"].contains(rest[0])
         }
         if rest.count == 2 {
-            if ["-k", "--get-config", "-o", "--set-config", "--inspect"].contains(rest[0]) { return true }
+            if ["-k", "--get-config", "-o", "--set-config", "--inspect", "--recompress"].contains(rest[0]) { return true }
+            if rest[0] == "-X" { return rest[1] == "uncompressed" || Int(rest[1]) != nil }
             if rest[0] == "-M" || rest[0] == "--max-size" { return SizeText.parse(rest[1]) != nil }
             if rest[0] == "--print-stats" { return rest[1].hasPrefix("--format=") }
             if rest[0] == "-s" || rest[0] == "--show-stats" { return rest[1] == "-v" || rest[1] == "--verbose" }
