@@ -39,7 +39,10 @@ import Testing
     }
 
     @Test func uncacheableReasons() {
-        #expect(reason(["a.o", "-fuse-ld=lld", "-o", "a"]) == .calledForLink)
+        #expect(request(["a.o", "-fuse-ld=lld", "-o", "a"])?.links == true, "a linker the driver finds is followed")
+        #expect(reason(["a.o", "-fuse-ld=mold", "-o", "a"]) == .calledForLink)
+        #expect(request(["a.o", "-o", "a", "-Wl,-Map=a.map"])?.linkMapOutput == "a.map")
+        #expect(reason(["a.c", "-o", "a", "-Wl,-Map=a.map"]) == .calledForLink, "its map names the temporary object")
         #expect(request(["a.o", "-shared", "-o", "a.so", "-Wl,-soname,a.so.1"])?.links == true, "shared libraries are links")
         #expect(reason(["a.o", "script.ld", "-o", "a"]) == .calledForLink)
         #expect(request(["a.o", "b.o", "-o", "a"])?.keyedArguments.contains("b.o") == true, "objects are keyed in order")

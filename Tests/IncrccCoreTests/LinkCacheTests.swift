@@ -79,7 +79,7 @@ struct LinkCacheTests {
             return (values["called_for_link"] ?? 0) + (values["unsupported_compiler_option"] ?? 0)
         }
         let linked = try refusedCalls()
-        for refused in [["gcc", "-fuse-ld=bfd", "probe.c", "-o", "p1", "-L" + s.file("libs"), "-lbar"],
+        for refused in [["gcc", "-Xlinker", "--no-undefined", "probe.c", "-o", "p1", "-L" + s.file("libs"), "-lbar"],
                         ["gcc", "probe.c", "-o", "p2", "-Wl,-Map=p2.map", "-L" + s.file("libs"), "-lbar"],
                         ["gcc", "-flto", "probe.c", "-o", "p3", "-L" + s.file("libs"), "-lbar"]] {
             #expect(try incrcc(refused, in: s).status == 0)
@@ -88,6 +88,36 @@ struct LinkCacheTests {
         #expect(try incrcc(["-o", "link_cache=none"], in: s).status == 0)
         #expect(try incrcc(probe, in: s).status == 0)
         #expect(try refusedCalls() == linked + 4, "link_cache = none runs links uncached")
+    }
+
+    /// The linker `-fuse-ld` names is found as the driver finds it and keyed by content: each link is served
+    /// the second time with the plain link's program.
+    @Test(arguments: [("gcc", "bfd"), ("gcc", "gold"), ("gcc", "lld"), ("clang", "lld")])
+    func chosenLinkersAreFollowed(compiler: String, linker: String) throws {
+        let s = Scratch()
+        s.write("conftest.c", "#include <stdio.h>\nint main(void) { puts(\"linked\"); return 0; }\n")
+        let args = ["-fuse-ld=" + linker, "conftest.c", "-o", "conftest"]
+        try compareWithPlain(compiler, args, object: "conftest", in: s)
+        try compareWithPlain(compiler, args, object: "conftest", in: s)
+        #expect(try linkHits(s) == 1, "\(compiler) -fuse-ld=\(linker)")
+        #expect(try run([s.file("conftest")], in: s).stdout == "linked\n")
+    }
+
+    /// A link of objects writes its map beside the program: restored by a hit, as a plain link writes it.
+    @Test func linkMapsAreRestored() throws {
+        let s = Scratch()
+        s.write("a.c", "int main(void) { return 0; }\n")
+        #expect(try run(["gcc", "-c", "a.c"], in: s).status == 0)
+        let env = ["INCRCC_LINK_CACHE": "all"]
+        let args = ["gcc", "a.o", "-o", "prog", "-Wl,-Map=prog.map"]
+        for _ in 0..<2 {
+            try? FileManager.default.removeItem(atPath: s.file("prog.map"))
+            #expect(try incrcc(args, in: s, env: env).status == 0)
+        }
+        #expect(try linkHits(s) == 1)
+        let served = try #require(s.read("prog.map"))
+        #expect(try run(args, in: s).status == 0)
+        #expect(s.read("prog.map") == served)
     }
 
     /// Objects and archives linked into a program: served with the plain link's bytes; a changed object or

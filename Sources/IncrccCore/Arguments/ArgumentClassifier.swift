@@ -299,6 +299,14 @@ public struct ArgumentClassifier {
         if links && (splitDwarf || coverageNotes || profileArcs || stackUsage || callgraphInfo || readsProfile || listing != nil) {
             return .uncacheable(.calledForLink)
         }
+        if links, let map = LinkOptions.mapFile(arguments) {
+            // The map names the program and every input as given, and for a compile-and-link call the
+            // driver's temporary object, another each run: followed for links of objects only, keyed with
+            // the program's path.
+            guard linksObjects else { return .uncacheable(.calledForLink) }
+            request.linkMapOutput = map
+            request.outputDependsOnOutputPath = true
+        }
         // Without a preprocessor run (assembly, `.i`), `-MD` writes nothing (gcc and clang).
         if !language.isPreprocessed { mdKind = nil; depFile = nil; preprocessorDependencyFile = false }
         if let omits = mdKind {

@@ -148,6 +148,8 @@ public struct CompileRequest: Sendable {
     public var callgraphInfoOutput: String?
     /// `-Wa,-a…=FILE`: the assembler's listing, written where the option names it.
     public var assemblerListingOutput: String?
+    /// `-Wl,-Map=FILE` of a link of objects: the linker's map.
+    public var linkMapOutput: String?
     public var includeSearch = IncludeSearchOptions()
     /// The current directory can reach the output (debug info, coverage notes, profile data paths).
     public var outputDependsOnDirectory: Bool

@@ -17,12 +17,32 @@ enum LinkOptions {
     /// Driver options that change which files the link reads beyond what `LinkInputs` follows, or write
     /// more than the program: they keep the call uncached.
     static let refusedPrefixes = [
-        "-fuse-ld", "-B", "-T", "-Xlinker", "-flto", "-ffat-lto", "-fwhole-program", "-specs",
+        "-B", "-T", "-Xlinker", "-flto", "-ffat-lto", "-fwhole-program", "-specs",
         "--specs", "--sysroot", "-isysroot", "-fprofile", "--coverage", "-ftest-coverage",
         "-fsanitize", "-fopenmp", "-fopenacc", "-static-pie", "-nodefaultlibs", "-nolibc", "-mwindows",
         "-fplugin", "-Wl,@", "-gsplit-dwarf", "-save-temps", "--ld-path", "-rtlib", "-unwindlib", "-stdlib",
         "-fxray", "-fcf-protection=none",
     ]
+
+    /// The linkers `-fuse-ld=` may name: each writes the dependency list `LinkInputs` reads (GNU ld, gold 1.16
+    /// and lld, checked), and is found as the driver finds it (`ld.<name>`).
+    static let followedLinkers: Set<String> = ["bfd", "gold", "lld"]
+
+    /// The file `-Wl,-Map=FILE` names (the last one), nil when none: the link writes it beside the program.
+    static func mapFile(_ arguments: [String]) -> String? {
+        var found: String?
+        for argument in arguments where argument.hasPrefix("-Wl,") {
+            for item in argument.dropFirst(4).split(separator: ",") {
+                for prefix in ["-Map=", "--Map="] where item.hasPrefix(prefix) { found = String(item.dropFirst(prefix.count)) }
+            }
+        }
+        return found
+    }
+
+    /// The linker `-fuse-ld=` chose (the last one given), nil for the default.
+    static func chosenLinker(_ arguments: [String]) -> String? {
+        arguments.last { $0.hasPrefix("-fuse-ld=") }.map { String($0.dropFirst(9)) }
+    }
 
     /// Driver options refused as they are written (`-p` alone: `-pedantic` and `-pthread` are fine).
     /// `-v` too: its stderr names the temporary files of this run, which a hit would replay stale.
@@ -46,6 +66,11 @@ enum LinkOptions {
                 continue
             }
             if refusedExact.contains(argument) { return "\(argument) is not followed for links" }
+            if argument.hasPrefix("-fuse-ld") {
+                guard argument.hasPrefix("-fuse-ld="), followedLinkers.contains(String(argument.dropFirst(9))) else {
+                    return "\(argument) is not followed for links"
+                }
+            }
             if let prefix = refusedPrefixes.first(where: argument.hasPrefix) { return "\(prefix) is not followed for links" }
             if argument.hasPrefix("-Wl,") {
                 let items = argument.dropFirst(4).split(separator: ",", omittingEmptySubsequences: false).map(String.init)
@@ -67,6 +92,8 @@ enum LinkOptions {
                     if name.hasPrefix("-soname=") { item += 1; continue }
                     // A version script is a file the linker reads, and its dependency list names it.
                     if name.hasPrefix("--version-script=") && name.count > 17 { item += 1; continue }
+                    // The link map is an output (`mapFile`).
+                    if (name.hasPrefix("-Map=") || name.hasPrefix("--Map=")) && !name.hasSuffix("=") { item += 1; continue }
                     guard linkerItems.contains(name) else { return "-Wl,\(name) is not followed for links" }
                     item += 1
                 }

@@ -73,7 +73,7 @@ public struct CachedCompile {
     var outputPaths: [String] {
         [request.output, request.dependencyFile?.path, request.splitDwarfOutput, request.coverageNotesOutput,
          request.stackUsageOutput, request.modules.interfaceOutput, request.callgraphInfoOutput,
-         request.assemblerListingOutput].compactMap { $0 }
+         request.assemblerListingOutput, request.linkMapOutput].compactMap { $0 }
     }
 
     public func run() -> Outcome {

@@ -274,6 +274,7 @@ extension CachedCompile {
             (.splitDwarf, request.splitDwarfOutput), (.coverageNotes, request.coverageNotesOutput),
             (.stackUsage, request.stackUsageOutput), (.moduleInterface, request.modules.interfaceOutput),
             (.callgraphInfo, request.callgraphInfoOutput), (.assemblerListing, request.assemblerListingOutput),
+            (.linkMap, request.linkMapOutput),
         ]
         for case let (kind, path?) in extras {
             if kind == .splitDwarf, !request.splitDwarfIsCertain {

@@ -321,8 +321,10 @@ extension CachedCompile {
     }
 
     /// The `ld` collect2 runs: `real-ld`, `collect-ld`, then `ld` in the compiler's program directories,
-    /// then `ld` in `PATH`; the names tried before it are recorded absent.
+    /// then `ld` in `PATH`; the names tried before it are recorded absent. With `-fuse-ld=NAME`, `ld.NAME`
+    /// is searched instead of `ld` (gcc 12's collect2), after the same two names.
     func collectLinker(_ inputs: inout LinkInputs) -> String? {
+        let linkerName = LinkOptions.chosenLinker(request.arguments).map { "ld." + $0 } ?? "ld"
         guard let printed = try? ChildProcess.runCapturing(compilerPath, [compilerPath, "-print-search-dirs"]), printed.status.succeeded
         else { return nil }
         var programs: [String] = []
@@ -339,7 +341,7 @@ extension CachedCompile {
             }
         }
         for directory in programs + path {
-            let candidate = Path.join(directory, "ld")
+            let candidate = Path.join(directory, linkerName)
             if access(candidate, X_OK) == 0, (try? FileSystem.status(candidate))?.isRegularFile == true {
                 inputs.files.append(candidate)
                 return candidate

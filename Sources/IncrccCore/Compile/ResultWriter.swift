@@ -26,8 +26,8 @@ struct ResultWriter {
         case .object, .splitDwarf, .executable, .moduleInterface, .moduleContext: return true
         case .dependencyWithoutTarget, .dependencyVerbatim: return family == .clang
         case .stackUsage, .coverageNotes, .callgraphInfo: return false
-        // The assembler opens the listing for writing: through a link.
-        case .assemblerListing: return false
+        // The assembler opens the listing for writing: through a link; ld its map too.
+        case .assemblerListing, .linkMap: return false
         }
     }
 
@@ -110,6 +110,7 @@ extension ResultWriter {
         case .stackUsage: return request.stackUsageOutput
         case .callgraphInfo: return request.callgraphInfoOutput
         case .assemblerListing: return request.assemblerListingOutput
+        case .linkMap: return request.linkMapOutput
         case .moduleInterface: return request.modules.interfaceOutput
         case .moduleContext: return nil
         case .dependencyWithoutTarget, .dependencyVerbatim:

@@ -137,6 +137,7 @@ public struct DirectKeyInput {
         hasher.update(request.stackUsageOutput != nil ? 1 : 0)
         if request.callgraphInfoOutput != nil { hasher.update("callgraph info") }
         if request.assemblerListingOutput != nil { hasher.update("assembler listing") }
+        if request.linkMapOutput != nil { hasher.update("link map") }
         if request.outputDependsOnDirectory {
             hasher.update("cwd")
             hasher.update(mapping.normalize(request.directoryAsWritten(currentDirectory)))

@@ -18,6 +18,8 @@ public enum OutputKind: UInt8, Sendable, CaseIterable {
     /// The assembler's listing (`-Wa,-a…=FILE`). It names gcc's temporary assembly file, another on every
     /// compile, so two compiles never write the same bytes: never compared.
     case assemblerListing = 11
+    /// The linker's map (`-Wl,-Map=FILE`).
+    case linkMap = 12
 
     /// Files whose bytes a compiler lays out itself (sections, string tables, compression), where a patched
     /// path may not give what a compile at that path writes. The others are text the compiler prints paths
@@ -25,7 +27,8 @@ public enum OutputKind: UInt8, Sendable, CaseIterable {
     public var isBinary: Bool {
         switch self {
         case .object, .splitDwarf, .coverageNotes, .executable, .moduleInterface, .moduleContext: return true
-        case .dependencyWithoutTarget, .dependencyVerbatim, .stackUsage, .callgraphInfo, .assemblerListing: return false
+        case .dependencyWithoutTarget, .dependencyVerbatim, .stackUsage, .callgraphInfo, .assemblerListing, .linkMap:
+            return false
         }
     }
 }
