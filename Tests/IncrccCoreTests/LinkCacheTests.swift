@@ -81,7 +81,7 @@ struct LinkCacheTests {
         let linked = try refusedCalls()
         for refused in [["gcc", "-Xlinker", "--no-undefined", "probe.c", "-o", "p1", "-L" + s.file("libs"), "-lbar"],
                         ["gcc", "probe.c", "-o", "p2", "-Wl,-Map=p2.map", "-L" + s.file("libs"), "-lbar"],
-                        ["gcc", "-flto", "probe.c", "-o", "p3", "-L" + s.file("libs"), "-lbar"]] {
+                        ["gcc", "-fwhole-program", "probe.c", "-o", "p3", "-L" + s.file("libs"), "-lbar"]] {
             #expect(try incrcc(refused, in: s).status == 0)
         }
         #expect(try refusedCalls() == linked + 3)
@@ -101,6 +101,21 @@ struct LinkCacheTests {
         try compareWithPlain(compiler, args, object: "conftest", in: s)
         #expect(try linkHits(s) == 1, "\(compiler) -fuse-ld=\(linker)")
         #expect(try run([s.file("conftest")], in: s).stdout == "linked\n")
+    }
+
+    /// A link-time optimized program (the link compiles: gcc's lto-wrapper and lto1, clang's lld, keyed):
+    /// served the second time with the plain link's bytes; an edit of the source links again.
+    @Test(arguments: [("gcc", [String]()), ("clang", ["-fuse-ld=lld"])])
+    func linkTimeOptimizedProgramsAreServed(compiler: String, linker: [String]) throws {
+        let s = Scratch()
+        for value in [7, 8] {
+            s.write("lt.c", "#include <stdio.h>\nstatic int sq(int x) { return x * x; }\nint main(void) { printf(\"%d\\n\", sq(\(value))); return 0; }\n")
+            let args = ["-O2", "-flto"] + linker + ["lt.c", "-o", "lt"]
+            try compareWithPlain(compiler, args, object: "lt", in: s)
+            try compareWithPlain(compiler, args, object: "lt", in: s)
+            #expect(try run([s.file("lt")], in: s).stdout == "\(value * value)\n")
+        }
+        #expect(try linkHits(s) == 2)
     }
 
     /// A link of objects writes its map beside the program: restored by a hit, as a plain link writes it.

@@ -17,7 +17,7 @@ enum LinkOptions {
     /// Driver options that change which files the link reads beyond what `LinkInputs` follows, or write
     /// more than the program: they keep the call uncached.
     static let refusedPrefixes = [
-        "-B", "-T", "-Xlinker", "-flto", "-ffat-lto", "-fwhole-program", "-specs",
+        "-B", "-T", "-Xlinker", "-fwhole-program", "-specs",
         "--specs", "--sysroot", "-isysroot", "-fprofile", "--coverage", "-ftest-coverage",
         "-fsanitize", "-fopenmp", "-fopenacc", "-static-pie", "-nodefaultlibs", "-nolibc", "-mwindows",
         "-fplugin", "-Wl,@", "-gsplit-dwarf", "-save-temps", "--ld-path", "-rtlib", "-unwindlib", "-stdlib",
@@ -37,6 +37,12 @@ enum LinkOptions {
             }
         }
         return found
+    }
+
+    /// Whether the link compiles the program's intermediate code (`-flto`, the last of it and `-fno-lto`).
+    static func optimizesAtLinkTime(_ arguments: [String]) -> Bool {
+        arguments.last { $0 == "-fno-lto" || $0 == "-flto" || $0.hasPrefix("-flto=") } != nil
+            && arguments.last { $0 == "-fno-lto" || $0 == "-flto" || $0.hasPrefix("-flto=") } != "-fno-lto"
     }
 
     /// The linker `-fuse-ld=` chose (the last one given), nil for the default.

@@ -246,6 +246,19 @@ extension CachedCompile {
         if Path.baseName(program) == "collect2" {
             guard let found = collectLinker(&inputs) else { return .failure("the linker collect2 runs was not found") }
             linker = found
+            // With `-flto` the link compiles: gcc's linker plugin (keyed above) runs lto-wrapper, which runs
+            // lto1 through the driver. clang's link-time compiler is its plugin or lld itself, keyed already.
+            if LinkOptions.optimizesAtLinkTime(request.arguments) {
+                for name in ["lto-wrapper", "lto1"] {
+                    guard let printed = try? ChildProcess.runCapturing(compilerPath, [compilerPath, "-print-prog-name=" + name]),
+                          printed.status.succeeded,
+                          let path = String(decoding: printed.stdout, as: UTF8.self).split(separator: "\n").first.map(String.init),
+                          path.hasPrefix("/"), (try? FileSystem.status(path))?.isRegularFile == true else {
+                        return .failure("gcc's \(name), which a link-time optimization runs, was not found")
+                    }
+                    inputs.files.append(path)
+                }
+            }
         }
         // gold prints no default script: without defaults, a library found outside the `-L` directories
         // fails the search below, and the link is not stored.
