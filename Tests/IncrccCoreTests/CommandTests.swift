@@ -208,8 +208,7 @@ struct CommandTests {
         try incrcc(["gcc", "-c", "a.c"], in: s)
         try awaitStores(s)
         func entries() -> [String] {
-            (FileManager.default.enumerator(atPath: s.file("cache"))?.compactMap { $0 as? String } ?? [])
-                .filter { $0.hasSuffix(".R") || $0.hasSuffix(".M") || $0.hasSuffix(".F") }.sorted()
+            cacheEntries(s).filter { $0.hasSuffix(".R") || $0.hasSuffix(".M") || $0.hasSuffix(".F") }.sorted()
         }
         let before = entries()
         let readOnly = ["INCRCC_READONLY": "1"]
@@ -256,7 +255,7 @@ struct CommandTests {
         s.write("t.c", "#include \"h.h\"\nint f(void) { return 1; }\n")
         try incrcc(["gcc", "-c", "t.c"], in: s)
         try awaitStores(s)
-        let entries = FileManager.default.enumerator(atPath: s.file("cache"))?.compactMap { $0 as? String } ?? []
+        let entries = cacheEntries(s)
         let manifest = try #require(entries.first { $0.hasSuffix(".M") })
         let result = try #require(entries.first { $0.hasSuffix(".R") })
         let shownManifest = try incrcc(["--inspect", s.file("cache/" + manifest)], in: s)

@@ -213,6 +213,11 @@ func compareWithPlain(_ compiler: String, _ arguments: [String], object: String,
     return cached
 }
 
+/// The names of the files under the scratch's cache directory, relative to it.
+func cacheEntries(_ scratch: Scratch) -> [String] {
+    FileManager.default.enumerator(atPath: scratch.file("cache"))?.compactMap { $0 as? String } ?? []
+}
+
 /// Waits for the entries of misses still being written after their calls returned, as the statistics
 /// commands do; tests that open cache files themselves call it first.
 func awaitStores(_ scratch: Scratch) throws {

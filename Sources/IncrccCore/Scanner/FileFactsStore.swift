@@ -51,18 +51,22 @@ public final class FileFactsStore {
 
     private func flushFacts() {
         for (directory, learned) in learnedFacts {
-            var record = learned
-            let key = Self.key(ofDirectory: directory)
-            if let payload = store.read(key, kind: .fileFacts),
-               let stored = try? FileFactsDirectoryRecord.decode(payload, directory: directory) {
-                record.records.merge(stored.records) { mine, _ in mine }
-            }
-            record.trim()
-            if let change = try? store.place(key, kind: .fileFacts, payload: record.encode()) {
-                count(change, shard: CacheStore.shard(of: key))
-            }
+            writeMerged(learned, key: Self.key(ofDirectory: directory), directory: directory)
         }
         learnedFacts = [:]
+    }
+
+    /// Writes what this call learned of a directory over what is stored for it (written meanwhile by
+    /// others), this call's entries winning, trimmed to the record's limit.
+    private func writeMerged<Record: DirectoryRecord>(_ learned: Record, key: Digest, directory: String) {
+        var record = learned
+        if let payload = store.read(key, kind: .fileFacts), let stored = try? Record.decode(payload, directory: directory) {
+            record.keepOthers(of: stored)
+        }
+        record.trim()
+        if let change = try? store.place(key, kind: .fileFacts, payload: record.encode()) {
+            count(change, shard: CacheStore.shard(of: key))
+        }
     }
 
     /// Adds an entry written (or replaced) to the counts the stats get at the end.
@@ -149,16 +153,8 @@ public final class FileFactsStore {
 
     private func flushStrongRecords() {
         for directory in changedDirectories {
-            guard var record = strongRecords[directory] else { continue }
-            let key = Self.strongKey(of: directory)
-            if let payload = store.read(key, kind: .fileFacts),
-               let stored = try? StrongDigestRecord.decode(payload, directory: directory) {
-                record.entries.merge(stored.entries) { mine, _ in mine }
-            }
-            record.trim()
-            if let change = try? store.place(key, kind: .fileFacts, payload: record.encode()) {
-                count(change, shard: CacheStore.shard(of: key))
-            }
+            guard let record = strongRecords[directory] else { continue }
+            writeMerged(record, key: Self.strongKey(of: directory), directory: directory)
         }
         changedDirectories = []
     }
@@ -176,4 +172,21 @@ public final class FileFactsStore {
         }
         written = [:]
     }
+}
+
+/// A record of what is remembered of one directory's files, written over the stored one by merging.
+protocol DirectoryRecord {
+    static func decode(_ bytes: [UInt8], directory: String) throws(MalformedEntry) -> Self
+    /// Takes the stored entries this record has none of.
+    mutating func keepOthers(of stored: Self)
+    mutating func trim()
+    func encode() -> [UInt8]
+}
+
+extension FileFactsDirectoryRecord: DirectoryRecord {
+    mutating func keepOthers(of stored: FileFactsDirectoryRecord) { records.merge(stored.records) { mine, _ in mine } }
+}
+
+extension StrongDigestRecord: DirectoryRecord {
+    mutating func keepOthers(of stored: StrongDigestRecord) { entries.merge(stored.entries) { mine, _ in mine } }
 }
