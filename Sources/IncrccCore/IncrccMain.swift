@@ -226,6 +226,7 @@ struct CompileSession {
     /// All of a call's counters in one locked update.
     func count(_ counters: [Counter], store: CacheStore) {
         let accumulator = CallCounters(enabled: configuration.compatibility.stats)
+        if !configuration.statsLog.isEmpty { accumulator.log = (configuration.statsLog, arguments.last ?? "") }
         accumulator.add(counters)
         accumulator.write(to: store.stats)
     }

@@ -248,6 +248,22 @@ struct CommandTests {
         #expect(try stats(s)["direct_cache_hit"] == 1)
     }
 
+    /// `stats_log`: each call appends its counters under its source's name, and `--show-log-stats` sums the
+    /// log alone (the cache's own counters are not in it).
+    @Test func statsLogHoldsOneBuild() throws {
+        let s = Scratch()
+        s.write("t.c", "int t(void) { return 1; }\n")
+        try incrcc(["gcc", "-c", "t.c"], in: s)
+        let env = ["INCRCC_STATSLOG": s.file("build.log")]
+        for _ in 0..<2 { try incrcc(["gcc", "-c", "t.c"], in: s, env: env) }
+        try awaitStores(s)
+        let log = s.text("build.log")
+        #expect(log.hasPrefix("# t.c\n") && log.contains("\ndirect_cache_hit\n") && !log.contains("cache_miss"), "\(log)")
+        let shown = try incrcc(["--show-log-stats"], in: s, env: env).stdout
+        #expect(shown.contains("Hits") && shown.contains("2 (100.0%)"), "\(shown)")
+        #expect(try incrcc(["--show-log-stats"], in: s).status == 1)
+    }
+
     /// `--inspect`: a manifest's files with their digests, a result's outputs, and a damaged entry said so.
     @Test func inspectTellsWhatAnEntryHolds() throws {
         let s = Scratch()

@@ -98,6 +98,15 @@ public struct Commands {
             print(configuration.configurationFilePath)
         case "--checksum-file":
             return checksum(arguments[1])
+        case "--show-log-stats":
+            guard !configuration.statsLog.isEmpty else {
+                Console.error("no stats_log is set (INCRCC_STATSLOG)")
+                return 1
+            }
+            let text = (try? FileSystem.readFileIfExists(configuration.statsLog)) ?? nil
+            let report = StatsReport(values: CallCounters.summed(log: text ?? []), maxSize: configuration.maxSize,
+                                     cacheDirectory: configuration.cacheDirectory)
+            print(report.table(verbose: arguments.dropFirst().contains { $0 == "-v" || $0 == "--verbose" }), terminator: "")
         case "-x", "--show-compression":
             for line in CompressionCommands(store: store, now: Clock.nowNanoseconds()).show() { print(line) }
         case "-X", "--recompress":
@@ -342,6 +351,7 @@ public struct Commands {
                 --checksum-file PATH print the XXH3-128 digest of PATH (- for standard input)
                 --inspect PATH       print what one cache entry holds (kind, compression, files, digests)
             -x, --show-compression   show what compression saves across the entries
+                --show-log-stats     show the counters the stats_log file holds (one build's, say)
             -X, --recompress LEVEL   frame every entry again at zstd LEVEL (1-19), or uncompressed
             -p, --show-config        show the effective configuration and where each value came from
             -k, --get-config KEY     print the effective value of one setting

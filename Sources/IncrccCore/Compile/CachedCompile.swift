@@ -41,6 +41,7 @@ public struct CachedCompile {
         self.currentDirectory = currentDirectory
         self.facts = FileFactsStore(store: store, now: Clock.nowNanoseconds())
         self.counters = CallCounters(enabled: configuration.compatibility.stats)
+        if !configuration.statsLog.isEmpty { counters.log = (configuration.statsLog, request.source) }
         self.preprocessedText = configuration.directMode ? nil : PreprocessedTextMemo()
     }
 

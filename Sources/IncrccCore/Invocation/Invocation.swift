@@ -43,7 +43,7 @@ public enum Invocation: Equatable, Sendable {
 
     static let singleCommands: Set<String> = [
         "-s", "--show-stats", "-z", "--zero-stats", "-C", "--clear", "-c", "--cleanup", "-p", "--show-config",
-        "--version", "-V", "-h", "--help", "--print-stats", "--print-version", "--config-path", "-x", "--show-compression",
+        "--version", "-V", "-h", "--help", "--print-stats", "--print-version", "--config-path", "-x", "--show-compression", "--show-log-stats",
     ]
 
     static func isCommand(_ rest: [String]) -> Bool {
@@ -69,7 +69,9 @@ public enum Invocation: Equatable, Sendable {
             if rest[0] == "-X" { return rest[1] == "uncompressed" || Int(rest[1]) != nil }
             if rest[0] == "-M" || rest[0] == "--max-size" { return SizeText.parse(rest[1]) != nil }
             if rest[0] == "--print-stats" { return rest[1].hasPrefix("--format=") }
-            if rest[0] == "-s" || rest[0] == "--show-stats" { return rest[1] == "-v" || rest[1] == "--verbose" }
+            if rest[0] == "-s" || rest[0] == "--show-stats" || rest[0] == "--show-log-stats" {
+                return rest[1] == "-v" || rest[1] == "--verbose"
+            }
         }
         if rest.count == 3 { return rest[0] == "--print-stats" && rest[1] == "--format" }
         return false
