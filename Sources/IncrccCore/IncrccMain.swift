@@ -110,6 +110,7 @@ struct CompileSession {
         var store = CacheStore(directory: configuration.cacheDirectory, compressionLevel: configuration.compressionLevel,
                                uncompressedAbove: configuration.uncompressedAbove)
         store.readOnly = configuration.readOnly
+        if !configuration.temporaryDirectory.isEmpty { store.temporaryDirectory = configuration.temporaryDirectory }
         let request: CompileRequest
         // Response files expanded (nil: one that cannot be read as the compilers read it).
         guard let expanded = ResponseFiles.expand(arguments) else {

@@ -224,6 +224,13 @@ struct CommandTests {
         let elsewhere = s.file("never-created")
         #expect(try incrcc(["gcc", "-c", "b.c"], in: s, env: ["INCRCC_READONLY": "1", "INCRCC_DIR": elsewhere]).status == 0)
         #expect(!FileManager.default.fileExists(atPath: elsewhere))
+        // With direct mode off the preprocessor's output is keyed through temporaries: they go to
+        // `temporary_dir`, the read-only cache's `tmp` is not made.
+        try FileManager.default.removeItem(atPath: s.file("cache/tmp"))
+        let temporaries = ["INCRCC_READONLY": "1", "INCRCC_NODIRECT": "1", "INCRCC_TEMPDIR": s.file("scratch-tmp")]
+        try compareWithPlain("gcc", ["-c", "b.c"], object: "b.o", in: s, env: temporaries)
+        #expect(!FileManager.default.fileExists(atPath: s.file("cache/tmp")))
+        #expect(FileManager.default.fileExists(atPath: s.file("scratch-tmp")))
     }
 
     /// `-x` says what compression saves; `-X` frames every entry again (raw or at another level), the size

@@ -39,8 +39,8 @@ extension CachedCompile {
     /// outputs land where the call wants them and its console output is replayed. A failure comes back as the
     /// call's outcome.
     func compileFresh(_ call: Call) -> FreshCompileResult {
-        let temporary = store.directory + "/tmp"
-        store.files.makeDirectory(temporary)
+        let temporary = store.temporaryDirectory
+        store.makeTemporaryDirectory()
         let ownDependencyPath = FileSystem.temporaryName(beside: temporary + "/deps") + ".d"
         let linkDependencyPath = FileSystem.temporaryName(beside: temporary + "/link") + ".d"
         defer {
@@ -128,7 +128,7 @@ extension CachedCompile {
 
     func recorder(_ call: Call) -> DependencyRecorder {
         var recorder = DependencyRecorder(request: request, compilerPath: compilerPath, compiler: call.compiler, store: store,
-                                          facts: facts, temporaryDirectory: store.directory + "/tmp", lookup: lookup,
+                                          facts: facts, temporaryDirectory: store.temporaryDirectory, lookup: lookup,
                                           compatibility: configuration.compatibility, mapping: call.mapping.withoutCheckout)
         recorder.currentDirectory = currentDirectory
         return recorder

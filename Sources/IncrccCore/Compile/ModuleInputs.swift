@@ -170,8 +170,8 @@ extension CachedCompile {
     /// `-fmodule-output` writes: compared with clang 16 under `-O2`, `-g` and `-fPIC`), for a result
     /// stored in another one. nil when the compiler did not write it.
     func rebuiltInterface() -> [UInt8]? {
-        let temporary = store.directory + "/tmp"
-        store.files.makeDirectory(temporary)
+        let temporary = store.temporaryDirectory
+        store.makeTemporaryDirectory()
         let path = FileSystem.temporaryName(beside: temporary + "/interface") + ".pcm"
         defer { FileSystem.remove(path) }
         let arguments = request.argumentsWithoutOutputs().filter { !$0.hasPrefix("-fmodule-output") }

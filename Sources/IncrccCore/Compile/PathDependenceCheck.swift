@@ -37,7 +37,7 @@ extension CachedCompile {
         }
         texts.append(Array(definitions.joined(separator: "\n").utf8))
         guard PathDependence.textsMayReadPath(texts, mapping) else { return found }
-        let sink = FileSystem.temporaryName(beside: store.directory + "/tmp/pathcheck")
+        let sink = FileSystem.temporaryName(beside: store.temporaryDirectory + "/pathcheck")
         let preprocessed = sink + ".i"
         defer {
             FileSystem.remove(sink)

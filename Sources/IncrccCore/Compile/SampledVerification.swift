@@ -70,9 +70,9 @@ extension CachedCompile {
     static let idleScheduler: Int32 = 5
 
     func compareInBackground(_ served: CachedResult, _ call: Call, resultKey: Digest) {
-        let object = FileSystem.temporaryName(beside: store.directory + "/tmp/verify") + ".o"
+        let object = FileSystem.temporaryName(beside: store.temporaryDirectory + "/verify") + ".o"
         let dependencies = object + ".d"
-        store.files.makeDirectory(store.directory + "/tmp")
+        store.makeTemporaryDirectory()
         defer {
             FileSystem.remove(object)
             FileSystem.remove(dependencies)

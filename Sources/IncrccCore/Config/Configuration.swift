@@ -59,6 +59,8 @@ public struct Configuration: Sendable {
     public var logFile: String = ""
     /// `stats_log`: a file each call appends its counters to (ccache's format), for one build's statistics.
     public var statsLog: String = ""
+    /// `temporary_dir`: where a call's temporary files go (empty: the cache's `tmp`).
+    public var temporaryDirectory: String = ""
     public var directMode = true
     public var umask: UInt32? = nil
     /// Replace store hashes and other throw-away path parts by placeholders in keys and stored outputs.
@@ -111,7 +113,7 @@ public struct Configuration: Sendable {
         ("cache_dir", "INCRCC_DIR"), ("max_size", "INCRCC_MAXSIZE"), ("max_files", "INCRCC_MAXFILES"),
         ("compression_level", "INCRCC_COMPRESSLEVEL"), ("uncompressed_above", "INCRCC_UNCOMPRESSED_ABOVE"),
         ("cc", "INCRCC_CC"), ("cxx", "INCRCC_CXX"),
-        ("disable", "INCRCC_DISABLE"), ("recache", "INCRCC_RECACHE"), ("link_cache", "INCRCC_LINK_CACHE"), ("log_file", "INCRCC_LOGFILE"), ("stats_log", "INCRCC_STATSLOG"),
+        ("disable", "INCRCC_DISABLE"), ("recache", "INCRCC_RECACHE"), ("link_cache", "INCRCC_LINK_CACHE"), ("log_file", "INCRCC_LOGFILE"), ("stats_log", "INCRCC_STATSLOG"), ("temporary_dir", "INCRCC_TEMPDIR"),
         ("direct_mode", "INCRCC_DIRECT"), ("umask", "INCRCC_UMASK"), ("normalize", "INCRCC_NORMALIZE"),
         ("store_dirs", "INCRCC_STORE_DIRS"),
         ("temp_dirs", "INCRCC_TEMP_DIRS"), ("base_dir", "INCRCC_BASEDIR"), ("verify_rate", "INCRCC_VERIFY_RATE"), ("trust_after", "INCRCC_TRUST_AFTER"),
@@ -269,6 +271,11 @@ public struct Configuration: Sendable {
         case "direct_mode": directMode = try Self.boolean(name, value, origin: origin)
         case "log_file": logFile = value
         case "stats_log": statsLog = value
+        case "temporary_dir":
+            guard value.isEmpty || value.hasPrefix("/") else {
+                throw ConfigurationError("temporary_dir: '\(value)' is not an absolute directory")
+            }
+            temporaryDirectory = value
         case "umask":
             guard let mask = UInt32(value, radix: 8), mask <= 0o777 else {
                 throw ConfigurationError("umask: '\(value)' is not an octal mask such as 002")
@@ -360,6 +367,7 @@ public struct Configuration: Sendable {
         case "link_cache": return linkCache.rawValue
         case "log_file": return logFile
         case "stats_log": return statsLog
+        case "temporary_dir": return temporaryDirectory.isEmpty ? cacheDirectory + "/tmp" : temporaryDirectory
         case "direct_mode": return String(directMode)
         case "umask": return umask.map { "0" + String($0, radix: 8) } ?? ""
         case "normalize": return String(normalize)

@@ -8,7 +8,7 @@ extension CachedCompile {
             log.write("libclang scan: incrcc-scan not found beside incrcc")
             return .failure(.scannerUnavailable)
         }
-        let temporary = store.directory + "/tmp"
+        let temporary = store.temporaryDirectory
         let builtin = recorder(call).builtinDirectories()
         guard let macros = CompilerMacros.file(compiler: call.compiler, request: request, cacheDirectory: store.directory)
         else {

@@ -126,14 +126,14 @@ extension CachedCompile {
     /// Runs the preprocessor as the call would, with `-E`: its text, its diagnostics, and the list of files
     /// it read (its own `-MD` list, whatever the call asked).
     private func runPreprocessor() -> (text: [UInt8], diagnostics: [UInt8], dependencies: [UInt8])? {
-        let base = FileSystem.temporaryName(beside: store.directory + "/tmp/cpp")
+        let base = FileSystem.temporaryName(beside: store.temporaryDirectory + "/cpp")
         let textPath = base + ".i", diagnosticsPath = base + ".log", dependencyPath = base + ".d"
         defer {
             FileSystem.remove(textPath)
             FileSystem.remove(diagnosticsPath)
             FileSystem.remove(dependencyPath)
         }
-        store.files.makeDirectory(store.directory + "/tmp")
+        store.makeTemporaryDirectory()
         // `-Wp,-P` only drops the line markers from `-E` output; the compile proper ignores it, so the text is
         // taken with them.
         let arguments = request.argumentsWithoutOutputs().filter { $0 != "-Wp,-P" }

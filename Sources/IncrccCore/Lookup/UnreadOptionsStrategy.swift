@@ -259,7 +259,7 @@ extension CachedCompile {
 
     /// The preprocessor's output for `arguments`; nil when it fails.
     func preprocessed(_ arguments: [String]) -> [UInt8]? {
-        let output = FileSystem.temporaryName(beside: store.directory + "/tmp/macros")
+        let output = FileSystem.temporaryName(beside: store.temporaryDirectory + "/macros")
         let sink = output + ".log"
         defer {
             FileSystem.remove(output)

@@ -13,12 +13,26 @@ public struct CacheStore: Sendable {
     public let stats: StatsFiles
     /// `read_only`: entries are read and never written, replaced or touched (the statistics still are).
     public var readOnly = false
+    /// Where one call's temporary files go (`temporary_dir`; the cache's `tmp` by default). What processes
+    /// coordinate through (writer markers, the store lock) stays in the cache's `tmp` whatever it is.
+    public var temporaryDirectory: String
+
+    /// Creates the temporary directory (inside the cache without following links; elsewhere as given).
+    public func makeTemporaryDirectory() {
+        if temporaryDirectory == directory + "/tmp" {
+            // A read-only cache is not written, its `tmp` neither (what needs one then is not done).
+            if !readOnly { files.makeDirectory(temporaryDirectory) }
+        } else {
+            try? FileSystem.makeDirectories(temporaryDirectory)
+        }
+    }
 
     public init(directory: String, compressionLevel: Int32, uncompressedAbove: Int = 1 << 20) {
         self.directory = directory
         self.compressionLevel = compressionLevel
         self.uncompressedAbove = uncompressedAbove
         self.stats = StatsFiles(cacheDirectory: directory)
+        self.temporaryDirectory = directory + "/tmp"
     }
 
     public static func suffix(_ kind: EntryCodec.Kind) -> String {
