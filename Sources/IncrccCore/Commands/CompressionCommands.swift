@@ -10,10 +10,7 @@ struct CompressionCommands {
         var found: [(path: String, key: Digest, kind: EntryCodec.Kind)] = []
         for shard in 0..<StatsFiles.shardCount {
             for entry in cleanup.entries(of: shard, now: now) {
-                let name = Path.baseName(entry.path)
-                guard let dot = name.lastIndex(of: "."), let letter = name.utf8.last,
-                      let kind = EntryCodec.Kind.allCases.first(where: { CacheStore.suffixLetter($0) == letter }),
-                      let key = EntryInspection.digest(hex: name[..<dot]) else { continue }
+                guard let (key, kind) = EntryInspection.entry(named: Path.baseName(entry.path)) else { continue }
                 found.append((entry.path, key, kind))
             }
         }

@@ -17,11 +17,7 @@ struct EntryInspection {
         let bytes: [UInt8]
         do { bytes = try FileSystem.readFile(path) } catch { return .failure(error) }
         var out = ["Path: \(path)"]
-        let name = Path.baseName(path)
-        guard let dot = name.lastIndex(of: "."), let letter = name[name.index(after: dot)...].utf8.first,
-              name[name.index(after: dot)...].utf8.count == 1,
-              let kind = EntryCodec.Kind.allCases.first(where: { CacheStore.suffixLetter($0) == letter }),
-              let key = Self.digest(hex: name[..<dot]) else {
+        guard let (key, kind) = Self.entry(named: Path.baseName(path)) else {
             return .success(out + ["Entry type: unknown (not named as an incrcc entry)"])
         }
         out.append("Entry type: \(Self.typeNumber(kind)) (\(kind))")
@@ -63,6 +59,15 @@ struct EntryInspection {
             break
         }
         return .success(out)
+    }
+
+    /// An entry's key and kind from its file name (`<32 hex digits>.<kind letter>`); nil for another name.
+    static func entry(named name: String) -> (key: Digest, kind: EntryCodec.Kind)? {
+        guard let dot = name.lastIndex(of: "."), name.utf8.count - name[..<dot].utf8.count == 2,
+              let letter = name.utf8.last,
+              let kind = EntryCodec.Kind.allCases.first(where: { CacheStore.suffixLetter($0) == letter }),
+              let key = digest(hex: name[..<dot]) else { return nil }
+        return (key, kind)
     }
 
     /// A digest from its 32 hex digits; nil for anything else.
